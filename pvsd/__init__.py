@@ -1,0 +1,58 @@
+"""pvsd: system-dynamics modelling of how digital government creates public value.
+
+Data flows one way: model file -> :func:`load` -> :class:`Model` -> ``run`` /
+``run_ensemble`` -> analyses (calibration, sensitivity, loops) -> reports and CLI.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from pvsd.errors import (
+    DataError,
+    ModelLoadError,
+    OutputExistsError,
+    ParameterError,
+    PvsdError,
+    ScenarioError,
+    SimulationError,
+    SpecError,
+    TimeRangeError,
+    UnknownVariableError,
+    UnsupportedModelError,
+)
+from pvsd.model import Model, load
+from pvsd.results import RunResult
+from pvsd.scenarios import Scenario, ScenarioComparison, ScenarioSet, load_scenarios, run_scenarios
+from pvsd.timefunc import Ramp, Step, Table
+
+try:
+    __version__ = _metadata.version("pvsd")
+except _metadata.PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "load",
+    "Model",
+    "RunResult",
+    "Scenario",
+    "ScenarioSet",
+    "ScenarioComparison",
+    "load_scenarios",
+    "run_scenarios",
+    "Step",
+    "Ramp",
+    "Table",
+    "PvsdError",
+    "ModelLoadError",
+    "UnknownVariableError",
+    "ParameterError",
+    "TimeRangeError",
+    "ScenarioError",
+    "SpecError",
+    "DataError",
+    "OutputExistsError",
+    "UnsupportedModelError",
+    "SimulationError",
+    "__version__",
+]

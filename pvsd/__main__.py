@@ -1,0 +1,5 @@
+"""``python -m pvsd``: the command-line interface."""
+
+from pvsd.cli import main
+
+raise SystemExit(main())

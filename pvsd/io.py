@@ -1,0 +1,87 @@
+"""Safe output writing: never half-write or silently overwrite a user's file."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+
+from pvsd.errors import OutputExistsError
+
+__all__ = ["atomic_write", "write_text", "write_csv", "check_new", "replace_dir"]
+
+
+def check_new(path: str | Path, force: bool = False) -> Path:
+    """Raise :class:`OutputExistsError` if ``path`` exists and ``force`` is false."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise OutputExistsError(
+            f"Output {str(p)!r} exists already; pvsd never overwrites output silently. "
+            "Pass --force (force=True) to replace it, or choose another name."
+        )
+    return p
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", force: bool = True) -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; rename it over ``path`` only on success."""
+    p = Path(path)
+    check_new(p, force)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | Path, text: str, force: bool = True) -> Path:
+    """Write ``text`` atomically."""
+    with atomic_write(path, force=force) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def write_csv(
+    path: str | Path,
+    frame: pd.DataFrame,
+    provenance: Mapping[str, Any] | None = None,
+    force: bool = True,
+    index: bool = True,
+) -> Path:
+    """Write a DataFrame as CSV with provenance as leading ``#`` comment lines.
+
+    Read it back with ``pandas.read_csv(path, comment="#")``.
+    """
+    with atomic_write(path, force=force) as fh:
+        for key, value in (provenance or {}).items():
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            fh.write(f"# {key}: {text}\n".replace("\r", " "))
+        frame.to_csv(fh, index=index, lineterminator="\n")
+    return Path(path)
+
+
+def replace_dir(tmp_dir: Path, final_dir: Path, force: bool) -> Path:
+    """Move a fully written temporary folder into place (replacing only with ``force``)."""
+    check_new(final_dir, force)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    if final_dir.exists():
+        backup = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
+        os.replace(final_dir, backup)
+        os.replace(tmp_dir, final_dir)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(tmp_dir, final_dir)
+    return final_dir

@@ -1,0 +1,172 @@
+"""Translate model files with PySD and cache the result outside the model's folder."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pvsd.errors import ModelLoadError
+from pvsd.provenance import file_sha256, versions
+from pvsd.resources import bundled_model_path, bundled_models
+
+__all__ = ["ModelSource", "resolve_model_path", "translate", "cache_dir"]
+
+_CACHE_FORMAT = "1"
+VENSIM_SUFFIXES = (".mdl",)
+XMILE_SUFFIXES = (".xmile", ".stmx", ".xml")
+PY_SUFFIXES = (".py",)
+
+
+def cache_dir() -> Path:
+    """Root folder of translated models (``$PVSD_CACHE_DIR`` or the user cache)."""
+    env = os.environ.get("PVSD_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache")
+    return Path(base) / "pvsd"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A model file and its translation.
+
+    Attributes
+    ----------
+    path
+        The user's model file (``.mdl``, ``.xmile``/``.stmx`` or translated ``.py``).
+    sha256
+        SHA-256 of that file.
+    py_path
+        The PySD-translated Python module, in the cache (or ``path`` for ``.py``).
+    abstract_path
+        Pickled PySD abstract model in the cache, or None for ``.py`` input.
+    """
+
+    path: Path
+    sha256: str
+    py_path: Path
+    abstract_path: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def abstract_model(self) -> Any:
+        """PySD's abstract model of the file, or None when loaded from ``.py``."""
+        if self.abstract_path is None:
+            return None
+        with contextlib.suppress(Exception), open(self.abstract_path, "rb") as fh:
+            return pickle.load(fh)
+        return _parse(self.path)
+
+
+def resolve_model_path(model: str | os.PathLike[str]) -> Path:
+    """Turn a path or a bundled model name into an existing model file path."""
+    text = os.fspath(model)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path.resolve()
+    if path.is_dir():
+        raise ModelLoadError(
+            f"{text!r} is a folder, not a model file; give the path of a .mdl, "
+            ".xmile/.stmx or translated .py file."
+        )
+    bundled = bundled_model_path(text)
+    if bundled is not None and os.sep not in text:
+        return bundled.resolve()
+    names = ", ".join(sorted(bundled_models())) or "(none)"
+    raise ModelLoadError(
+        f"Model file {text!r} does not exist (looked in {Path.cwd()}), and it is "
+        f"not the name of a bundled model. Bundled models: {names}. Check the path, "
+        "or pass one of those names."
+    )
+
+
+def _parse(path: Path) -> Any:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in VENSIM_SUFFIXES:
+            from pysd.translators.vensim.vensim_file import VensimFile
+
+            vf = VensimFile(path)
+            vf.parse()
+            return vf.get_abstract_model()
+        from pysd.translators.xmile.xmile_file import XmileFile
+
+        xf = XmileFile(path)
+        xf.parse()
+        return xf.get_abstract_model()
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # PySD's parser errors are of many types
+        raise ModelLoadError(
+            f"Could not parse model file {str(path)!r}: {type(exc).__name__}: {exc}. "
+            "Check that it is a valid Vensim .mdl or XMILE file (it must open in "
+            "Vensim or Stella), and that every equation ends with '|'."
+        ) from None
+
+
+def translate(path: Path) -> ModelSource:
+    """Translate a model file with PySD, reusing the cached translation when present."""
+    suffix = path.suffix.lower()
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        raise ModelLoadError(f"Cannot read model file {str(path)!r}: {exc}") from None
+    if suffix in PY_SUFFIXES:
+        return ModelSource(path, sha, path, None)
+    if suffix not in VENSIM_SUFFIXES + XMILE_SUFFIXES:
+        raise ModelLoadError(
+            f"{str(path)!r} has suffix {suffix!r}; pvsd reads Vensim .mdl, XMILE "
+            ".xmile/.stmx/.xml and PySD-translated .py files."
+        )
+    key = f"{path.stem}-{sha[:16]}-pysd{versions()['pysd']}-c{_CACHE_FORMAT}"
+    target = cache_dir() / key
+    py_path = target / (path.stem + ".py")
+    abstract_path = target / "abstract_model.pickle"
+    if py_path.is_file():
+        return ModelSource(path, sha, py_path, abstract_path)
+
+    abstract = _parse(path)
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir()))
+    try:
+        # Generated code resolves external data files relative to itself.
+        for sibling in path.parent.iterdir():
+            if sibling.is_file() and sibling.name != path.name:
+                with contextlib.suppress(OSError):
+                    (work / sibling.name).symlink_to(sibling)
+        copy = work / path.name
+        shutil.copyfile(path, copy)
+        abstract.original_path = copy
+        from pysd.builders.python.python_model_builder import ModelBuilder
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            built = Path(ModelBuilder(abstract).build_model())
+        if built != work / py_path.name:
+            os.replace(built, work / py_path.name)
+        abstract.original_path = path
+        with contextlib.suppress(Exception), open(work / abstract_path.name, "wb") as fh:
+            pickle.dump(abstract, fh)
+        try:
+            os.replace(work, target)
+        except OSError:  # another process translated it first
+            shutil.rmtree(work, ignore_errors=True)
+    except ModelLoadError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise ModelLoadError(
+            f"PySD could not translate {str(path)!r}: {type(exc).__name__}: {exc}. "
+            "The model may use a Vensim/XMILE feature PySD does not support."
+        ) from None
+    return ModelSource(path, sha, py_path, abstract_path)

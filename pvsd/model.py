@@ -1,0 +1,472 @@
+"""The :class:`Model`: a loaded stock-flow model that runs in isolation."""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pvsd.errors import ParameterError, SimulationError, TimeRangeError
+from pvsd.loading import ModelSource, resolve_model_path, translate
+from pvsd.naming import NameIndex
+from pvsd.provenance import provenance
+from pvsd.results import RunResult
+from pvsd.timefunc import PiecewiseLinear, TimeFunction
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from pvsd.scenarios import Scenario
+
+__all__ = ["Model", "load"]
+
+CONTROL_VARIABLES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+ParamValue = float | int | TimeFunction | PiecewiseLinear | pd.Series
+
+
+def load(model: str | os.PathLike[str]) -> Model:
+    """Load a model file, or a model bundled with pvsd by name.
+
+    Parameters
+    ----------
+    model
+        Path of a Vensim ``.mdl``, XMILE ``.xmile``/``.stmx`` or PySD-translated
+        ``.py`` file, or the name of a bundled model such as
+        ``"public_value_chain"``.
+
+    Returns
+    -------
+    Model
+        The loaded model. Its PySD translation is cached (keyed by the file's
+        SHA-256) outside the model's folder and reused by later loads.
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing, not a model file, or cannot be parsed/translated.
+    """
+    path = resolve_model_path(model)
+    return Model(translate(path))
+
+
+def _kinds(doc: pd.DataFrame, deps: Mapping[str, Any]) -> dict[str, str]:
+    flows: set[str] = set()
+    for key, dep in deps.items():
+        if key.startswith("_integ_") and isinstance(dep, Mapping):
+            flows.update(dep.get("step", {}) or {})
+    out = {}
+    for row in doc.itertuples(index=False):
+        real, py, typ, sub = row[0], row[1], row[2], row[3]
+        if real in CONTROL_VARIABLES:
+            kind = "control"
+        elif typ == "Constant":
+            kind = "constant"
+        elif typ == "Lookup":
+            kind = "lookup"
+        elif typ == "Data":
+            kind = "data"
+        elif typ == "Stateful" and sub == "Integ":
+            kind = "stock"
+        elif py in flows:
+            kind = "flow"
+        else:
+            kind = "aux"
+        out[real] = kind
+    return out
+
+
+class Model:
+    """A loaded stock-flow model.
+
+    Every call to :meth:`run` starts from the model's original state: parameters,
+    time settings and stock values of one run never leak into the next.
+
+    Use :func:`pvsd.load` to create one.
+    """
+
+    def __init__(self, source: ModelSource) -> None:
+        self.source = source
+        self.path: Path = source.path
+        self.name: str = source.path.stem
+        self.sha256: str = source.sha256
+        template = self._fresh()
+        doc = template.doc
+        self._table = self._variable_table(template, doc)
+        self._py = dict(zip(self._table["name"], self._table["py_name"], strict=True))
+        self._names = NameIndex(
+            self._table["name"],
+            aliases={py: name for name, py in self._py.items()},
+            model=self.path.name,
+        )
+        self.initial_time = float(template.components.initial_time())
+        self.final_time = float(template.components.final_time())
+        self.time_step = float(template.components.time_step())
+        self.saveper = float(template.components.saveper())
+        self._abstract: Any = None
+
+    # ------------------------------------------------------------------ metadata
+    def _fresh(self) -> Any:
+        """A new PySD model object loaded from the cached translation."""
+        import pysd
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return pysd.load(str(self.source.py_path))
+        except Exception as exc:  # PySD raises many types on broken modules
+            from pvsd.errors import ModelLoadError
+
+            raise ModelLoadError(
+                f"PySD could not load the translation of {str(self.path)!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    @staticmethod
+    def _variable_table(template: Any, doc: pd.DataFrame) -> pd.DataFrame:
+        doc = doc[doc["Real Name"] != "Time"].reset_index(drop=True)
+        sub = doc[["Real Name", "Py Name", "Type", "Subtype"]]
+        kinds = _kinds(sub, template.dependencies)
+        rows = []
+        for r in doc.itertuples(index=False):
+            lim = r.Limits if isinstance(r.Limits, tuple) else (np.nan, np.nan)
+            lo, hi = (np.nan if v is None else float(v) for v in (tuple(lim) + (None, None))[:2])
+            kind = kinds[r[0]]
+            default = np.nan
+            if kind in ("constant", "control"):
+                try:
+                    default = float(getattr(template.components, r[1])())
+                except Exception:  # subscripted constants have no single value
+                    default = np.nan
+            units = r.Units if isinstance(r.Units, str) else ""
+            comment = r.Comment if isinstance(r.Comment, str) else ""
+            rows.append((r[0], units, kind, comment.strip(), default, lo, hi, r[1],
+                         r.Subtype if isinstance(r.Subtype, str) else ""))
+        table = pd.DataFrame(
+            rows,
+            columns=["name", "units", "kind", "comment", "default", "min", "max",
+                     "py_name", "subtype"],
+        )
+        return table.sort_values("name", key=lambda s: s.str.lower()).reset_index(drop=True)
+
+    @property
+    def variables(self) -> pd.DataFrame:
+        """One row per variable: name, units, kind, comment, default, min, max, py_name.
+
+        ``kind`` is one of stock, flow, aux, constant, lookup, data, control.
+        """
+        return self._table.copy()
+
+    def resolve(self, name: str, where: str = "") -> str:
+        """The model-file name of variable ``name`` (case/space/underscore-insensitive)."""
+        return self._names.resolve(name, where=where)
+
+    def kind(self, name: str) -> str:
+        """Kind of a variable (stock, flow, aux, constant, lookup, data, control)."""
+        canonical = self.resolve(name)
+        return str(self._table.loc[self._table["name"] == canonical, "kind"].iloc[0])
+
+    def _row(self, canonical: str) -> pd.Series:
+        return self._table.loc[self._table["name"] == canonical].iloc[0]
+
+    def default(self, name: str) -> float:
+        """The model's own value of a constant."""
+        canonical = self.resolve(name)
+        return float(self._row(canonical)["default"])
+
+    @property
+    def constants(self) -> list[str]:
+        """Names of the model's constants (candidate parameters and levers)."""
+        return self._table.loc[self._table["kind"] == "constant", "name"].tolist()
+
+    @property
+    def stocks(self) -> list[str]:
+        """Names of the model's stocks."""
+        return self._table.loc[self._table["kind"] == "stock", "name"].tolist()
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Units by variable name."""
+        return dict(zip(self._table["name"], self._table["units"], strict=True))
+
+    def default_outputs(self) -> list[str]:
+        """Stocks, flows and auxiliaries: what a run returns when no outputs are given."""
+        mask = self._table["kind"].isin(["stock", "flow", "aux"])
+        return self._table.loc[mask, "name"].tolist()
+
+    def abstract_model(self) -> Any:
+        """PySD's abstract model of the file (None for a translated ``.py``)."""
+        if self._abstract is None:
+            self._abstract = self.source.abstract_model()
+        return self._abstract
+
+    # ------------------------------------------------------------------ checks
+    def resolve_outputs(self, outputs: Sequence[str] | str | None) -> list[str]:
+        """Canonical output names (default: :meth:`default_outputs`), without duplicates."""
+        if outputs is None:
+            return self.default_outputs()
+        if isinstance(outputs, str):
+            outputs = [outputs]
+        names = [self.resolve(o, where="outputs") for o in outputs]
+        return list(dict.fromkeys(names))
+
+    def check_param(self, name: str, value: Any, where: str = "params") -> tuple[str, Any]:
+        """Validate one parameter override; return its canonical name and normal form.
+
+        Numbers stay numbers; :class:`TimeFunction`, ``pandas.Series`` (indexed by
+        time) and :class:`PiecewiseLinear` become :class:`PiecewiseLinear`.
+        """
+        canonical = self.resolve(name, where=where)
+        row = self._row(canonical)
+        kind = row["kind"]
+        if kind in ("stock", "control"):
+            hint = (
+                "set the constant that gives its initial value instead"
+                if kind == "stock"
+                else "use the initial_time/final_time/time_step/saveper arguments"
+            )
+            raise ParameterError(f"{canonical!r} is a {kind} and cannot be set as a parameter: {hint}.")
+        if isinstance(value, TimeFunction):
+            base = float(row["default"]) if math.isfinite(row["default"]) else 0.0
+            value = value.points(base, self.initial_time, self.final_time)
+        if isinstance(value, pd.Series):
+            if value.isna().any() or not value.index.is_monotonic_increasing:
+                raise ParameterError(
+                    f"Time series for {canonical!r} must have no NaN and increasing times."
+                )
+            value = PiecewiseLinear(
+                tuple(value.index.astype(float)), tuple(value.to_numpy(dtype=float))
+            )
+        if isinstance(value, PiecewiseLinear):
+            if kind == "lookup":
+                return canonical, value
+            for v in value.y:
+                self._check_bounds(canonical, row, v, where)
+            return canonical, value
+        if kind == "lookup":
+            raise ParameterError(
+                f"{canonical!r} is a lookup table; give a pandas Series (x -> y) "
+                f"instead of {value!r}."
+            )
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
+            if isinstance(value, np.ndarray):
+                raise ParameterError(
+                    f"{canonical!r}: an array of values is an ensemble; use "
+                    "Model.run_ensemble for many runs at once."
+                )
+            raise ParameterError(
+                f"{canonical!r} must be a number, a pvsd Step/Ramp/Table or a pandas "
+                f"Series indexed by time, got {type(value).__name__} {value!r}."
+            )
+        value = float(value)
+        self._check_bounds(canonical, row, value, where)
+        return canonical, value
+
+    def _check_bounds(self, canonical: str, row: pd.Series, value: float, where: str) -> None:
+        if not math.isfinite(value):
+            raise ParameterError(f"{canonical!r} in {where} must be finite, got {value!r}.")
+        lo, hi = row["min"], row["max"]
+        if (math.isfinite(lo) and value < lo) or (math.isfinite(hi) and value > hi):
+            rng = f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
+            raise ParameterError(
+                f"{canonical!r} = {value:g} in {where} is outside the range the model "
+                f"declares for it, {rng} (the [min,max] in its units field). "
+                "Choose a value inside it, or widen the range in the model file."
+            )
+
+    def check_params(
+        self, params: Mapping[str, Any] | None, scenario: Scenario | None = None
+    ) -> dict[str, Any]:
+        """Merge a scenario's settings with explicit ``params`` (which win) and validate."""
+        merged: dict[str, Any] = {}
+        if scenario is not None:
+            for name, value in scenario.settings().items():
+                key, val = self.check_param(name, value, where=f"scenario {scenario.name!r}")
+                merged[key] = val
+        for name, value in (params or {}).items():
+            key, val = self.check_param(name, value)
+            merged[key] = val
+        return merged
+
+    def check_times(
+        self,
+        initial_time: float | None = None,
+        final_time: float | None = None,
+        time_step: float | None = None,
+        saveper: float | None = None,
+        return_times: Sequence[float] | None = None,
+    ) -> tuple[float, float, float, np.ndarray]:
+        """Validate time settings; return (initial, final, time step, save times)."""
+        t0 = self.initial_time if initial_time is None else initial_time
+        t1 = self.final_time if final_time is None else final_time
+        dt = self.time_step if time_step is None else time_step
+        for label, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(v):
+                raise TimeRangeError(f"{label} must be a finite number, got {v!r}.")
+        t0, t1, dt = float(t0), float(t1), float(dt)
+        if t1 <= t0:
+            raise TimeRangeError(
+                f"final_time ({t1:g}) must be after initial_time ({t0:g}); "
+                f"the model runs from {self.initial_time:g} to {self.final_time:g}."
+            )
+        if dt <= 0 or dt > t1 - t0:
+            raise TimeRangeError(
+                f"time_step must be positive and at most the run length ({t1 - t0:g}), got {dt:g}."
+            )
+        if return_times is not None:
+            times = np.asarray(list(return_times), dtype=float)
+            if times.size == 0 or not np.all(np.isfinite(times)):
+                raise TimeRangeError("return_times must be a non-empty list of finite times.")
+            if times.min() < t0 - 1e-9 or times.max() > t1 + 1e-9:
+                raise TimeRangeError(
+                    f"return_times must lie within [{t0:g}, {t1:g}], got "
+                    f"[{times.min():g}, {times.max():g}]."
+                )
+            return t0, t1, dt, np.unique(times)
+        sp = self.saveper if saveper is None else saveper
+        if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(sp) or sp <= 0:
+            raise TimeRangeError(f"saveper must be a positive number, got {sp!r}.")
+        sp = max(float(sp), dt)
+        n = int(math.floor((t1 - t0) / sp + 1e-9))
+        return t0, t1, dt, t0 + sp * np.arange(n + 1)
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        params: Mapping[str, ParamValue] | None = None,
+        scenario: Scenario | None = None,
+        *,
+        initial_time: float | None = None,
+        final_time: float | None = None,
+        time_step: float | None = None,
+        saveper: float | None = None,
+        return_times: Sequence[float] | None = None,
+        outputs: Sequence[str] | str | None = None,
+    ) -> RunResult:
+        """Simulate the model once, from its original state.
+
+        Parameters
+        ----------
+        params
+            Overrides by variable name: a number for a constant, a
+            :class:`~pvsd.timefunc.Step`/``Ramp``/``Table`` or a ``pandas.Series``
+            indexed by time for a lever that changes during the run, a Series
+            (x -> y) for a lookup.
+        scenario
+            A :class:`~pvsd.scenarios.Scenario`; ``params`` are applied on top.
+        initial_time, final_time, time_step, saveper
+            Time settings for this run only (default: the model file's).
+        return_times
+            Explicit save times (instead of every ``saveper``).
+        outputs
+            Variables to return (default: every stock, flow and auxiliary).
+
+        Returns
+        -------
+        RunResult
+            Outputs indexed by time, named as in the model file, with provenance.
+
+        Raises
+        ------
+        UnknownVariableError, ParameterError, TimeRangeError
+            Bad names, values or time settings (raised before anything runs).
+        SimulationError
+            PySD failed during the simulation.
+        """
+        merged = self.check_params(params, scenario)
+        t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
+                                             return_times)
+        cols = self.resolve_outputs(outputs)
+        frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+        described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
+        scen_name = scenario.name if scenario is not None else None
+        prov = provenance(
+            self.path, self.sha256, described, scenario=scen_name,
+            initial_time=t0, final_time=t1, time_step=dt,
+        )
+        return RunResult(
+            data=frame,
+            model=self.name,
+            params=described,
+            scenario=scen_name,
+            units={c: self.units.get(c, "") for c in cols},
+            provenance=prov,
+        )
+
+    def _simulate_pysd(
+        self,
+        params: Mapping[str, Any],
+        t0: float,
+        t1: float,
+        dt: float,
+        times: np.ndarray,
+        outputs: Sequence[str],
+    ) -> pd.DataFrame:
+        """Run a fresh PySD model object, so nothing persists between runs."""
+        pysd_model = self._fresh()
+        pysd_params: dict[str, Any] = {}
+        for name, value in params.items():
+            if isinstance(value, PiecewiseLinear):
+                x, y = value.arrays()
+                value = pd.Series(y, index=x)
+            pysd_params[self._py[name]] = value
+        py_out = [self._py[c] for c in outputs]
+        kwargs: dict[str, Any] = {}
+        if t0 != self.initial_time:
+            kwargs["initial_condition"] = (t0, {})
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame = pysd_model.run(
+                    params=pysd_params,
+                    final_time=t1,
+                    time_step=dt,
+                    return_timestamps=list(times),
+                    return_columns=py_out,
+                    progress=False,
+                    **kwargs,
+                )
+        except Exception as exc:
+            raise SimulationError(
+                f"Simulation of {self.path.name} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        frame = frame.rename(columns=dict(zip(py_out, outputs, strict=True)))
+        frame = frame[list(outputs)].astype(float)
+        frame.index = pd.Index(np.asarray(frame.index, dtype=float), name="time")
+        return frame
+
+    def run_ensemble(self, samples: Any, **kwargs: Any) -> xr.Dataset:
+        """Run many parameter sets; see :func:`pvsd.ensemble.run_ensemble`."""
+        from pvsd.ensemble import run_ensemble
+
+        return run_ensemble(self, samples, **kwargs)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        counts = self._table["kind"].value_counts()
+        parts = ", ".join(f"{counts.get(k, 0)} {k}s" for k in ("stock", "flow", "aux", "constant"))
+        return f"<pvsd.Model {self.path.name}: {parts}; t = {self.initial_time:g}..{self.final_time:g}>"
+
+    def _repr_html_(self) -> str:
+        cols = ["name", "kind", "units", "default", "comment"]
+        return (
+            f"<p><b>{html.escape(self.path.name)}</b> (SHA-256 {self.sha256[:12]}...), "
+            f"t = {self.initial_time:g} to {self.final_time:g}, time step {self.time_step:g}</p>"
+            + self._table[cols].to_html(index=False, float_format=lambda v: f"{v:.4g}")
+        )
+
+
+def _describe(value: Any) -> Any:
+    if isinstance(value, PiecewiseLinear):
+        return {"time": list(value.x), "value": list(value.y)}
+    return value

@@ -1,0 +1,81 @@
+"""Plotly figures shared by results, reports and the CLI."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+__all__ = ["trajectories_figure", "PALETTE"]
+
+# Okabe-Ito: distinguishable for colour-blind readers.
+PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442"]
+
+
+def trajectories_figure(
+    runs: Mapping[str, pd.DataFrame],
+    variables: Sequence[str],
+    units: Mapping[str, str] | None = None,
+    title: str | None = None,
+    columns: int | None = None,
+) -> go.Figure:
+    """Small multiples: one panel per variable, one line per run (baseline first).
+
+    Parameters
+    ----------
+    runs
+        Label -> DataFrame (index time, columns variables).
+    variables
+        Variables to draw, one panel each.
+    units
+        Units by variable, shown in panel titles.
+    title
+        Figure title.
+    columns
+        Panels per row (default: 1 for one variable, else 2 or 3).
+    """
+    units = units or {}
+    n = max(len(variables), 1)
+    ncols = columns or (1 if n == 1 else 2 if n <= 4 else 3)
+    nrows = math.ceil(n / ncols)
+    titles = [f"{v} ({units[v]})" if units.get(v) else v for v in variables]
+    fig = make_subplots(
+        rows=nrows,
+        cols=ncols,
+        subplot_titles=titles,
+        vertical_spacing=min(0.12, 0.35 / nrows) if nrows > 1 else 0.1,
+        horizontal_spacing=0.08,
+    )
+    for k, (label, frame) in enumerate(runs.items()):
+        colour = PALETTE[k % len(PALETTE)]
+        for i, var in enumerate(variables):
+            if var not in frame.columns:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=frame.index.to_numpy(),
+                    y=frame[var].to_numpy(),
+                    mode="lines",
+                    name=label,
+                    legendgroup=label,
+                    showlegend=i == 0,
+                    line={"color": colour, "width": 2.5 if k == 0 else 1.8,
+                          "dash": "solid" if k == 0 else None},
+                    hovertemplate=f"{label}<br>%{{x:g}}: %{{y:.4g}}<extra>{var}</extra>",
+                ),
+                row=i // ncols + 1,
+                col=i % ncols + 1,
+            )
+    fig.update_layout(
+        title=title,
+        template="plotly_white",
+        height=max(320, 260 * nrows + 80),
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02 + 0.02 / nrows, "x": 0},
+        margin={"l": 50, "r": 20, "t": 90 if title else 60, "b": 40},
+        font={"size": 13},
+    )
+    fig.update_annotations(font_size=13)
+    return fig

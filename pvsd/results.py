@@ -1,0 +1,142 @@
+"""Typed, frozen results of single model runs."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pvsd.naming import NameIndex
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+    import xarray as xr
+
+__all__ = ["RunResult"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one simulation run.
+
+    Attributes
+    ----------
+    data
+        Simulated values: index ``time`` (model time units), one column per output
+        variable, named as in the model file.
+    model
+        Name of the model file (stem).
+    params
+        Parameter overrides applied (constants as numbers, time-varying levers as
+        their description).
+    scenario
+        Name of the scenario run, or None for the model's own settings.
+    units
+        Units of each output column.
+    provenance
+        Model file SHA-256, parameters, scenario, pvsd/PySD versions, time of run.
+    """
+
+    data: pd.DataFrame
+    model: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    scenario: str | None = None
+    units: Mapping[str, str] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Saved times."""
+        return self.data.index.to_numpy(dtype=float)
+
+    @property
+    def variables(self) -> list[str]:
+        """Output variable names, in column order."""
+        return list(self.data.columns)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        """One output's trajectory; the name is matched ignoring case/spaces/underscores."""
+        col = NameIndex(self.data.columns, model=self.model).resolve(name, where="result columns")
+        return self.data[col].copy()
+
+    def at(self, time: float) -> pd.Series:
+        """All outputs at ``time`` (the nearest saved time)."""
+        idx = int(np.abs(self.times - float(time)).argmin())
+        return self.data.iloc[idx].copy()
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """A copy of the outputs: index ``time``, one column per variable."""
+        return self.data.copy()
+
+    def to_xarray(self) -> xr.Dataset:
+        """The outputs as an xarray Dataset (dim ``time``) with units and provenance."""
+        import xarray as xr
+
+        from pvsd.provenance import as_attrs
+
+        ds = xr.Dataset(
+            {c: ("time", self.data[c].to_numpy(dtype=float)) for c in self.data.columns},
+            coords={"time": self.times},
+        )
+        for c in self.data.columns:
+            ds[c].attrs["units"] = self.units.get(c, "")
+        ds.attrs.update(as_attrs(self.provenance))
+        return ds
+
+    def to_csv(self, path: str | Path, force: bool = False) -> Path:
+        """Write the outputs as CSV, provenance in ``#`` header lines (atomic)."""
+        from pvsd.io import write_csv
+
+        return write_csv(path, self.data, self.provenance, force=force)
+
+    def plot(self, variables: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
+        """Plot trajectories, one panel per variable (variables have different units).
+
+        Parameters
+        ----------
+        variables
+            Which outputs to draw (default: all, up to 12).
+        title
+            Figure title.
+        """
+        from pvsd.plotting import trajectories_figure
+
+        cols = (
+            [NameIndex(self.data.columns).resolve(v, where="plot") for v in variables]
+            if variables
+            else self.variables[:12]
+        )
+        label = self.scenario or "run"
+        return trajectories_figure(
+            {label: self.data}, cols, self.units, title=title or f"{self.model}: {label}"
+        )
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>RunResult</b> of <code>{html.escape(self.model)}</code>"
+            f"{' scenario ' + html.escape(self.scenario) if self.scenario else ''}: "
+            f"{len(self.data.columns)} outputs, t = {self.times[0]:g} to {self.times[-1]:g} "
+            f"({len(self.times)} saved times)</p>"
+        )
+        summary = pd.DataFrame(
+            {
+                "units": [self.units.get(c, "") for c in self.data.columns],
+                "initial": self.data.iloc[0].to_numpy(),
+                "final": self.data.iloc[-1].to_numpy(),
+                "min": self.data.min().to_numpy(),
+                "max": self.data.max().to_numpy(),
+            },
+            index=pd.Index(self.data.columns, name="variable"),
+        )
+        return head + summary.to_html(float_format=lambda v: f"{v:.4g}")
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult(model={self.model!r}, scenario={self.scenario!r}, "
+            f"outputs={len(self.data.columns)}, times={len(self.data)})"
+        )
