@@ -9,17 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
-    "PvsdError",
-    "ModelLoadError",
-    "UnknownVariableError",
-    "ParameterError",
-    "TimeRangeError",
-    "ScenarioError",
-    "SpecError",
     "DataError",
+    "ModelLoadError",
     "OutputExistsError",
-    "UnsupportedModelError",
+    "ParameterError",
+    "PvsdError",
+    "ScenarioError",
     "SimulationError",
+    "SpecError",
+    "TimeRangeError",
+    "UnknownVariableError",
+    "UnsupportedModelError",
 ]
 
 

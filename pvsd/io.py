@@ -15,7 +15,7 @@ import pandas as pd
 
 from pvsd.errors import OutputExistsError
 
-__all__ = ["atomic_write", "write_text", "write_csv", "check_new", "replace_dir"]
+__all__ = ["atomic_write", "check_new", "replace_dir", "write_csv", "write_text"]
 
 
 def check_new(path: str | Path, force: bool = False) -> Path:

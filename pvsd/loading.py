@@ -16,7 +16,7 @@ from pvsd.errors import ModelLoadError
 from pvsd.provenance import file_sha256, versions
 from pvsd.resources import bundled_model_path, bundled_models
 
-__all__ = ["ModelSource", "resolve_model_path", "translate", "cache_dir"]
+__all__ = ["ModelSource", "cache_dir", "resolve_model_path", "translate"]
 
 _CACHE_FORMAT = "1"
 VENSIM_SUFFIXES = (".mdl",)

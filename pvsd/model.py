@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Model", "load"]
 
+_GROUP = re.compile(r"\*{10,}\s*\n\s*\.([^\n]+)\n\s*\*{10,}\s*~([^|]*)\|")
 CONTROL_VARIABLES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 ParamValue = float | int | TimeFunction | PiecewiseLinear | pd.Series
 
@@ -136,7 +138,7 @@ class Model:
         rows = []
         for r in doc.itertuples(index=False):
             lim = r.Limits if isinstance(r.Limits, tuple) else (np.nan, np.nan)
-            lo, hi = (np.nan if v is None else float(v) for v in (tuple(lim) + (None, None))[:2])
+            lo, hi = (np.nan if v is None else float(v) for v in (*tuple(lim), None, None)[:2])
             kind = kinds[r[0]]
             default = np.nan
             if kind in ("constant", "control"):
@@ -199,6 +201,18 @@ class Model:
         """Stocks, flows and auxiliaries: what a run returns when no outputs are given."""
         mask = self._table["kind"].isin(["stock", "flow", "aux"])
         return self._table.loc[mask, "name"].tolist()
+
+    @property
+    def description(self) -> str:
+        """The model's purpose, from its header comment (first group comment of a ``.mdl``)."""
+        if self.path.suffix.lower() != ".mdl":
+            return ""
+        text = self.path.read_text(encoding="utf-8", errors="replace")
+        for m in _GROUP.finditer(text):
+            if m.group(1).strip().lower() != "control":
+                body = " ".join(line.strip() for line in m.group(2).splitlines())
+                return re.sub(r"\s+", " ", body).strip()
+        return ""
 
     def abstract_model(self) -> Any:
         """PySD's abstract model of the file (None for a translated ``.py``)."""
@@ -331,13 +345,21 @@ class Model:
                     f"return_times must lie within [{t0:g}, {t1:g}], got "
                     f"[{times.min():g}, {times.max():g}]."
                 )
-            return t0, t1, dt, np.unique(times)
+            steps = (times - t0) / dt
+            snapped = np.round(steps)
+            off = np.abs(steps - snapped) > 0.01
+            if off.any():
+                raise TimeRangeError(
+                    f"return_times must lie on the time-step grid ({t0:g} + k * {dt:g}); "
+                    f"{times[off][0]:g} does not. Choose a time step that divides them."
+                )
+            return t0, t1, dt, np.unique(t0 + snapped * dt)
         sp = self.saveper if saveper is None else saveper
         if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(sp) or sp <= 0:
             raise TimeRangeError(f"saveper must be a positive number, got {sp!r}.")
         sp = max(float(sp), dt)
-        n = int(math.floor((t1 - t0) / sp + 1e-9))
+        n = math.floor((t1 - t0) / sp + 1e-9)
         return t0, t1, dt, t0 + sp * np.arange(n + 1)
 
     # ------------------------------------------------------------------ running
@@ -387,7 +409,13 @@ class Model:
         t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
                                              return_times)
         cols = self.resolve_outputs(outputs)
-        frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+        from pvsd.engine import fast_run
+
+        # pvsd's vectorised engine when it supports the model (same numbers as
+        # PySD, checked against PySD on first use), else plain PySD
+        frame = fast_run(self, merged, t0, t1, dt, times, cols)
+        if frame is None:
+            frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from pvsd.errors import UnknownVariableError
 
-__all__ = ["normalize", "NameIndex"]
+__all__ = ["NameIndex", "normalize"]
 
 _DROP = re.compile(r"[\s_\"]+")
 

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["trajectories_figure", "PALETTE"]
+__all__ = ["PALETTE", "trajectories_figure"]
 
 # Okabe-Ito: distinguishable for colour-blind readers.
 PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442"]
@@ -69,12 +69,16 @@ def trajectories_figure(
                 row=i // ncols + 1,
                 col=i % ncols + 1,
             )
+    height = max(340, 260 * nrows + 110)
+    top = 110 if title else 80
     fig.update_layout(
-        title=title,
+        title={"text": title, "y": 1 - 18 / height, "yanchor": "top"} if title else None,
         template="plotly_white",
-        height=max(320, 260 * nrows + 80),
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02 + 0.02 / nrows, "x": 0},
-        margin={"l": 50, "r": 20, "t": 90 if title else 60, "b": 40},
+        height=height,
+        # In pixels from the top, so the legend never covers the panel titles.
+        legend={"orientation": "h", "yref": "container", "yanchor": "top",
+                "y": 1 - (top - 50) / height, "x": 0},
+        margin={"l": 55, "r": 20, "t": top, "b": 40},
         font={"size": 13},
     )
     fig.update_annotations(font_size=13)

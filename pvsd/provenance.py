@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "provenance", "versions", "to_json_safe"]
+__all__ = ["file_sha256", "provenance", "to_json_safe", "versions"]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -98,7 +98,7 @@ def provenance(
         "pvsd_version": v["pvsd"],
         "pysd_version": v["pysd"],
         "python_version": v["python"],
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "",
     }
     rec.update(to_json_safe(extra))

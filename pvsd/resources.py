@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pvsd.errors import ModelLoadError
 
-__all__ = ["data_dir", "bundled_models", "bundled_model_path", "REFERENCE_MODEL"]
+__all__ = ["REFERENCE_MODEL", "bundled_model_path", "bundled_models", "data_dir"]
 
 REFERENCE_MODEL = "public_value_chain"
 _MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx", ".xml")

@@ -18,11 +18,14 @@ A scenario file is TOML that a policy analyst can write by hand::
     "Coproduction Programme" = { ramp = [2020, 2030], to = 0.4 }
     "Agile Capability Programme" = { table = [[2000, 0.0], [2025, 0.2], [2050, 0.5]] }
 
-``step``/``ramp`` start from the model's own value unless ``from`` is given.
+``step``/``ramp`` start from the value the variable otherwise has in the scenario
+(the model's own value, or one set by the scenario it extends) unless ``from`` is
+given. Later settings win: ``levers`` over ``set``, a scenario over the one it extends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -43,13 +46,13 @@ if TYPE_CHECKING:
     from pvsd.results import RunResult
 
 __all__ = [
+    "BASELINE",
     "Scenario",
-    "ScenarioSet",
     "ScenarioComparison",
+    "ScenarioSet",
     "load_scenarios",
     "parse_lever",
     "run_scenarios",
-    "BASELINE",
 ]
 
 BASELINE = "baseline"
@@ -117,7 +120,7 @@ class ScenarioSet:
     years: tuple[float, ...] = ()
     source: Path | None = None
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         return iter(self.scenarios)
 
     def __len__(self) -> int:
@@ -180,7 +183,7 @@ def _build(name: str, tables: Mapping[str, Any], done: dict[str, Scenario], src:
     if name in done:
         return done[name]
     if name in stack:
-        raise ScenarioError(f"{src}: scenarios extend each other in a circle: {' -> '.join(stack + (name,))}.")
+        raise ScenarioError(f"{src}: scenarios extend each other in a circle: {' -> '.join((*stack, name))}.")
     table = tables[name]
     where = f"{src}, scenario {name!r}"
     if not isinstance(table, Mapping):
@@ -196,7 +199,7 @@ def _build(name: str, tables: Mapping[str, Any], done: dict[str, Scenario], src:
     for parent in [parents] if isinstance(parents, str) else parents:
         if parent not in tables:
             raise ScenarioError(f"{where}: extends unknown scenario {parent!r}.")
-        base = _build(parent, tables, done, src, stack + (name,))
+        base = _build(parent, tables, done, src, (*stack, name))
         constants.update(base.constants)
         levers.update(base.levers)
     sets = table.get("set", {})
@@ -209,8 +212,15 @@ def _build(name: str, tables: Mapping[str, Any], done: dict[str, Scenario], src:
     if not isinstance(lev, Mapping):
         raise ScenarioError(f"{where}: 'levers' must be a table of variable = {{ ... }}.")
     for var, spec in lev.items():
-        levers[var] = parse_lever(spec, f"{where}, lever {var!r}")
-        constants.pop(var, None)
+        lever = parse_lever(spec, f"{where}, lever {var!r}")
+        # A step or ramp starts from the value the variable has in this scenario
+        # (e.g. one set by the scenario it extends), not the model's default.
+        start = constants.pop(var, None)
+        if start is not None and isinstance(lever, Step) and lever.before is None:
+            lever = dataclasses.replace(lever, before=start)
+        elif start is not None and isinstance(lever, Ramp) and lever.start_value is None:
+            lever = dataclasses.replace(lever, start_value=start)
+        levers[var] = lever
     scen = Scenario(
         name=name,
         title=str(table.get("title", "")),
@@ -350,6 +360,7 @@ class ScenarioComparison:
                              aggfunc="first", sort=False)
         wide = wide[[self.label(n) for n in self.runs]]
         wide.columns.name = None
+        wide.index = wide.index.set_levels([f"{y:g}" for y in wide.index.levels[1]], level=1)
         return wide
 
     def series(self) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 
 from pvsd.errors import ParameterError
 
-__all__ = ["TimeFunction", "Step", "Ramp", "Table", "PiecewiseLinear"]
+__all__ = ["PiecewiseLinear", "Ramp", "Step", "Table", "TimeFunction"]
 
 # Width of the jump of a step, relative to the magnitude of its time; small enough
 # that no time step a model uses can fall inside it.

@@ -1,0 +1,88 @@
+"""``pvsd run``: one simulation, written as CSV or netCDF."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from pvsd.cli.common import (
+    add_model_arg,
+    add_time_args,
+    parse_sets,
+    say,
+    split_names,
+    time_kwargs,
+)
+from pvsd.errors import PvsdError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="simulate a model once and print or save the outputs",
+        description="Simulate a model once from its original state. Without --out the outputs "
+        "are printed at a few times; with --out they are written as CSV (.csv) or netCDF (.nc), "
+        "with provenance.",
+    )
+    add_model_arg(p)
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="override a constant (repeatable)")
+    p.add_argument("--scenarios", metavar="FILE", help="scenario file (TOML)")
+    p.add_argument("--scenario", metavar="NAME", help="scenario of --scenarios to run")
+    p.add_argument("-v", "--outputs", action="append", metavar="NAMES",
+                   help="variables to output (comma-separated or repeated; default: all)")
+    add_time_args(p)
+    p.add_argument("-o", "--out", metavar="FILE", help="write outputs to FILE (.csv or .nc)")
+    p.add_argument("--plot", metavar="HTML", help="also write a self-contained chart page")
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import pvsd
+    from pvsd.io import check_new
+
+    for target in (args.out, args.plot):
+        if target:
+            check_new(target, args.force)
+    if args.out and Path(args.out).suffix.lower() not in (".csv", ".nc"):
+        raise PvsdError(f"--out {args.out!r}: use a .csv or .nc file name.")
+    model = pvsd.load(args.model)
+    scenario = None
+    if args.scenario and not args.scenarios:
+        raise PvsdError("--scenario NAME needs --scenarios FILE (the file that defines it).")
+    if args.scenarios:
+        sset = pvsd.load_scenarios(args.scenarios, model)
+        if not args.scenario:
+            raise PvsdError(f"--scenarios given: choose one with --scenario NAME ({', '.join(sset.names)}).")
+        scenario = sset[args.scenario]
+    result = model.run(params=parse_sets(args.set), scenario=scenario,
+                       outputs=split_names(args.outputs), **time_kwargs(args))
+    if args.out:
+        if args.out.lower().endswith(".nc"):
+            from pvsd.io import atomic_write
+
+            data = result.to_xarray().to_netcdf()
+            with atomic_write(args.out, "wb", force=args.force) as fh:
+                fh.write(bytes(data))
+        else:
+            result.to_csv(args.out, force=args.force)
+        say(f"wrote {args.out} ({len(result.variables)} outputs x {len(result.times)} times)")
+    if args.plot:
+        from pvsd.io import write_text
+        from pvsd.report import Report
+
+        rep = Report(title=f"{model.name}: run", subtitle=model.path.name,
+                     provenance=result.provenance)
+        rep.section("Trajectories").add_figure(result.plot(), "run")
+        write_text(args.plot, rep.render(), force=args.force)
+        say(f"wrote {args.plot}")
+    if not args.out:
+        frame = result.to_dataframe()
+        step = max(1, len(frame) // 10)
+        shown = pd.concat([frame.iloc[::step], frame.iloc[[-1]]]).drop_duplicates()
+        with pd.option_context("display.width", 160, "display.max_columns", 12):
+            say(shown.T.to_string(float_format=lambda v: f"{v:.4g}"))
+    return 0

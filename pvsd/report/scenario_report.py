@@ -1,0 +1,153 @@
+"""The main report: a model's baseline and scenarios compared."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from pvsd.plotting import PALETTE
+from pvsd.provenance import provenance
+from pvsd.report.document import Report, kv_table
+
+if TYPE_CHECKING:
+    from pvsd.model import Model
+    from pvsd.scenarios import ScenarioComparison
+
+__all__ = ["difference_figure", "scenario_report"]
+
+
+def difference_figure(comparison: ScenarioComparison, year: float) -> go.Figure:
+    """Grouped bars: % difference from baseline of each output at ``year``."""
+    t = comparison.table()
+    t = t[(t["scenario"] != "baseline") & np.isclose(t["year"], year)]
+    fig = go.Figure()
+    for k, name in enumerate(n for n in comparison.runs if n != "baseline"):
+        sub = t[t["scenario"] == name]
+        fig.add_trace(go.Bar(
+            x=sub["variable"], y=sub["pct_difference"], name=comparison.label(name),
+            marker_color=PALETTE[(k + 1) % len(PALETTE)],
+            hovertemplate="%{x}: %{y:+.1f}%<extra>" + html.escape(comparison.label(name)) + "</extra>",
+        ))
+    fig.update_layout(
+        template="plotly_white", barmode="group", height=420,
+        title=f"Difference from baseline in {year:g} (%)",
+        yaxis_title="% vs baseline", font={"size": 13},
+        legend={"orientation": "h", "y": -0.25}, margin={"l": 60, "r": 20, "t": 60, "b": 120},
+    )
+    fig.add_hline(y=0, line_color="#888", line_width=1)
+    return fig
+
+
+def scenario_report(
+    comparison: ScenarioComparison,
+    model: Model,
+    scenario_file: str | None = None,
+    title: str | None = None,
+) -> Report:
+    """Build the report of a baseline-and-scenarios comparison.
+
+    Parameters
+    ----------
+    comparison
+        Results of :func:`pvsd.run_scenarios` (the report runs nothing itself).
+    model
+        The model, for its metadata (name, description, variables, SHA-256).
+    scenario_file
+        Path of the scenario file, for the record.
+    title
+        Page title.
+    """
+    base = comparison.baseline
+    times = base.times
+    scen_settings = {n: s.describe() for n, s in comparison.scenarios.items()}
+    prov = provenance(
+        model.path, model.sha256, params={}, scenario=scen_settings,
+        scenario_file=scenario_file, initial_time=float(times[0]), final_time=float(times[-1]),
+        time_step=base.provenance.get("time_step"),
+    )
+    rep = Report(
+        title=title or f"{model.name}: scenarios compared",
+        subtitle=f"Model {model.path.name} · {len(comparison.scenarios)} scenarios vs baseline · "
+                 f"{times[0]:g}-{times[-1]:g} · {prov['created']}",
+        provenance=prov,
+    )
+
+    rep.section("What was run")
+    desc = model.description
+    if desc:
+        rep.add_text(desc)
+    rep.add_html(kv_table([
+        ("Model file", model.path.name),
+        ("Model SHA-256", model.sha256),
+        ("Scenario file", scenario_file or "(given in code)"),
+        ("Runs", "baseline + " + ", ".join(comparison.label(n) for n in comparison.scenarios)),
+        ("Simulated period", f"{times[0]:g} to {times[-1]:g}, time step "
+                             f"{base.provenance.get('time_step', model.time_step):g}"),
+        ("Outputs compared", ", ".join(comparison.outputs)),
+    ]))
+
+    rep.section("Key results")
+    wide = comparison.wide_table()
+    rep.add_table(
+        wide,
+        caption="Value of each output in each run; in brackets the % difference from the "
+                "baseline (the model's own settings).",
+    )
+    long = comparison.table()
+    rep._tables["key_results"] = long
+    last = comparison.years[-1]
+    top = long[(long["scenario"] != "baseline") & np.isclose(long["year"], last)]
+    if not top.empty:
+        lines = []
+        for var in comparison.outputs:
+            sub = top[top["variable"] == var].dropna(subset=["pct_difference"])
+            if sub.empty:
+                continue
+            best = sub.loc[sub["pct_difference"].idxmax()]
+            worst = sub.loc[sub["pct_difference"].idxmin()]
+            lines.append(
+                f"{var} in {last:g}: highest under '{best['label']}' "
+                f"({best['pct_difference']:+.1f}% vs baseline), lowest under "
+                f"'{worst['label']}' ({worst['pct_difference']:+.1f}%)."
+            )
+        rep.add_text("\n\n".join(lines))
+
+    rep.section("Charts")
+    rep.add_figure(
+        comparison.plot(title="Trajectories: baseline (black) and scenarios"),
+        "trajectories",
+        caption="Each panel is one output; each line one run. Hover for values.",
+        series=comparison.series().rename(columns={"scenario": "trace", "variable": "panel",
+                                                    "time": "x", "value": "y"}),
+    )
+    rep.add_figure(difference_figure(comparison, last), "difference",
+                   caption=f"Percentage difference from the baseline in {last:g}.")
+
+    rep.section("Parameters and scenarios")
+    rows = [(comparison.label(n), var, setting)
+            for n, settings in scen_settings.items() for var, setting in settings.items()]
+    if rows:
+        rep.add_table(pd.DataFrame(rows, columns=["scenario", "variable", "setting"]),
+                      index=False, caption="What each scenario changes; everything else keeps "
+                                           "the model's value.", name="scenario_settings")
+    for s in comparison.scenarios.values():
+        if s.description:
+            rep.add_html(f"<p><b>{html.escape(s.label)}</b>: {html.escape(s.description)}</p>")
+    consts = model.variables
+    consts = consts[consts["kind"] == "constant"][["name", "default", "units", "min", "max",
+                                                    "comment"]]
+    rep.add_heading("Model constants (baseline values)")
+    rep.add_table(_short_comments(consts), index=False, name="constants")
+    return rep
+
+
+def _short_comments(frame: pd.DataFrame, width: int = 140) -> pd.DataFrame:
+    out = frame.copy()
+    out["comment"] = [c if len(c) <= width else c[: width - 1] + "…" for c in out["comment"]]
+    return out
+
+

@@ -1,0 +1,82 @@
+"""The pvsd command line: outputs, exit codes and messages on bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from pvsd.cli import main
+
+SCEN = """
+[scenarios.cold]
+set = { "Room Temperature" = 50 }
+"""
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pvsd", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_help_lists_commands():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for cmd in ("report", "run", "scenarios", "info"):
+        assert cmd in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "no_such_model.mdl"], "does not exist"),
+        (["run", "{teacup}", "--set", "Room Temp=3"], "Did you mean 'Room Temperature'"),
+        (["run", "{teacup}", "--set", "Room Temperature=warm"], "not a number"),
+        (["run", "{teacup}", "--final-time", "-1"], "final_time"),
+        (["scenarios", "{teacup}", "missing.toml"], "does not exist"),
+        (["run", "{teacup}", "--bogus-flag"], "unrecognized arguments"),
+    ],
+)
+def test_user_errors_exit_2_without_traceback(args, needle, teacup_path):
+    proc = run_cli(*[a.format(teacup=teacup_path) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr.replace("\n  ", " ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_writes_csv_and_netcdf(teacup_path, tmp_path, capsys):
+    csv = tmp_path / "out.csv"
+    assert main(["run", str(teacup_path), "--set", "Room Temperature=50", "-v",
+                 "Teacup Temperature", "--saveper", "1", "-o", str(csv)]) == 0
+    frame = pd.read_csv(csv, comment="#", index_col="time")
+    assert list(frame.columns) == ["Teacup Temperature"] and len(frame) == 31
+    assert frame["Teacup Temperature"].iloc[-1] < 60  # cools towards 50
+    assert "# model_sha256:" in csv.read_text()
+    assert main(["run", str(teacup_path), "-o", str(csv)]) == 2  # no silent overwrite
+    assert "exists already" in capsys.readouterr().err
+    nc = tmp_path / "out.nc"
+    assert main(["run", str(teacup_path), "-o", str(nc), "--saveper", "1"]) == 0
+    ds = xr.open_dataset(nc)
+    assert ds.attrs["pysd_version"] and ds["Teacup Temperature"].shape == (31,)
+    ds.close()
+
+
+def test_scenarios_command_prints_table_and_writes_report(teacup_path, tmp_path, capsys):
+    f = tmp_path / "s.toml"
+    f.write_text(SCEN)
+    out = tmp_path / "rep"
+    assert main(["scenarios", str(teacup_path), str(f), "-v", "Teacup Temperature",
+                 "--years", "30", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cold" in text and "%" in text
+    assert (out / "report.html").exists() and (out / "series.csv").exists()
+
+
+def test_info(teacup_path, capsys):
+    assert main(["info", str(teacup_path), "--kind", "stock", "--csv"]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].startswith("name,kind,units")
+    assert "Teacup Temperature,stock" in table
