@@ -210,7 +210,8 @@ class Model:
         text = self.path.read_text(encoding="utf-8", errors="replace")
         for m in _GROUP.finditer(text):
             if m.group(1).strip().lower() != "control":
-                body = " ".join(line.strip() for line in m.group(2).splitlines())
+                # Vensim wraps long comments with a trailing backslash.
+                body = " ".join(line.strip().rstrip("\\") for line in m.group(2).splitlines())
                 return re.sub(r"\s+", " ", body).strip()
         return ""
 
@@ -417,6 +418,7 @@ class Model:
         if frame is None:
             frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
+        units = self.units
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name,
@@ -427,7 +429,7 @@ class Model:
             model=self.name,
             params=described,
             scenario=scen_name,
-            units={c: self.units.get(c, "") for c in cols},
+            units={c: units.get(c, "") for c in cols},
             provenance=prov,
         )
 

@@ -34,24 +34,24 @@ from pathlib import Path
 from typing import Any, Union
 
 __all__ = [
+    "CONTROL_NAMES",
+    "SMALL_VENSIM",
+    "BinOp",
+    "Call",
     "Expr",
+    "InlineLookup",
+    "LookupCall",
+    "LookupTable",
+    "ModelIR",
     "Num",
     "Ref",
-    "BinOp",
-    "UnaryOp",
-    "Call",
-    "LookupCall",
-    "InlineLookup",
-    "LookupTable",
     "Stateful",
-    "Variable",
-    "ModelIR",
+    "UnaryOp",
     "Unsupported",
+    "Variable",
     "build_ir",
-    "walk",
     "references",
-    "SMALL_VENSIM",
-    "CONTROL_NAMES",
+    "walk",
 ]
 
 #: What Vensim (and PySD) consider zero in XIDZ/ZIDZ/QUANTUM/PULSE.
@@ -196,7 +196,13 @@ def references(expr: Expr | None) -> set[str]:
             out.add(node.name)
         elif isinstance(node, LookupCall):
             out.add(node.lookup)
+        elif isinstance(node, Call) and node.func in TIME_FUNCS:
+            out.add("time")
     return out
+
+
+#: Builtins whose value depends on the simulation time (and TIME STEP).
+TIME_FUNCS = frozenset({"step", "ramp", "Xramp", "pulse", "Xpulse", "pulse_train", "Xpulse_train"})
 
 
 # ----------------------------------------------------------------------------
@@ -491,7 +497,7 @@ class ModelIR:
                     mark[node] = 2
                     out.append(node)
                     continue
-                if nxt == "time" or nxt not in self.variables and nxt not in self.states:
+                if nxt == "time" or (nxt not in self.variables and nxt not in self.states):
                     continue
                 m = mark.get(nxt)
                 if m == 2:
@@ -768,6 +774,7 @@ class _Builder:
                 self.lookup_names.add(self.ns.namespace[el.name])
         self._current = ""
         self._current_py = ""
+        self.macros: set[str] = set()
 
     def unsupported_here(self, construct: str, detail: str = "") -> Expr:
         self.unsupported.append(Unsupported(construct, self._current, detail))
@@ -775,7 +782,7 @@ class _Builder:
 
     # -- expression conversion -------------------------------------------------
 
-    def conv(self, node: Any) -> Expr:  # noqa: C901 - one dispatch
+    def conv(self, node: Any) -> Expr:
         from pysd.translators.structures import abstract_expressions as ae
 
         if isinstance(node, bool):
@@ -823,6 +830,8 @@ class _Builder:
                 return LookupCall(self.cleanspace[fname], self.conv(node.arguments[0]))
             if fname in self.cleanspace:
                 return self.unsupported_here("call of a non-lookup variable", fname)
+            if fname in self.macros:
+                return self.unsupported_here("macro", fname)
             if fname in ("random_0_1", "random_uniform", "random_normal", "random_exponential"):
                 return self.unsupported_here("random function", fname.upper())
             if fname not in SUPPORTED_FUNCS:
@@ -991,6 +1000,8 @@ def _init_refs(expr: Expr) -> set[str]:
             out.add(n.name)
         elif isinstance(n, LookupCall):
             out.add(n.lookup)
+        elif isinstance(n, Call) and n.func in TIME_FUNCS:
+            out.add("time")
         stack.extend(n.children())
     return out
 
@@ -1032,7 +1043,12 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     """
     sections = list(abstract_model.sections)
     main = [s for s in sections if s.type == "main"] or sections[:1]
-    ir = _Builder(main[0], Path(path) if path else getattr(abstract_model, "original_path", None)).build()
+    b = _Builder(main[0], Path(path) if path else getattr(abstract_model, "original_path", None))
+    for s in sections:
+        if s is not main[0]:
+            b.macros.add(str(s.name).lower().replace(" ", "_"))
+            b.macros.add(str(s.name))
+    ir = b.build()
     for s in sections:
         if s is not main[0]:
             ir.unsupported.append(Unsupported("macro", s.name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pvsd.engine.ir import CONTROL_NAMES, ModelIR, Unsupported
 
-__all__ = ["inspect_ir", "describe", "static_names"]
+__all__ = ["describe", "inspect_ir", "static_names"]
 
 
 def static_names(ir: ModelIR, dynamic_params: frozenset[str] = frozenset(),

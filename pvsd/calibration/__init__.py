@@ -1,0 +1,22 @@
+"""Calibration: fit a model's constants to observed indicator series.
+
+Use :func:`calibrate` with a spec file (see :mod:`pvsd.calibration.spec`) or a
+:class:`CalibrationSpec`; :func:`fit_statistics` gives the fit statistics alone.
+"""
+
+from pvsd.calibration.data import Observations, read_series
+from pvsd.calibration.fit import calibrate
+from pvsd.calibration.result import CalibrationResult
+from pvsd.calibration.spec import CalibrationSpec, SeriesSpec, load_spec
+from pvsd.calibration.stats import fit_statistics
+
+__all__ = [
+    "CalibrationResult",
+    "CalibrationSpec",
+    "Observations",
+    "SeriesSpec",
+    "calibrate",
+    "fit_statistics",
+    "load_spec",
+    "read_series",
+]

@@ -1,0 +1,91 @@
+"""The HTML report of a calibration (built on :mod:`pvsd.report`)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pvsd.report.document import Report, kv_table
+
+if TYPE_CHECKING:
+    from pvsd.calibration.result import CalibrationResult
+
+__all__ = ["calibration_report"]
+
+
+def calibration_report(result: CalibrationResult) -> Report:
+    """Build the self-contained report of a calibration (it runs nothing itself).
+
+    Sections: summary and warnings, fit statistics per series and period, data
+    against fit with bands and residuals, parameters (estimates, standard errors,
+    intervals, correlations), profiles, MCMC diagnostics, data sources, provenance.
+    """
+    f = result.fit
+    rep = Report(title=result.title, subtitle=f"Calibration of {result.model}",
+                 provenance=result.provenance)
+    rep.section("Summary")
+    conv = result.convergence
+    pairs = [
+        ("model", result.model),
+        ("objective", f"{f['objective_kind']} = {f['objective']:.6g}"),
+        ("observations fitted", f["n_obs"]),
+        ("parameters fitted", f["n_params"]),
+        ("log-likelihood / AIC / BIC", f"{f['loglik']:.5g} / {f['aic']:.5g} / {f['bic']:.5g}"),
+        ("converged", f"{conv.get('converged')} ({conv.get('starts_at_best')} of {conv.get('starts')} "
+                      "local starts reached the best objective)"),
+        ("standard errors", f["covariance_method"]),
+        ("intervals", f"{f['interval_level']:.0%}: {f['interval_method']}"),
+        ("cost", f"{f['model_runs']} model runs in {f['ensemble_calls']} ensemble calls, {f['seconds']} s"),
+    ]
+    if math.isfinite(f.get("residual_se", math.nan)):
+        pairs.append(("residual standard error", f"{f['residual_se']:.5g} on {f['dof']} degrees of freedom"))
+    rep.add_html(kv_table(pairs))
+    for w in result.warnings:
+        rep.add_notice(w)
+    rep.section("Fit statistics")
+    rep.add_table(result.stats.set_index(["series", "period"]), name="fit_statistics",
+                  caption="On the model's scale. RMSE, MAPE (%), R² (squared correlation), MSE and "
+                  "Theil's inequality proportions (Sterman 1984): U^M bias, U^S unequal variation, "
+                  "U^C unequal co-variation; they sum to 1. 'holdout' rows are years not used in the fit.")
+    rep.section("Data and fit")
+    band = "posterior" if result.mcmc else "Laplace (normal approximation at the optimum)"
+    rep.add_figure(result.plot(), "fit",
+                   caption=f"Points: data (circles fitted, diamonds held out). Line: best fit. Bands "
+                   f"({f['interval_level']:.0%}, {band}): the darker one shows parameter uncertainty, the "
+                   "lighter one also includes observation noise.")
+    rep.add_table(result.noise.set_index("series"), name="noise",
+                  caption="Noise model per series: sigma is the known or fitted standard deviation on "
+                  "the model's scale (log scale for log-transformed series).")
+    rep.section("Parameters")
+    cols = ["parameter", "value", "stderr", "lower", "upper", "profile_lower", "profile_upper",
+            "posterior_mean", "posterior_lower", "posterior_upper", "initial", "bound_lower", "bound_upper"]
+    table = result.parameters[cols].dropna(axis=1, how="all")
+    rep.add_table(table.set_index("parameter"), name="parameters",
+                  caption="value: maximum-likelihood (least-squares) estimate; stderr from the curvature at "
+                  "the optimum; lower/upper: Wald interval; profile_*: profile-likelihood interval; "
+                  "posterior_*: MCMC credible interval.")
+    corr = result.strong_correlations()
+    if corr:
+        rep.add_table(pd.DataFrame(corr, columns=["parameter", "with", "correlation"]), index=False,
+                      caption="Correlations of the estimates above 0.5 in absolute value.")
+    rep.add_table(result.starts, index=False, name="starts",
+                  caption="Local searches: where each started and where it ended.")
+    prof = result.plot_profiles()
+    if prof is not None:
+        rep.section("Profiles")
+        rep.add_figure(prof, "profiles", caption="Signed root deviance against the profiled parameter; "
+                       "the interval ends where it crosses the cut-off.")
+    if result.mcmc:
+        rep.section("Posterior (MCMC)")
+        d = result.mcmc
+        rep.add_html(kv_table([(k.replace("_", " "), v) for k, v in d.items()]))
+        rep.add_table(result.posterior.set_index("parameter"), name="posterior",
+                      caption="tau: integrated autocorrelation time (steps); ess: effective sample size; "
+                      "rhat: split R-hat across walkers.")
+    rep.section("Data")
+    rep.add_table(result.data, index=False, name="data",
+                  caption="Every observation read: raw value, value on the model's scale, period, and the "
+                  "line of the data file it came from.")
+    return rep

@@ -1,0 +1,977 @@
+"""Vectorised simulator: compiles a :class:`~pvsd.engine.ir.ModelIR` to numpy code.
+
+One simulation pass integrates N ensemble members at once: every variable is a
+numpy array of shape ``(N,)`` (or a scalar when it is the same for all
+members), stateful builtins hold arrays of shape ``(order, N)``. The generated
+code performs, member by member, the same floating-point operations in the same
+order as PySD's generated module (Euler integration, ``state + ddt * dt``; time
+advanced by repeated addition of TIME STEP; the same save-time test), so each
+member equals a separate PySD run.
+
+Parameters
+----------
+Constants can be overridden by a scalar, an array of shape ``(N,)`` or a
+:class:`TimeFunction` (piecewise-linear points evaluated with ``np.interp`` at
+each step, exactly what PySD does with a ``pandas.Series`` parameter).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pvsd.engine.ir import (
+    SMALL_VENSIM,
+    BinOp,
+    Call,
+    Expr,
+    InlineLookup,
+    LookupCall,
+    LookupTable,
+    ModelIR,
+    Num,
+    Ref,
+    UnaryOp,
+    Unsupported,
+)
+from pvsd.engine.support import inspect_ir, static_names
+
+__all__ = [
+    "RPREC",
+    "Compiled",
+    "NeedsFallback",
+    "Simulator",
+    "TimeFunction",
+    "TimeGrid",
+    "time_grid",
+]
+
+#: PySD's relative precision for the final time and the save-time test.
+RPREC = 1e-5
+
+
+class NeedsFallback(Exception):
+    """The vectorised engine cannot run this model/parameter combination.
+
+    Attributes
+    ----------
+    items
+        What is unsupported and where.
+    """
+
+    def __init__(self, items: Sequence[Unsupported]) -> None:
+        self.items = list(items)
+        super().__init__("; ".join(str(i) for i in self.items))
+
+
+@dataclass(frozen=True)
+class TimeFunction:
+    """A time-varying parameter: piecewise-linear through ``(x[i], y[i])``.
+
+    Evaluated as ``np.interp(time, x, y)`` (constant beyond the ends), the same
+    as PySD does for a ``pandas.Series`` indexed by time.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def from_series(cls, series: Any) -> TimeFunction:
+        """Build from a ``pandas.Series`` indexed by time."""
+        return cls(np.asarray(series.index, dtype=float), np.asarray(series.values, dtype=float))
+
+
+# ----------------------------------------------------------------------------
+# Time grid (replicates pysd.py_backend.components.Time)
+# ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeGrid:
+    """Integration and save times of one run.
+
+    Attributes
+    ----------
+    times
+        Every integration time, initial and final included (``nsteps + 1``).
+    save
+        Boolean mask over ``times``: save at that time.
+    save_times
+        Saved times rounded like PySD's output index.
+    """
+
+    initial_time: float
+    final_time: float
+    time_step: float
+    times: np.ndarray
+    save: np.ndarray
+    save_times: np.ndarray
+
+    @property
+    def nsteps(self) -> int:
+        """Number of Euler steps."""
+        return len(self.times) - 1
+
+
+def time_grid(
+    initial_time: float,
+    final_time: float,
+    time_step: float,
+    saveper: float | None = None,
+    save_times: Sequence[float] | None = None,
+) -> TimeGrid:
+    """Integration times and save mask exactly as PySD computes them.
+
+    Parameters
+    ----------
+    initial_time, final_time, time_step
+        Control values.
+    saveper
+        Save period (default: every step).
+    save_times
+        Explicit save times (PySD's ``return_timestamps``); overrides ``saveper``.
+    """
+    t0, tf, dt = float(initial_time), float(final_time), float(time_step)
+    if not dt > 0 or not math.isfinite(dt):
+        raise ValueError(f"TIME STEP must be positive, got {dt}")
+    times = [t0]
+    t = t0
+    # Time.in_bounds: t + dt*rprec < final_time
+    while t + dt * RPREC < tf:
+        t = t + dt
+        times.append(t)
+    tarr = np.array(times, dtype=float)
+    prec = dt * RPREC
+    save = np.zeros(len(times), dtype=bool)
+    if save_times is not None:
+        pending = sorted(float(x) for x in save_times)
+        k = 0
+        for i, ti in enumerate(times):
+            if k >= len(pending):
+                break
+            # np.isclose(ti, pending[k], rtol=prec) as in Time.in_return, in Python floats
+            if abs(ti - pending[k]) <= 1e-8 + prec * abs(pending[k]):
+                save[i] = True
+                k += 1
+            else:
+                while k < len(pending) and ti > pending[k]:
+                    k += 1
+    else:
+        sp = dt if saveper is None else float(saveper)
+        for i, ti in enumerate(times):
+            delay = ti - t0
+            save[i] = delay % sp < prec or -delay % sp < prec
+    digits = -int(np.log10(dt * RPREC))
+    return TimeGrid(t0, tf, dt, tarr, save, np.round(tarr[save], digits))
+
+
+# ----------------------------------------------------------------------------
+# Runtime helpers used by the generated code
+# ----------------------------------------------------------------------------
+
+_opow = np.frompyfunc(operator.pow, 2, 1)
+
+
+def _pow_exact(a: Any, b: Any) -> Any:
+    """``a ** b`` with the C library's pow (as PySD's Python floats), elementwise."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return float(a) ** float(b)
+    return _opow(np.asarray(a, dtype=float), np.asarray(b, dtype=float)).astype(float)
+
+
+def _pow_fast(a: Any, b: Any) -> Any:
+    return np.power(a, b)
+
+
+def _f(x: Any) -> Any:
+    """Booleans to floats (so that arithmetic on comparisons works like Python)."""
+    return np.asarray(x, dtype=float) if np.ndim(x) else float(x)
+
+
+def _where(c: Any, a: Any, b: Any) -> Any:
+    if np.ndim(c) == 0:
+        return a if c else b
+    return np.where(c, a, b)
+
+
+def _xidz(a: Any, b: Any, x: Any) -> Any:
+    if np.ndim(b) == 0:
+        return x if abs(b) < SMALL_VENSIM else a / b
+    return np.where(np.abs(b) < SMALL_VENSIM, x, a / b)
+
+
+def _zidz(a: Any, b: Any) -> Any:
+    if np.ndim(b) == 0:
+        return 0.0 if abs(b) < SMALL_VENSIM else a / b
+    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, a / b)
+
+
+def _quantum(a: Any, b: Any) -> Any:
+    if np.ndim(b) == 0 and np.ndim(a) == 0:
+        return a if b < SMALL_VENSIM else b * math.trunc(a / b)
+    return np.where(b < SMALL_VENSIM, a, b * np.trunc(a / b))
+
+
+def _integer(a: Any) -> Any:
+    return float(math.trunc(a)) if np.ndim(a) == 0 else np.trunc(a)
+
+
+def _pulse(t: float, dt: float, start: Any, repeat: Any, width: Any, magnitude: Any,
+           end: Any) -> Any:
+    """PySD's ``functions.pulse`` for arrays (``None`` -> default)."""
+    width = 0.5 * dt if width is None else width
+    out = magnitude / dt if magnitude is not None else 1.0
+    single = _where(np.logical_and(start - SMALL_VENSIM <= t, t < start + width), out, 0.0)
+    if repeat is None:
+        return single
+    active = start <= t
+    if end is not None:
+        active = np.logical_and(active, t < end)
+    safe_rep = _where(repeat == 0, 1.0, repeat)
+    train = _where(active, _where(np.remainder(t - start + SMALL_VENSIM, safe_rep) < width,
+                                  out, 0.0), 0.0)
+    return _where(repeat == 0, single, train)
+
+
+def _lookup(x: Any, xs: np.ndarray, ys: np.ndarray, mode: str) -> Any:
+    """Standalone lookup exactly like PySD's ``Lookups._call`` for floats."""
+    if mode == "hold_backward":
+        xa = np.asarray(x, dtype=float)
+        idx = np.clip(np.searchsorted(xs, xa, side="right") - 1, 0, len(xs) - 1)
+        r = ys[idx]
+        r = np.where(xa > xs[-1], ys[-1], r)
+        r = np.where(np.isnan(xa), np.nan, r)
+        return r if np.ndim(r) else float(r)
+    r = np.interp(x, xs, ys)
+    if mode == "extrapolate" and len(xs) > 1:
+        khi = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
+        klo = (ys[1] - ys[0]) / (xs[1] - xs[0])
+        r = np.where(x > xs[-1], ys[-1] + khi * (x - xs[-1]), r)
+        r = np.where(x < xs[0], ys[0] + klo * (x - xs[0]), r)
+        if np.ndim(r) == 0:
+            r = float(r)
+    return r
+
+
+def _full(x: Any, n: int) -> np.ndarray:
+    """A fresh float array of shape (n,) holding ``x``."""
+    out = np.empty(n, dtype=float)
+    out[...] = x
+    return out
+
+
+def _uniform_int(value: Any, what: str, owner: str) -> int:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim and not np.all(arr == arr.flat[0]):
+        raise NeedsFallback([Unsupported(f"{what} differing between members", owner)])
+    return int(arr.flat[0] if arr.ndim else arr)
+
+
+def _delay_order(order: Any, dt: float, delay_time: Any, owner: str) -> int:
+    """PySD's order reduction ``while order*dt > min(delay_time): order -= 1``, per member."""
+    o = _uniform_int(order, "delay order", owner)
+    dts = np.atleast_1d(np.asarray(delay_time, dtype=float))
+    orders = set()
+    for d in np.unique(dts):
+        k = o
+        while k * dt > d:
+            k -= 1
+        orders.add(k)
+    if len(orders) > 1:
+        raise NeedsFallback([Unsupported("delay order reduced differently between members",
+                                         owner, "delay time < order * TIME STEP")])
+    return orders.pop()
+
+
+def _smin(a: Any, b: Any) -> Any:
+    """``np.minimum`` for Python floats (NaN propagates)."""
+    return a if (a <= b or a != a) else b
+
+
+def _smax(a: Any, b: Any) -> Any:
+    """``np.maximum`` for Python floats (NaN propagates)."""
+    return a if (a >= b or a != a) else b
+
+
+def _sinterp(x: float, xs: list[float], ys: list[float]) -> float:
+    """``np.interp`` for one float, same arithmetic as numpy's C implementation."""
+    if x != x:
+        return math.nan
+    n = len(xs)
+    if x > xs[-1]:
+        return ys[-1]
+    if x < xs[0]:
+        return ys[0]
+    j = bisect_right(xs, x) - 1
+    if j >= n - 1:
+        return ys[-1]
+    if xs[j] == x:
+        return ys[j]
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    r = slope * (x - xs[j]) + ys[j]
+    if r != r:
+        r = slope * (x - xs[j + 1]) + ys[j + 1]
+        if r != r and ys[j] == ys[j + 1]:
+            r = ys[j]
+    return r
+
+
+def _slookup(x: Any, xs: np.ndarray, ys: np.ndarray, mode: str, xl: list[float],
+             yl: list[float]) -> float:
+    if mode == "interpolate":
+        return _sinterp(float(x), xl, yl)
+    return float(_lookup(x, xs, ys, mode))
+
+
+def _spulse(t: float, dt: float, start: Any, repeat: Any, width: Any, magnitude: Any,
+            end: Any) -> float:
+    """PySD's ``functions.pulse`` for floats (verbatim logic)."""
+    width = 0.5 * dt if width is None else width
+    out = magnitude / dt if magnitude is not None else 1
+    if not repeat:
+        return out if start - SMALL_VENSIM <= t < start + width else 0
+    if start <= t and (end is None or t < end):
+        return out if (t - start + SMALL_VENSIM) % repeat < width else 0
+    return 0
+
+
+def _roll_in(s: np.ndarray, first: Any) -> np.ndarray:
+    """``np.roll(s, 1, axis=0)`` with ``first`` written into row 0."""
+    t = np.empty_like(s)
+    t[1:] = s[:-1]
+    t[0] = first
+    return t
+
+
+_RUNTIME = {
+    "_roll_in": _roll_in,
+    "_smin": _smin,
+    "_smax": _smax,
+    "_sinterp": _sinterp,
+    "_slookup": _slookup,
+    "_spulse": _spulse,
+    "np": np,
+    "math": math,
+    "_f": _f,
+    "_where": _where,
+    "_xidz": _xidz,
+    "_zidz": _zidz,
+    "_quantum": _quantum,
+    "_integer": _integer,
+    "_pulse": _pulse,
+    "_lookup": _lookup,
+    "_full": _full,
+    "_uniform_int": _uniform_int,
+    "_delay_order": _delay_order,
+    "_nan": math.nan,
+    "_SMALL": SMALL_VENSIM,
+}
+
+
+# ----------------------------------------------------------------------------
+# Code generation
+# ----------------------------------------------------------------------------
+
+_NP_FUNCS = {
+    "abs": "np.abs",
+    "exp": "np.exp",
+    "ln": "np.log",
+    "sqrt": "np.sqrt",
+    "sin": "np.sin",
+    "cos": "np.cos",
+    "tan": "np.tan",
+    "arcsin": "np.arcsin",
+    "arccos": "np.arccos",
+    "arctan": "np.arctan",
+    "sinh": "np.sinh",
+    "cosh": "np.cosh",
+    "tanh": "np.tanh",
+    "min": "np.minimum",
+    "max": "np.maximum",
+    "power": "np.power",
+}
+
+_CMP = {"=": "==", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+def _ident(name: str) -> str:
+    return "v_" + name
+
+
+class _Gen:
+    """Generates Python source for one compiled configuration."""
+
+    def __init__(self, ir: ModelIR, static_params: frozenset[str],
+                 dynamic_params: frozenset[str], scalar: bool = False) -> None:
+        self.ir = ir
+        self.scalar = scalar
+        self.static_params = static_params
+        self.dynamic_params = dynamic_params
+        self.params = static_params | dynamic_params
+        self.lookup_consts: dict[str, str] = {}
+        self.consts: dict[str, Any] = {}
+
+    # expressions -----------------------------------------------------------------
+
+    def expr(self, e: Expr, initial: bool = False, boolean: bool = False) -> str:
+        """Source for ``e``. ``boolean``: the context accepts numpy booleans."""
+        g = lambda x, b=False: self.expr(x, initial, b)  # noqa: E731
+        if isinstance(e, Num):
+            v = e.value
+            if math.isnan(v):
+                return "_nan"
+            if math.isinf(v):
+                return "(np.inf)" if v > 0 else "(-np.inf)"
+            return f"({v!r})"
+        if isinstance(e, Ref):
+            if e.name == "time":
+                return "time"
+            return _ident(e.name)
+        if isinstance(e, UnaryOp):
+            if e.op == "neg":
+                return f"(-{g(e.operand)})"
+            if self.scalar:
+                s = f"(not {g(e.operand, True)})"
+            else:
+                s = f"np.logical_not({g(e.operand, True)})"
+            return s if boolean else f"_f({s})"
+        if isinstance(e, BinOp):
+            if e.op in ("and", "or"):
+                if self.scalar:
+                    s = f"(bool({g(e.left, True)}) {e.op} bool({g(e.right, True)}))"
+                else:
+                    s = f"np.logical_{e.op}({g(e.left, True)}, {g(e.right, True)})"
+                return s if boolean else f"_f({s})"
+            if e.op in _CMP:
+                s = f"({g(e.left)} {_CMP[e.op]} {g(e.right)})"
+                return s if boolean else f"_f{s}"
+            if e.op == "^":
+                return f"_pow({g(e.left)}, {g(e.right)})"
+            return f"({g(e.left)} {e.op} {g(e.right)})"
+        if isinstance(e, LookupCall):
+            c = self._table(e.lookup, self.ir.variables[e.lookup].lookup)  # type: ignore[arg-type]
+            if self.scalar:
+                return f"_slookup({g(e.arg)}, {c}_x, {c}_y, {c}_m, {c}_xl, {c}_yl)"
+            return f"_lookup({g(e.arg)}, {c}_x, {c}_y, {c}_m)"
+        if isinstance(e, InlineLookup):
+            c = self._table(None, e.table)
+            if self.scalar:
+                return f"_sinterp(float({g(e.arg)}), {c}_xl, {c}_yl)"
+            return f"np.interp({g(e.arg)}, {c}_x, {c}_y)"
+        if isinstance(e, Call):
+            f, a = e.func, e.args
+            if self.scalar and f in ("min", "max"):
+                return f"_s{f}({g(a[0])}, {g(a[1])})"
+            if self.scalar and f == "abs":
+                return f"abs({g(a[0])})"
+            if f in _NP_FUNCS:
+                call = f"{_NP_FUNCS[f]}({', '.join(g(x) for x in a)})"
+                return f"float({call})" if self.scalar else call
+            if f == "log":
+                return f"(np.log({g(a[0])}) / np.log({g(a[1])}))"
+            if f == "pi":
+                return "np.pi"
+            if f == "integer":
+                return f"_integer({g(a[0])})"
+            if f == "quantum":
+                return f"_quantum({g(a[0])}, {g(a[1])})"
+            if f == "modulo":
+                return f"_mod({g(a[0])}, {g(a[1])})"
+            if f == "xidz":
+                return f"_xidz({g(a[0])}, {g(a[1])}, {g(a[2])})"
+            if f == "zidz":
+                return f"_zidz({g(a[0])}, {g(a[1])})"
+            if f == "if_then_else":
+                return f"_where({g(a[0], True)}, {g(a[1])}, {g(a[2])})"
+            if f == "active_initial":
+                return g(a[1]) if initial else g(a[0])
+            if f == "step":
+                return f"({g(a[0])} * (time + _dt / 2 > {g(a[1])}))"
+            if f in ("ramp", "Xramp"):
+                mn = "_smin" if self.scalar else "np.minimum"
+                final = "time" if len(a) < 3 else f"{mn}({g(a[2])}, time)"
+                return f"((time + _SMALL > {g(a[1])}) * {g(a[0])} * ({final} - {g(a[1])}))"
+            if f == "pulse":
+                return f"{self._p}(time, _dt, {g(a[0])}, None, {g(a[1])}, None, None)"
+            if f == "Xpulse":
+                return f"{self._p}(time, _dt, {g(a[0])}, None, None, {g(a[1])}, None)"
+            if f == "pulse_train":
+                return f"{self._p}(time, _dt, {g(a[0])}, {g(a[1])}, {g(a[2])}, None, {g(a[3])})"
+            if f == "Xpulse_train":
+                return f"{self._p}(time, _dt, {g(a[0])}, {g(a[1])}, None, {g(a[2])}, None)"
+            raise NeedsFallback([Unsupported("function", "?", f)])
+        raise TypeError(f"unknown node {e!r}")
+
+    @property
+    def _p(self) -> str:
+        return "_spulse" if self.scalar else "_pulse"
+
+    def _table(self, name: str | None, table: LookupTable) -> str:
+        key = name or f"inline{len(self.lookup_consts)}"
+        if name is None:
+            for k, (t, _c) in list(self.consts.items()):
+                if t is table:
+                    return k
+        c = f"_L{len(self.lookup_consts)}"
+        self.lookup_consts[key] = c
+        self.consts[c] = (table, c)
+        return c
+
+    # states -------------------------------------------------------------------------
+
+    def state_init(self, name: str, lines: list[str], ind: str) -> None:
+        st = self.ir.states[name]
+        a = st.args
+        s = "s_" + name
+        owner = repr(self.ir.variables[st.owner].name)
+        g = lambda x: self.expr(x, initial=True)  # noqa: E731
+        if st.kind in ("integ", "sample_if_true", "initial"):
+            if self.scalar:
+                lines.append(f"{ind}{s} = float({g(a['initial'])})")
+            else:
+                lines.append(f"{ind}{s} = _full({g(a['initial'])}, _N)")
+        elif st.kind == "smooth":
+            lines.append(f"{ind}o_{name} = {g(a['order'])}")
+            lines.append(f"{ind}k_{name} = _uniform_int(o_{name}, 'SMOOTH order', {owner})")
+            lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])}, _N), (k_{name}, 1))")
+        elif st.kind in ("delay", "delayn"):
+            lines.append(f"{ind}_dtm = {g(a['delay_time'])}")
+            lines.append(f"{ind}k_{name} = _delay_order({g(a['order'])}, _dt, _dtm, {owner})")
+            lines.append(f"{ind}o_{name} = k_{name}")
+            lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])} * _dtm, _N), (k_{name}, 1))")
+        elif st.kind == "trend":
+            lines.append(f"{ind}{s} = _full({g(a['input'])} / ((1.0) + {g(a['initial_trend'])}"
+                         f" * {g(a['average_time'])}), _N)")
+            if self.scalar:
+                lines.append(f"{ind}{s} = float({s}[0])")
+        elif st.kind == "forecast":
+            lines.append(f"{ind}{s} = _full({g(a['input'])} / ((1.0) + {g(a['initial_trend'])}),"
+                         " _N)")
+            if self.scalar:
+                lines.append(f"{ind}{s} = float({s}[0])")
+        else:
+            raise NeedsFallback([Unsupported(st.kind.upper().replace("_", " "),
+                                             self.ir.variables[st.owner].name)])
+
+    def state_value(self, name: str, initial: bool = False) -> str:
+        st = self.ir.states[name]
+        a = st.args
+        s = "s_" + name
+        g = lambda x: self.expr(x, initial=initial)  # noqa: E731
+        if st.kind in ("integ", "initial"):
+            return s
+        last = f"float({s}[-1, 0])" if self.scalar else f"{s}[-1]"
+        if st.kind == "smooth":
+            return last
+        if st.kind in ("delay", "delayn"):
+            return f"({last} / {g(a['delay_time'])})"
+        if st.kind == "trend":
+            ab = "abs" if self.scalar else "np.abs"
+            return f"_zidz({g(a['input'])} - {s}, {g(a['average_time'])} * {ab}({s}))"
+        if st.kind == "forecast":
+            return (f"({g(a['input'])} * ((1.0) + _zidz({g(a['input'])} - {s}, "
+                    f"{g(a['average_time'])} * {s}) * {g(a['horizon'])}))")
+        if st.kind == "sample_if_true":
+            return f"_where({self.expr(a['condition'], initial, True)}, {g(a['input'])}, {s})"
+        raise NeedsFallback([Unsupported(st.kind, self.ir.variables[st.owner].name)])
+
+    def state_ddt(self, name: str, lines: list[str], ind: str) -> None:
+        st = self.ir.states[name]
+        a = st.args
+        s = "s_" + name
+        g = self.expr
+        if st.kind == "integ":
+            lines.append(f"{ind}d_{name} = {g(a['flow'])}")
+        elif st.kind == "smooth":
+            lines.append(f"{ind}_tg = _roll_in({s}, {g(a['input'])})")
+            lines.append(f"{ind}d_{name} = (_tg - {s}) * o_{name} / {g(a['smooth_time'])}")
+        elif st.kind in ("delay", "delayn"):
+            lines.append(f"{ind}_of = {s} / {g(a['delay_time'])}")
+            lines.append(f"{ind}_if = _roll_in(_of, {g(a['input'])})")
+            lines.append(f"{ind}d_{name} = (_if - _of) * o_{name}")
+        elif st.kind in ("trend", "forecast"):
+            lines.append(f"{ind}d_{name} = ({g(a['input'])} - {s}) / {g(a['average_time'])}")
+        elif st.kind == "sample_if_true":
+            lines.append(f"{ind}d_{name} = {s} * (0.0) + _where({g(a['condition'], False, True)}, "
+                         f"{g(a['input'])}, {s})")
+
+    def state_update(self, name: str, lines: list[str], ind: str) -> None:
+        st = self.ir.states[name]
+        s = "s_" + name
+        if st.kind == "initial":
+            return
+        if st.kind == "sample_if_true":
+            lines.append(f"{ind}{s} = d_{name}")
+        elif st.kind == "integ" and st.non_negative:
+            mx = "_smax" if self.scalar else "np.maximum"
+            lines.append(f"{ind}{s} = {mx}({s} + d_{name} * _dt, 0)")
+        else:
+            lines.append(f"{ind}{s} = {s} + d_{name} * _dt")
+
+    # program ----------------------------------------------------------------------
+
+    def node(self, name: str, lines: list[str], ind: str, initial: bool) -> None:
+        """Assignment of a variable's or state's value."""
+        ir = self.ir
+        if name in self.params:
+            if name in self.dynamic_params:
+                fn = "_sinterp" if self.scalar else "np.interp"
+                lines.append(f"{ind}{_ident(name)} = {fn}(time, px_{name}, py_{name})")
+            else:
+                lines.append(f"{ind}{_ident(name)} = p_{name}")
+            return
+        if name in ir.states:
+            lines.append(f"{ind}{_ident(name)} = {self.state_value(name, initial)}")
+            return
+        v = ir.variables[name]
+        if v.kind == "lookup":
+            return
+        if v.kind == "control":
+            lines.append(f"{ind}{_ident(name)} = _ctl_{name}")
+            return
+        assert v.expr is not None
+        lines.append(f"{ind}{_ident(name)} = {self.expr(v.expr, initial=initial)}")
+
+    def program(self, outputs: Sequence[str]) -> str:
+        ir = self.ir
+        states = list(ir.states)
+        dyn_states = [s for s in states if ir.states[s].kind != "initial"]
+        # names needed each step: dependencies of derivatives
+        step_roots: set[str] = set()
+        for s in dyn_states:
+            step_roots |= ir.states[s].deps_dynamic
+            step_roots |= ir.states[s].deps_value
+        static = static_names(ir, self.dynamic_params, self.static_params)
+        # overridden variables lose their own dependencies
+        deps_fn = ir.value_deps
+
+        def closure(roots: set[str]) -> set[str]:
+            seen: set[str] = set()
+            stack = [r for r in roots if r != "time"]
+            while stack:
+                n = stack.pop()
+                if n in seen or (n not in ir.variables and n not in ir.states):
+                    continue
+                seen.add(n)
+                if n in self.params:
+                    continue
+                stack.extend(d for d in deps_fn(n) if d != "time")
+            return seen
+
+        order_all = _order(ir, self.params, initial=False)
+        init_roots: set[str] = set(states)
+        init_all = _order(ir, self.params, initial=True)
+        need_step = closure(step_roots)
+        need_out = closure(set(outputs))
+        need_run = need_step | need_out
+        init_need = _closure_init(ir, init_roots | (need_run & static), self.params)
+
+        L: list[str] = []
+        I1, I2 = "    ", "        "
+        L.append("def _simulate(_P, _N, _times, _save, _out, _dt, _ctl):")
+        L.append(f"{I1}nsave = 0")
+        for c in ("initial_time", "final_time", "time_step", "saveper"):
+            L.append(f"{I1}_ctl_{c} = _ctl[{c!r}]")
+        for p in sorted(self.static_params):
+            L.append(f"{I1}p_{p} = _P[{p!r}]")
+        for p in sorted(self.dynamic_params):
+            L.append(f"{I1}px_{p}, py_{p} = _P[{p!r}]")
+        L.append(f"{I1}time = _ctl.get('init_clock', _times[0])")
+        # initialisation pass
+        for n in init_all:
+            if n not in init_need:
+                continue
+            if n in ir.states and n not in self.params:
+                self.state_init(n, L, I1)
+            self.node(n, L, I1, initial=True)
+        # run-phase static values (ACTIVE INITIAL switches to its run argument)
+        for n in order_all:
+            if n in need_run and n in static and _uses_active_initial(ir, n):
+                self.node(n, L, I1, initial=False)
+        out_names = list(outputs)
+        dyn_order = [n for n in order_all if n in need_run and n not in static]
+        step_part = [n for n in dyn_order if n in need_step]
+        out_part = [n for n in dyn_order if n not in need_step]
+        L.append(f"{I1}_nst = len(_times) - 1")
+        L.append(f"{I1}for _i in range(_nst + 1):")
+        L.append(f"{I2}time = _times[_i]")
+        L.append(f"{I2}if _i:")
+        # update after the previous step's derivative (keeps one loop body)
+        upd: list[str] = []
+        for s in dyn_states:
+            self.state_update(s, upd, I2 + "    ")
+        L.extend(upd or [f"{I2}    pass"])
+        for n in step_part:
+            self.node(n, L, I2, initial=False)
+        L.append(f"{I2}if _save[_i]:")
+        body: list[str] = []
+        for n in out_part:
+            self.node(n, body, I2 + "    ", initial=False)
+        for k, n in enumerate(out_names):
+            body.append(f"{I2}    _out[{k}][nsave] = {_ident(n)}")
+        body.append(f"{I2}    nsave += 1")
+        L.extend(body)
+        L.append(f"{I2}if _i == _nst:")
+        L.append(f"{I2}    break")
+        for s in dyn_states:
+            self.state_ddt(s, L, I2)
+        L.append(f"{I1}return nsave")
+        return "\n".join(L) + "\n"
+
+
+def _uses_active_initial(ir: ModelIR, name: str) -> bool:
+    from pvsd.engine.ir import walk
+
+    v = ir.variables.get(name)
+    if v is None or v.expr is None:
+        return False
+    return any(isinstance(n, Call) and n.func == "active_initial" for n in walk(v.expr))
+
+
+def _order(ir: ModelIR, params: frozenset[str], initial: bool) -> list[str]:
+    """Evaluation order, with overridden variables treated as sources."""
+    if not params:
+        return ir.order(initial=initial)
+    saved = {}
+    try:
+        for p in params:
+            v = ir.variables.get(p)
+            if v is not None:
+                saved[p] = (v.deps_dynamic, v.deps_initial)
+                v.deps_dynamic = frozenset()
+                v.deps_initial = frozenset()
+        return ir.order(initial=initial)
+    finally:
+        for p, (dd, di) in saved.items():
+            ir.variables[p].deps_dynamic, ir.variables[p].deps_initial = dd, di
+
+
+def _closure_init(ir: ModelIR, roots: set[str], params: frozenset[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen or n == "time" or (n not in ir.variables and n not in ir.states):
+            continue
+        seen.add(n)
+        if n in params:
+            continue
+        stack.extend(ir.init_deps(n))
+        if n in ir.states:
+            # the value of a state at init may need its value dependencies
+            stack.extend(ir.states[n].deps_value)
+    return seen
+
+
+# ----------------------------------------------------------------------------
+# Compiled simulator
+# ----------------------------------------------------------------------------
+
+
+@dataclass
+class Compiled:
+    """One compiled configuration (parameters overridden, outputs kept)."""
+
+    source: str
+    func: Any
+    outputs: tuple[str, ...]
+
+
+class Simulator:
+    """Vectorised simulator of one model.
+
+    Parameters
+    ----------
+    ir
+        The model's IR.
+    exact_pow
+        Compute ``^`` with the C library's ``pow`` element by element, like
+        PySD's Python floats (bit-identical, slower). When False numpy's
+        ``power`` is used, which can differ in the last bit.
+
+    Raises
+    ------
+    NeedsFallback
+        If the model uses constructs the engine does not support.
+    """
+
+    def __init__(self, ir: ModelIR, exact_pow: bool = True) -> None:
+        self.ir = ir
+        self.exact_pow = exact_pow
+        self.unsupported = inspect_ir(ir)
+        if self.unsupported:
+            raise NeedsFallback(self.unsupported)
+        self._cache: dict[tuple, Compiled] = {}
+
+    # ------------------------------------------------------------------------
+
+    def control_values(self, params: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Model-file control values (with constant overrides applied)."""
+        ir = self.ir
+        params = dict(params or {})
+        env: dict[str, Any] = {}
+        for n in ir.order(initial=True):
+            if n in params and not isinstance(params[n], TimeFunction):
+                env[n] = params[n]
+                continue
+            v = ir.variables.get(n)
+            if v is None or v.kind == "lookup":
+                continue
+            if v.kind in ("constant", "control") or (
+                v.expr is not None and v.deps_dynamic <= set(env)
+            ):
+                try:
+                    env[n] = ir.evaluate(v.expr if v.expr is not None else n, env,
+                                         time_step=env.get("time_step"), initial=True)
+                except (KeyError, TypeError, ValueError, ZeroDivisionError):
+                    pass
+        out = {}
+        for c in ("initial_time", "final_time", "time_step", "saveper"):
+            if c in env:
+                val = env[c]
+                arr = np.asarray(val, dtype=float)
+                if arr.ndim and not np.all(arr == arr.flat[0]):
+                    raise NeedsFallback([Unsupported(
+                        f"per-member {ir.variables[c].name}", ir.variables[c].name)])
+                out[c] = float(arr.flat[0]) if arr.ndim else float(arr)
+        return out
+
+    def compile(self, static_params: frozenset[str], dynamic_params: frozenset[str],
+                outputs: tuple[str, ...], scalar: bool = False) -> Compiled:
+        """Generate and compile the simulation function of one configuration.
+
+        ``scalar=True`` generates a one-member variant on Python floats (the
+        single-run path), with the same arithmetic.
+        """
+        key = (static_params, dynamic_params, outputs, scalar)
+        if key in self._cache:
+            return self._cache[key]
+        for p in static_params | dynamic_params:
+            v = self.ir.variables.get(p)
+            if v is not None and v.kind in ("lookup", "data"):
+                raise NeedsFallback([Unsupported("parameter on a lookup/data variable", v.name)])
+        gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar)
+        src = gen.program(outputs)
+        ns: dict[str, Any] = dict(_RUNTIME)
+        ns["_pow"] = _pow_exact if self.exact_pow else _pow_fast
+        ns["_mod"] = lambda a, b: a - _quantum(a, b)
+        for c, (table, _c) in gen.consts.items():
+            ns[c + "_x"] = np.asarray(table.x, dtype=float)
+            ns[c + "_y"] = np.asarray(table.y, dtype=float)
+            ns[c + "_m"] = table.mode
+            ns[c + "_xl"] = [float(v) for v in table.x]
+            ns[c + "_yl"] = [float(v) for v in table.y]
+        code = compile(src, f"<pvsd-sim {self.ir.path}>", "exec")
+        exec(code, ns)
+        comp = Compiled(src, ns["_simulate"], outputs)
+        self._cache[key] = comp
+        return comp
+
+    def run(
+        self,
+        params: Mapping[str, Any] | None = None,
+        outputs: Sequence[str] | None = None,
+        n: int | None = None,
+        initial_time: float | None = None,
+        final_time: float | None = None,
+        time_step: float | None = None,
+        saveper: float | None = None,
+        save_times: Sequence[float] | None = None,
+        out: Mapping[str, np.ndarray] | None = None,
+        init_clock: float | None = None,
+    ) -> tuple[TimeGrid, dict[str, np.ndarray]]:
+        """Simulate ``n`` members at once.
+
+        Parameters
+        ----------
+        params
+            Python name -> scalar, array of shape ``(n,)`` or :class:`TimeFunction`.
+        outputs
+            Python names to keep (default: every non-lookup variable).
+        n
+            Number of members (default: the length of the array parameters, or 1).
+        initial_time, final_time, time_step, saveper, save_times
+            Time settings for this call (model values when omitted).
+        out
+            Preallocated output arrays of shape ``(nsave, n)`` by name (optional).
+        init_clock
+            Time at which the states are initialised when it differs from the
+            start of the integration (PySD initialises at the model's INITIAL
+            TIME and then moves the clock when a run starts elsewhere).
+
+        Returns
+        -------
+        grid, values
+            The time grid and, per output, an array of shape ``(nsave, n)``.
+        """
+        ir = self.ir
+        params = dict(params or {})
+        static_p: dict[str, Any] = {}
+        dyn_p: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        sizes = set()
+        for k, v in params.items():
+            if k not in ir.variables:
+                raise KeyError(k)
+            if isinstance(v, TimeFunction):
+                dyn_p[k] = (np.asarray(v.x, dtype=float), np.asarray(v.y, dtype=float))
+            else:
+                a = np.asarray(v, dtype=float)
+                if a.ndim == 0:
+                    static_p[k] = float(a)
+                elif a.ndim == 1:
+                    static_p[k] = a
+                    sizes.add(a.shape[0])
+                else:
+                    raise ValueError(f"parameter {k!r} must be a scalar or 1-d array")
+        if len(sizes) > 1:
+            raise ValueError(f"parameter arrays have different lengths {sorted(sizes)}")
+        N = n if n is not None else (sizes.pop() if sizes else 1)
+        if sizes and N not in sizes:
+            raise ValueError(f"n={N} but parameter arrays have length {sizes}")
+        ctl = self.control_values({k: v for k, v in static_p.items()})
+        if initial_time is not None:
+            ctl["initial_time"] = float(initial_time)
+        if time_step is not None:
+            ctl["time_step"] = float(time_step)
+            if saveper is None and _saveper_follows_dt(ir):
+                ctl["saveper"] = float(time_step)
+        if final_time is not None:
+            ctl["final_time"] = float(final_time)
+        if saveper is not None:
+            ctl["saveper"] = float(saveper)
+        if save_times is not None and final_time is None:
+            ctl["final_time"] = float(max(save_times))
+        grid = time_grid(ctl["initial_time"], ctl["final_time"], ctl["time_step"],
+                         ctl.get("saveper"), save_times)
+        if outputs is None:
+            outputs = [v.py_name for v in ir.variables.values() if v.kind not in ("lookup", "data")]
+        outputs = tuple(outputs)
+        scalar = N == 1
+        if scalar:
+            static_p = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in static_p.items()}
+            dyn_p = {k: (x.tolist(), y.tolist()) for k, (x, y) in dyn_p.items()}
+        comp = self.compile(frozenset(static_p), frozenset(dyn_p), outputs, scalar=scalar)
+        nsave = int(grid.save.sum())
+        if out is None:
+            arrays = [np.empty((nsave, N), dtype=float) for _ in outputs]
+        else:
+            arrays = [out[o] for o in outputs]
+        if init_clock is not None:
+            ctl["init_clock"] = float(init_clock)
+        P: dict[str, Any] = dict(static_p)
+        P.update(dyn_p)
+        with np.errstate(all="ignore"):
+            comp.func(P, N, grid.times.tolist(), grid.save.tolist(), arrays,
+                      ctl["time_step"], ctl)
+        return grid, dict(zip(outputs, arrays))
+
+
+def _saveper_follows_dt(ir: ModelIR) -> bool:
+    v = ir.variables.get("saveper")
+    return v is not None and isinstance(v.expr, Ref) and v.expr.name == "time_step"

@@ -1,0 +1,325 @@
+"""Ensembles: thousands of runs of one model in one vectorised pass.
+
+:func:`run_ensemble` (also ``Model.run_ensemble``) runs every row of a sample
+table and returns an ``xarray.Dataset`` with dimensions ``(run, time)``: one
+data variable per requested output, the sampled parameter values as ``run``
+coordinates, and the provenance in ``attrs``.
+
+Models the vectorised engine cannot run (subscripts, DELAY FIXED, random
+functions, ...) fall back to one plain-PySD run per member in worker
+processes; a warning says once which construct in which variable caused it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time as _time
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pvsd.errors import ParameterError, PvsdError, SimulationError
+from pvsd.ensemble.executors import (
+    ChunkTask,
+    as_param_arrays,
+    default_workers,
+    run_dask,
+    run_local,
+    run_processes,
+)
+
+__all__ = ["run_ensemble", "normalize_samples", "EnsembleFallbackWarning"]
+
+#: Default members per vectorised chunk (in-process).
+DEFAULT_CHUNK = 10_000
+
+
+class EnsembleFallbackWarning(UserWarning):
+    """The ensemble runs member by member with plain PySD (and why)."""
+
+
+def normalize_samples(model: Any, samples: Any) -> tuple[dict[str, np.ndarray], int]:
+    """Sample table -> (canonical variable name -> float array of shape (N,), N).
+
+    Accepts a ``pandas.DataFrame`` (rows = members, columns = parameters), a
+    mapping of name -> 1-d array, or an object with a ``samples`` DataFrame or a
+    ``to_frame()`` method (sampler output). A DataFrame with rows but no columns
+    means N runs of the model as it is (useful with a scenario).
+
+    Raises
+    ------
+    UnknownVariableError
+        A column is not a model variable.
+    ParameterError
+        Empty table, ragged columns, non-finite values, values outside the
+        variable's declared range, or a column that is not a settable constant.
+    """
+    if not isinstance(samples, (pd.DataFrame, Mapping)):
+        if isinstance(getattr(samples, "samples", None), pd.DataFrame):
+            samples = samples.samples
+        elif hasattr(samples, "to_frame"):
+            samples = samples.to_frame()
+        else:
+            raise ParameterError(
+                "samples must be a pandas DataFrame (one row per run, one column per "
+                f"parameter) or a dict of arrays, got {type(samples).__name__}."
+            )
+    cols: dict[str, np.ndarray] = {}
+    items = samples.items()
+    table = model.variables.set_index("name")
+    n = len(samples) if isinstance(samples, pd.DataFrame) else None
+    for name, values in items:
+        canonical = model.resolve(str(name), where="samples")
+        try:
+            arr = np.asarray(values, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise ParameterError(f"Sample column {name!r} must hold numbers.") from None
+        if n is None:
+            n = arr.size
+        elif arr.size != n:
+            raise ParameterError(
+                f"Sample column {name!r} has {arr.size} values but other columns have {n}."
+            )
+        row = table.loc[canonical]
+        if row["kind"] in ("stock", "control", "lookup", "data"):
+            raise ParameterError(
+                f"{canonical!r} is a {row['kind']} and cannot be sampled; sample the "
+                "constants that drive it."
+            )
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ParameterError(f"Sample column {name!r} has a non-finite value in row {i}.")
+        lo, hi = float(row["min"]), float(row["max"])
+        out = np.zeros(arr.shape, dtype=bool)
+        if math.isfinite(lo):
+            out |= arr < lo
+        if math.isfinite(hi):
+            out |= arr > hi
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            rng = f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
+            raise ParameterError(
+                f"Sample {canonical!r} = {arr[i]:g} (row {i}) is outside the range the model "
+                f"declares for it, {rng}."
+            )
+        if canonical in cols:
+            raise ParameterError(f"Sample columns {name!r} and another both name {canonical!r}.")
+        cols[canonical] = arr
+    if not n:
+        raise ParameterError("samples is empty: give at least one row.")
+    return cols, n
+
+
+def _light(model: Any) -> Any:
+    """A copy of the model without cached heavy attributes, for pickling to workers."""
+    m = copy.copy(model)
+    if hasattr(m, "_abstract"):
+        m._abstract = None
+    return m
+
+
+def run_ensemble(
+    model: Any,
+    samples: Any,
+    outputs: Sequence[str] | str | None = None,
+    scenario: Any = None,
+    save_every: float | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    initial_time: float | None = None,
+    final_time: float | None = None,
+    time_step: float | None = None,
+    return_times: Sequence[float] | None = None,
+    executor: str = "inprocess",
+    scheduler: Any = None,
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+    check: bool | None = True,
+    seed: int | None = None,
+    _on_client: Any = None,
+) -> Any:
+    """Run every row of ``samples`` and collect the outputs.
+
+    Parameters
+    ----------
+    model
+        A :class:`pvsd.Model`.
+    samples
+        ``pandas.DataFrame`` with one row per run and one column per parameter
+        (constant), or a dict name -> array.
+    outputs
+        Variables to keep (default: the model's stocks). Only these, at the
+        save times, are stored.
+    scenario
+        A :class:`pvsd.Scenario` applied to every run (sample columns win).
+    save_every
+        Save period (default: the model's SAVEPER).
+    params
+        Fixed overrides for every run (numbers or time functions); sample
+        columns win over them, they win over the scenario.
+    initial_time, final_time, time_step, return_times
+        Time settings for these runs only.
+    executor
+        ``"inprocess"`` (default), ``"processes"`` (local process pool) or
+        ``"dask"`` (Dask distributed; a ``LocalCluster`` unless ``scheduler``).
+    scheduler
+        Dask scheduler address (``"tcp://host:8786"``) or ``distributed.Client``.
+    workers
+        Worker processes for ``"processes"``, local Dask clusters and the
+        per-run fallback (default: at most 2).
+    chunk_size
+        Members per chunk (default 10,000 in process; N / (4 * workers) for
+        pools and Dask).
+    progress
+        Show a progress bar (None: when the ensemble takes over a second and
+        standard error is a terminal or a notebook).
+    check
+        Safety net: the first time the vectorised engine runs a model in this
+        process, compare two random members with plain PySD runs and fall back
+        to PySD on disagreement. None follows ``PVSD_ENGINE_CHECK``.
+    seed
+        Seed of the choice of members checked (recorded in the provenance).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions ``(run, time)``; data variables named as in the model file;
+        coordinate per sampled parameter along ``run``; ``attrs`` hold the
+        provenance (model SHA-256, parameters, scenario, seed, versions) and
+        ``engine`` (``"vectorized"`` or ``"pysd"``) with ``fallback_reason``.
+    """
+    import xarray as xr
+
+    from pvsd.engine import check_enabled, engine_for, safety_check
+    from pvsd.progress import progress_bar
+    from pvsd.provenance import as_attrs, provenance
+
+    if executor not in ("inprocess", "processes", "dask"):
+        raise ParameterError(f"executor must be 'inprocess', 'processes' or 'dask', got {executor!r}.")
+    cols, n = normalize_samples(model, samples)
+    fixed = model.check_params(params, scenario)
+    for k in cols:
+        fixed.pop(k, None)
+    t0, t1, dt, times = model.check_times(initial_time, final_time, time_step, save_every,
+                                          return_times)
+    if outputs is None:
+        outputs = model.stocks or model.default_outputs()
+    outs = model.resolve_outputs(outputs)
+
+    eng = engine_for(model)
+    mode = "vectorized" if eng.vectorized else "pysd"
+    reason = eng.reason
+    rng = np.random.default_rng(seed)
+    t_start = _time.perf_counter()
+    if mode == "vectorized":
+        # runtime limits (per-member delay orders, TIME STEP ...) show on a small probe
+        from pvsd.engine import NeedsFallback, simulate
+
+        probe_idx = sorted(rng.choice(n, size=min(2, n), replace=False).tolist())
+        try:
+            simulate(model, {**fixed, **{k: v[probe_idx] for k, v in cols.items()}},
+                     t0, t1, dt, times, outs, n=len(probe_idx))
+            # the full parameter set decides per-member constructs: check it cheaply
+            _runtime_probe(model, cols, fixed, t0, t1, dt, times, outs)
+        except NeedsFallback as nf:
+            mode, reason = "pysd", "; ".join(str(i) for i in nf.items)
+        if mode == "vectorized" and check_enabled(check) and not eng.checked:
+            members = [{**fixed, **{k: float(v[i]) for k, v in cols.items()}} for i in probe_idx]
+            if not safety_check(model, members, t0, t1, dt, times, outs):
+                mode, reason = "pysd", eng.reason
+    if mode == "pysd" and not eng.warned:
+        warnings.warn(
+            f"{model.path.name}: the vectorised engine does not support {reason}; running the "
+            f"{n} members one by one with plain PySD in worker processes (slower).",
+            EnsembleFallbackWarning,
+            stacklevel=3,
+        )
+        eng.warned = True
+
+    nw = workers or default_workers()
+    if chunk_size is None:
+        if executor == "inprocess" and mode == "vectorized":
+            chunk_size = DEFAULT_CHUNK
+        else:
+            chunk_size = max(1, math.ceil(n / (4 * nw)))
+            if mode == "vectorized":
+                chunk_size = min(chunk_size, DEFAULT_CHUNK)
+    chunk_size = max(1, int(chunk_size))
+    tasks = [
+        ChunkTask(s, min(n, s + chunk_size), as_param_arrays(cols, s, min(n, s + chunk_size)),
+                  fixed, t0, t1, dt, times, outs, mode)
+        for s in range(0, n, chunk_size)
+    ]
+    # the times PySD (and the engine) actually reach: requested times that are not
+    # multiples of the time step are skipped, as PySD does
+    from pvsd.engine.numpy_backend import time_grid
+
+    saved = time_grid(t0, t1, dt, save_times=list(times)).save_times
+    data = {o: np.empty((n, len(saved)), dtype=float) for o in outs}
+    if executor == "dask":
+        it = run_dask(_light(model), tasks, scheduler=scheduler, workers=nw, on_client=_on_client)
+    elif executor == "processes" or mode == "pysd":
+        it = run_processes(_light(model), tasks, workers=nw) if n > 1 else run_local(model, tasks)
+    else:
+        it = run_local(model, tasks)
+    try:
+        with progress_bar(n, f"{model.name}: {n} runs", enabled=progress) as bar:
+            for start, stop, vals in it:
+                for o in outs:
+                    data[o][start:stop, :] = vals[o].T
+                bar.update(stop - start)
+    except PvsdError:
+        raise
+    except Exception as exc:
+        raise SimulationError(f"Ensemble of {model.path.name} failed: {type(exc).__name__}: {exc}"
+                              ) from exc
+    elapsed = _time.perf_counter() - t_start
+
+    coords: dict[str, Any] = {"run": np.arange(n), "time": np.asarray(saved, dtype=float)}
+    for k, v in cols.items():
+        # a sampled constant that is also an output keeps its data variable
+        coords[k if k not in outs else f"{k} (sampled)"] = ("run", v)
+    ds = xr.Dataset({o: (("run", "time"), data[o]) for o in outs}, coords=coords)
+    for o in outs:
+        ds[o].attrs["units"] = model.units.get(o, "")
+    described = {k: _describe(v) for k, v in fixed.items()}
+    scen_name = getattr(scenario, "name", None) if scenario is not None else None
+    rec = provenance(
+        model.path, model.sha256, described, scenario=scen_name, seed=seed,
+        method="ensemble", n_runs=n, sampled=list(cols), outputs=outs,
+        initial_time=t0, final_time=t1, time_step=dt, engine=mode,
+        fallback_reason=reason if mode == "pysd" else "", executor=executor,
+        elapsed_seconds=round(elapsed, 3),
+    )
+    ds.attrs.update(as_attrs(rec))
+    return ds
+
+
+def _runtime_probe(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any],
+                   t0: float, t1: float, dt: float, times: np.ndarray, outs: Sequence[str]) -> None:
+    """Raise NeedsFallback if some member needs per-member constructs (e.g. delay orders).
+
+    Runs the whole parameter set for zero time steps (initialisation only).
+    """
+    from pvsd.engine import engine_for, to_engine_params
+
+    eng = engine_for(model)
+    assert eng.simulator is not None
+    p = to_engine_params(model, {**fixed, **cols})
+    eng.simulator.control_values({k: v for k, v in p.items() if not hasattr(v, "x")})
+    n = len(next(iter(cols.values()))) if cols else 1
+    # initialisation only: a grid with no step
+    eng.simulator.run(p, outputs=[], n=n, initial_time=t0, final_time=t0, time_step=dt,
+                      save_times=[t0])
+
+
+def _describe(value: Any) -> Any:
+    if hasattr(value, "x") and hasattr(value, "y"):
+        return {"time": list(value.x), "value": list(value.y)}
+    return value

@@ -1,0 +1,175 @@
+"""The HTML report of a sensitivity study (built with :class:`pvsd.report.Report`)."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pvsd.sensitivity.results import MorrisResult, SensitivityResult, UncertaintyBands
+
+if TYPE_CHECKING:
+    from pvsd.report import Report
+
+__all__ = ["sensitivity_report"]
+
+_METHOD_TEXT = {
+    "sobol": ("Sobol' indices split the variation of an outcome across runs into shares. S1 is the "
+              "share a parameter explains on its own; ST adds everything it does together with other "
+              "parameters. A parameter with ST near zero can be fixed at any value in its range without "
+              "changing the outcome much."),
+    "fast": ("eFAST indices split the variation of an outcome across runs into shares: S1 is the share a "
+             "parameter explains on its own, ST adds its interactions. Its bootstrap intervals are "
+             "indicative only."),
+    "morris": ("Morris screening moves one parameter at a time across its range, many times from random "
+               "starting points. mu* is the average size of the change in the outcome when a parameter moves "
+               "across its range (in the outcome's units); sigma is how much that change varies, which is "
+               "large when a parameter acts non-linearly or through interactions."),
+    "delta": ("Borgonovo's delta measures how much knowing a parameter's value shifts the whole distribution "
+              "of the outcome (0: not at all, 1: completely), not only its variance; S1 from the same runs "
+              "is shown for comparison."),
+}
+
+
+def _param_table(res: SensitivityResult) -> pd.DataFrame:
+    t = res.space.to_dataframe()
+    cols = ["distribution", "nominal", "group", "description"]
+    t = t[cols]
+    if not (t["group"] != "").any():
+        t = t.drop(columns="group")
+    if not (t["description"] != "").any():
+        t = t.drop(columns="description")
+    return t
+
+
+def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None = None,
+                       title: str | None = None) -> Report:
+    """Assemble the report of a study: summary, parameters, rankings with confidence
+    intervals, Morris mu*-sigma charts, indices over time, uncertainty bands and
+    convergence, with the study's provenance.
+
+    Parameters
+    ----------
+    result
+        The study.
+    bands
+        Monte Carlo uncertainty bands to include.
+    title
+        Page title (default: model and method).
+
+    Returns
+    -------
+    pvsd.report.Report
+        Call ``.write(folder)`` to write ``report.html`` and the CSVs
+        (``indices.csv``, ``outcomes.csv``, ``bands.csv``, ``convergence.csv`` ...).
+    """
+    from pvsd.report import Report
+
+    info = result.method_info
+    prov = dict(result.provenance)
+    if bands is not None:
+        prov["bands"] = {"n": bands.n, "seed": bands.seed, "sampling": bands.sampling,
+                         "percentiles": list(bands.percentiles)}
+    rep = Report(
+        title=title or f"Sensitivity of {result.model}",
+        subtitle=(f"{info.title}; {len(result.factors)} parameters, {len(result.outcomes)} outcome(s), "
+                  f"n = {result.n} ({result.runs:,} runs), seed {result.seed}"),
+        provenance=prov,
+    )
+    rep.section("Summary")
+    rep.add_text(result.summary())
+    if bands is not None:
+        rep.add_text(bands.summary())
+    rep.add_html(f'<p class="caption">{html.escape(_METHOD_TEXT.get(result.method, ""))}</p>')
+    secs = result.timings
+    rep.add_html(
+        '<p class="caption">'
+        f"{result.runs:,} model runs took {secs.get('run_seconds', 0):.1f} s; the analysis "
+        f"{secs.get('analysis_seconds', 0):.1f} s. Intervals are {result.conf_level:.0%} bootstrap "
+        f"intervals; an index counts as precise when its interval is at most {result.tolerance:g} wide"
+        f"{' relative to the largest mu*' if info.relative_tolerance else ''}.</p>"
+    )
+
+    rep.section("Parameters and outcomes")
+    rep.add_table(_param_table(result), caption="The uncertain parameters and their distributions.",
+                  name="parameters")
+    outs = pd.DataFrame(
+        {"outcome": [o.label for o in result.outcomes], "what it measures": [o.describe() for o in result.outcomes]}
+    ).set_index("outcome")
+    rep.add_table(outs)
+
+    if result.scalar_outcomes:
+        rep.section("Which parameters matter")
+        rep.add_figure(
+            result.plot(kind="bar"), "ranking",
+            caption=f"Parameters ranked by {result.main}; error bars are {result.conf_level:.0%} "
+                    "confidence intervals.",
+        )
+        if isinstance(result, MorrisResult):
+            for i, o in enumerate(result.scalar_outcomes):
+                rep.add_figure(
+                    result.plot_mu_sigma(o), f"morris-{i + 1}",
+                    caption="Points to the right matter more; points above the dashed line act "
+                            "non-linearly or through interactions.",
+                )
+        for o in result.scalar_outcomes:
+            rep.add_heading(o.label)
+            rep.add_table(result.indices(o).loc[result.ranking(o)], digits=3)
+    if result.trajectory_outcomes:
+        rep.section("Sensitivity over time")
+        rep.add_text("Which assumptions drive a result changes over time: these charts repeat the analysis "
+                     "at every saved time.")
+        for i, o in enumerate(result.trajectory_outcomes):
+            idx = "S1" if "S1" in result.columns else result.main
+            rep.add_figure(result.plot_over_time(o, idx), f"over-time-{i + 1}",
+                           caption=f"{idx} at every saved time"
+                                   + (" (stacked; the grey band is the share due to interactions)."
+                                      if idx == "S1" else "."))
+            if result.main != idx:
+                rep.add_figure(result.plot_over_time(o, result.main, stacked=False), f"over-time-{i + 1}-total",
+                               caption=f"{result.main} at every saved time.")
+    if bands is not None:
+        rep.section("Uncertainty bands")
+        rep.add_figure(
+            bands.plot(), "bands",
+            caption=(f"Shaded: percentile envelopes of {bands.n} runs drawn from the parameter distributions "
+                     f"({', '.join(f'{p:g}' for p in bands.percentiles)}th percentiles); dashed: the "
+                     "baseline run."),
+        )
+    if result.second_order is not None and not result.second_order.empty:
+        rep.section("Interactions between pairs")
+        s2 = result.second_order.sort_values("S2", ascending=False)
+        rep.add_table(s2.head(15).set_index("outcome"), digits=3,
+                      caption="Largest second-order Sobol' indices (the share of variation due to a pair "
+                              "acting together).")
+    rep.section("Convergence")
+    hist = result.history.set_index("n") if not result.history.empty else result.history
+    rep.add_table(hist, digits=3, caption="Sample sizes tried and the widest confidence interval of each.")
+    bad = result.unconverged()
+    if bad.empty:
+        rep.add_text(f"Every index is within the tolerance of {result.tolerance:g}.")
+    else:
+        rep.add_notice(f"{len(bad)} indices have intervals wider than {result.tolerance:g}: rerun with a larger "
+                       "n (or --until-converged) before relying on them.")
+        rep.add_table(bad.head(30), digits=3)
+    for note in result.notes:
+        rep.add_notice(note)
+    # CSV-only tables (not shown in the page)
+    _attach_csv(rep, "indices", result.to_dataframe())
+    _attach_csv(rep, "outcomes", pd.concat([result.samples, result.values], axis=1).rename_axis("run"))
+    if result.second_order is not None:
+        _attach_csv(rep, "second_order", result.second_order)
+    _attach_csv(rep, "convergence", result.history)
+    if bands is not None:
+        _attach_csv(rep, "bands", bands.to_dataframe())
+    return rep
+
+
+def _attach_csv(rep: Report, name: str, frame: pd.DataFrame) -> None:
+    """Have ``Report.write`` also write ``<name>.csv`` (with provenance) without showing it."""
+    add = getattr(rep, "add_csv", None)
+    if callable(add):
+        add(name, frame)
+    else:  # the builder keeps named tables here and writes them in write()
+        rep._tables[name] = frame
