@@ -280,7 +280,8 @@ def main() -> None:
         print(f"  {label:<40} {rate[label] / base:>10,.1f}x")
     for n in numpy_sizes:
         v, h = rate[f"pvsd vectorised, N={n:,}"], rate[f"hand-written numpy Euler, N={n:,}"]
-        print(f"  hand-written numpy / pvsd vectorised at N={n:,}: {h / v:.2f}x (target <= 1.5)")
+        print(f"  pvsd vectorised time / hand-written numpy time at N={n:,}: {h / v:.2f} "
+              "(target <= 1.5)")
     print(f"  targets: vectorised N=10,000 >= 300x PySD -> "
           f"{rate['pvsd vectorised, N=10,000'] / base:,.0f}x; "
           f"single run >= 5x PySD -> {rate['pvsd single runs (Model.run)'] / base:.1f}x")

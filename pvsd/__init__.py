@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from pvsd.calibration import CalibrationResult, calibrate, fit_statistics
 from pvsd.errors import (
     DataError,
     ModelLoadError,
@@ -32,6 +33,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "CalibrationResult",
     "DataError",
     "Model",
     "ModelLoadError",
@@ -52,6 +54,8 @@ __all__ = [
     "UnknownVariableError",
     "UnsupportedModelError",
     "__version__",
+    "calibrate",
+    "fit_statistics",
     "load",
     "load_scenarios",
     "run_scenarios",

@@ -319,7 +319,12 @@ class Model:
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
     ) -> tuple[float, float, float, np.ndarray]:
-        """Validate time settings; return (initial, final, time step, save times)."""
+        """Validate time settings; return (initial, final, time step, save times).
+
+        Save times always lie on the time-step grid ``initial + k * time_step``: explicit
+        ``return_times`` off the grid raise :class:`TimeRangeError`, and a ``saveper``
+        that is not a multiple of the time step is rounded to the nearest multiple.
+        """
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
         dt = self.time_step if time_step is None else time_step
@@ -359,9 +364,11 @@ class Model:
         if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(sp) or sp <= 0:
             raise TimeRangeError(f"saveper must be a positive number, got {sp!r}.")
-        sp = max(float(sp), dt)
-        n = math.floor((t1 - t0) / sp + 1e-9)
-        return t0, t1, dt, t0 + sp * np.arange(n + 1)
+        # Save only at simulated times: a saveper that is not a multiple of the time
+        # step is rounded to the nearest multiple (PySD would silently skip times).
+        every = max(1, round(float(sp) / dt))
+        n_steps = math.floor((t1 - t0) / dt + 1e-9)
+        return t0, t1, dt, t0 + dt * np.arange(0, n_steps + 1, every)
 
     # ------------------------------------------------------------------ running
     def run(

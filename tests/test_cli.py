@@ -80,3 +80,23 @@ def test_info(teacup_path, capsys):
     table = capsys.readouterr().out
     assert table.splitlines()[0].startswith("name,kind,units")
     assert "Teacup Temperature,stock" in table
+
+
+def test_main_job_report_from_any_directory(tmp_path):
+    """`pvsd report` with no arguments finds the bundled model and scenarios (package data)."""
+    proc = subprocess.run([sys.executable, "-m", "pvsd", "report"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "pvsd-report-public_value_chain"
+    assert str(out / "report.html") in proc.stdout
+    html = (out / "report.html").read_text()
+    assert "Technology + reform" in html and "All three pathways" in html
+    key = pd.read_csv(out / "key_results.csv", comment="#")
+    assert set(key["scenario"]) >= {"baseline", "technology_alone", "technology_and_reform"}
+    # a second run never overwrites: it picks a new folder name
+    again = subprocess.run([sys.executable, "-m", "pvsd", "report"], capture_output=True, text=True,
+                           cwd=tmp_path, timeout=300)
+    assert again.returncode == 0 and (tmp_path / "pvsd-report-public_value_chain-2" / "report.html").exists()
+    refused = subprocess.run([sys.executable, "-m", "pvsd", "report", "-o", str(out)], capture_output=True,
+                             text=True, cwd=tmp_path, timeout=300)
+    assert refused.returncode == 2 and "--force" in refused.stderr

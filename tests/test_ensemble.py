@@ -121,7 +121,10 @@ def test_fallback_says_why_once_and_equals_pysd(tmp_path: Path) -> None:
     src = TEST_MODELS / "tests" / "delay_fixed" / "test_delay_fixed.mdl"
     if not src.exists():
         pytest.skip(f"{TEST_MODELS} is absent")
+    from pvsd.engine import engine_for
+
     model = pvsd.load(src)
+    engine_for(model).warned = False  # "once" is per process; other tests may have run it
     frame = pd.DataFrame(index=range(2))  # two runs of the model as it is
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")

@@ -223,11 +223,26 @@ def _covariance(problem: Problem, theta: np.ndarray, objective: float
     Least squares: ``s^2 (J'J)^-1`` with ``s^2 = SSE / (n - p)`` (as R's nls).
     Otherwise the inverse of the finite-difference Hessian of -loglik.
     """
-    p = problem.n_params
+    p_all = problem.n_params
     notes: list[str] = []
+    width = problem.upper - problem.lower
+    # parameters at a bound have no curvature-based error (the optimum is not interior there):
+    # the others are treated as conditional on them
+    active = (theta - problem.lower > 1e-4 * width) & (problem.upper - theta > 1e-4 * width)
+    cov_all = np.full((p_all, p_all), np.nan)
+    if not active.any():
+        notes.append("every parameter is at a bound: no standard errors")
+        dof0 = problem.n_obs - p_all
+        s2_0 = objective / dof0 if problem.least_squares and dof0 > 0 else None
+        return cov_all, "none (all parameters at bounds)", s2_0, dof0 if s2_0 else None, notes
+    if not active.all():
+        at = ", ".join(repr(n) for n, a in zip(problem.names, active, strict=True) if not a)
+        notes.append(f"no standard errors for {at} (at a bound); the others are conditional on them")
+    idx = np.flatnonzero(active)
+    p = idx.size
     if problem.least_squares:
-        jac = _jacobian(problem, theta, np.ones(p, dtype=bool))
-        dof = problem.n_obs - p
+        jac = _jacobian(problem, theta, active)
+        dof = problem.n_obs - p_all
         s2 = objective / dof
         jtj = jac.T @ jac
         method = "Gauss-Newton: s^2 (J'J)^-1, s^2 = SSE/(n-p)"
@@ -237,12 +252,12 @@ def _covariance(problem: Problem, theta: np.ndarray, objective: float
         h = _steps(problem, theta, REL_STEP_HESS)
         c = _center(problem, theta, h, 2.0)
         pts = [c]
-        for i in range(p):
+        for i in idx:
             for sgn in (1.0, -1.0):
                 t = c.copy()
                 t[i] += sgn * h[i]
                 pts.append(t)
-        pairs = [(i, j) for i in range(p) for j in range(i + 1, p)]
+        pairs = [(i, j) for a, i in enumerate(idx) for j in idx[a + 1:]]
         for i, j in pairs:
             for si, sj in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
                 t = c.copy()
@@ -252,20 +267,24 @@ def _covariance(problem: Problem, theta: np.ndarray, objective: float
         f = -problem.loglik(np.asarray(pts))
         f0 = f[0]
         hess = np.zeros((p, p))
-        for i in range(p):
-            hess[i, i] = (f[1 + 2 * i] - 2 * f0 + f[2 + 2 * i]) / h[i] ** 2
+        pos = {i: a for a, i in enumerate(idx)}
+        for a, i in enumerate(idx):
+            hess[a, a] = (f[1 + 2 * a] - 2 * f0 + f[2 + 2 * a]) / h[i] ** 2
         base = 1 + 2 * p
         for k, (i, j) in enumerate(pairs):
             fpp, fpm, fmp, fmm = f[base + 4 * k: base + 4 * k + 4]
-            hess[i, j] = hess[j, i] = (fpp - fpm - fmp + fmm) / (4 * h[i] * h[j])
+            hess[pos[i], pos[j]] = hess[pos[j], pos[i]] = (fpp - fpm - fmp + fmm) / (4 * h[i] * h[j])
         method = "inverse Hessian of -log-likelihood (finite differences)"
         info, scale, s2, dof = hess, 1.0, None, None
     cov = np.full((p, p), np.nan)
     if np.all(np.isfinite(info)):
+        # work in parameters scaled to their magnitude, so the conditioning test is unit-free
+        dscale = np.maximum(np.abs(theta), 1e-2 * width)[idx]
+        scaled = info * np.outer(dscale, dscale)
         try:
-            w = np.linalg.eigvalsh(info)
-            if w.min() > 1e-12 * max(w.max(), 1e-300):
-                cov = scale * np.linalg.inv(info)
+            w = np.linalg.eigvalsh(scaled)
+            if w.min() > 1e-10 * max(w.max(), 1e-300):
+                cov = scale * np.linalg.inv(scaled) * np.outer(dscale, dscale)
             else:
                 notes.append("the curvature matrix is singular or not positive definite at the "
                              "optimum: some parameters are not identified by the data, so their "
@@ -274,7 +293,8 @@ def _covariance(problem: Problem, theta: np.ndarray, objective: float
             notes.append("the curvature matrix could not be inverted")
     else:
         notes.append("the curvature could not be computed (simulations failed near the optimum)")
-    return cov, method, s2, dof, notes
+    cov_all[np.ix_(idx, idx)] = cov
+    return cov_all, method, s2, dof, notes
 
 
 # ---------------------------------------------------------------------- profiles
@@ -384,8 +404,9 @@ def _mcmc(problem: Problem, theta: np.ndarray, cov: np.ndarray, opts: Mapping[st
             out[ok] = problem.loglik(thetas[ok]) + lp[ok]
         return out
 
-    sampler = emcee.EnsembleSampler(walkers, d, log_prob, vectorize=True,
-                                    seed=int(rng.integers(2**31 - 1)))
+    sampler = emcee.EnsembleSampler(walkers, d, log_prob, vectorize=True)
+    # emcee draws its moves from its own RandomState: seed it
+    sampler.random_state = np.random.RandomState(int(rng.integers(2**31 - 1))).get_state()
     t_start = _time.perf_counter()
     with progress_bar(steps, "MCMC (emcee)", enabled=progress) as bar:
         for _ in sampler.sample(p0, iterations=steps):
@@ -508,8 +529,10 @@ def _bands(problem: Problem, draws: np.ndarray, level: float, seed: int, kind: s
 
 def _laplace_draws(problem: Problem, theta: np.ndarray, cov: np.ndarray, n: int, seed: int
                    ) -> np.ndarray | None:
-    if not np.all(np.isfinite(cov)):
+    ok = np.isfinite(np.diag(cov))
+    if not ok.any():
         return None
+    cov = np.where(np.outer(ok, ok), np.nan_to_num(cov), 0.0)  # parameters without SE stay fixed
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(20):

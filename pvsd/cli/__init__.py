@@ -18,7 +18,7 @@ from pvsd.errors import PvsdError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Order is the order of `pvsd --help`.
-COMMANDS: tuple[str, ...] = ("report", "run", "scenarios", "explore", "info", "sensitivity")
+COMMANDS: tuple[str, ...] = ("report", "run", "scenarios", "explore", "info", "sensitivity", "calibrate")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -58,7 +58,7 @@ from pvsd.engine.ir import (
 )
 from pvsd.errors import PvsdError, UnsupportedModelError
 
-__all__ = ["JSModel", "SUPPORTED", "compile_js", "ir_of", "node_available", "run_in_node"]
+__all__ = ["SUPPORTED", "JSModel", "compile_js", "ir_of", "node_available", "run_in_node"]
 
 #: Human description of the supported subset (used in error messages).
 SUPPORTED = (

@@ -27,13 +27,13 @@ from pvsd.engine.numpy_backend import NeedsFallback, Simulator, TimeFunction
 from pvsd.engine.support import describe
 
 __all__ = [
+    "SUPPORTED_PYSD",
     "Engine",
+    "NeedsFallback",
+    "check_enabled",
     "engine_for",
     "fast_run",
     "to_engine_params",
-    "NeedsFallback",
-    "SUPPORTED_PYSD",
-    "check_enabled",
 ]
 
 #: PySD versions whose abstract model and numerics the engine reproduces.

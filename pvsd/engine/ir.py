@@ -31,7 +31,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, ClassVar
 
 __all__ = [
     "CONTROL_NAMES",
@@ -806,7 +806,7 @@ class _Builder:
             if all(o.upper() in (":AND:", ":OR:") for o in ops):
                 # PySD nests np.logical_and/or calls from the right
                 right = args[-1]
-                for o, a in zip(reversed(ops), reversed(args[:-1])):
+                for o, a in zip(reversed(ops), reversed(args[:-1]), strict=False):
                     right = BinOp("and" if o.upper() == ":AND:" else "or", a, right)
                 return right
             if any(o.upper() in (":AND:", ":OR:", ":NOT:") for o in ops):
@@ -883,7 +883,7 @@ class _Builder:
         }.get(name, name)
         return self.unsupported_here(label)
 
-    _PREFIX = {
+    _PREFIX: ClassVar[dict[str, str]] = {
         "integ": "_integ",
         "smooth": "_smooth",
         "delay": "_delay",
@@ -905,7 +905,7 @@ class _Builder:
         xs = tuple(float(v) for v in lk.x)
         ys = tuple(float(v) for v in lk.y)
         # PySD sorts by x
-        pairs = sorted(zip(xs, ys), key=lambda p: p[0])
+        pairs = sorted(zip(xs, ys, strict=False), key=lambda p: p[0])
         mode = str(lk.type or "interpolate")
         if mode not in ("interpolate", "extrapolate", "hold_backward"):
             self.unsupported.append(Unsupported(f"lookup mode {mode}", self._current))
@@ -1076,4 +1076,4 @@ def ir_from_file(path: str | Path) -> ModelIR:
     return build_ir(abstract_model_from_file(path), path)
 
 
-ExprLike = Union[Expr, float]
+ExprLike = Expr | float

@@ -969,7 +969,7 @@ class Simulator:
         with np.errstate(all="ignore"):
             comp.func(P, N, grid.times.tolist(), grid.save.tolist(), arrays,
                       ctl["time_step"], ctl)
-        return grid, dict(zip(outputs, arrays))
+        return grid, dict(zip(outputs, arrays, strict=False))
 
 
 def _saveper_follows_dt(ir: ModelIR) -> bool:

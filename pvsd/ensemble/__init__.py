@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pvsd.errors import ParameterError, PvsdError, SimulationError
 from pvsd.ensemble.executors import (
     ChunkTask,
     as_param_arrays,
@@ -31,8 +30,9 @@ from pvsd.ensemble.executors import (
     run_local,
     run_processes,
 )
+from pvsd.errors import ParameterError, PvsdError, SimulationError
 
-__all__ = ["run_ensemble", "normalize_samples", "EnsembleFallbackWarning"]
+__all__ = ["EnsembleFallbackWarning", "normalize_samples", "run_ensemble"]
 
 #: Default members per vectorised chunk (in-process).
 DEFAULT_CHUNK = 10_000

@@ -19,11 +19,11 @@ import numpy as np
 
 __all__ = [
     "ChunkTask",
+    "default_workers",
     "run_chunk",
+    "run_dask",
     "run_local",
     "run_processes",
-    "run_dask",
-    "default_workers",
 ]
 
 
@@ -153,7 +153,8 @@ def run_dask(
         kill a worker mid-run).
     """
     try:
-        from distributed import Client, LocalCluster, as_completed as das_completed
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as das_completed
     except ImportError as exc:  # pragma: no cover - depends on the environment
         from pvsd.errors import PvsdError
 

@@ -29,9 +29,10 @@ html, body { margin:0; height:100%; }
 body { font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif; color:var(--ink);
        background:var(--bg); }
 .pvsd-header { background:#10243e; color:#fff; padding:.55rem 1.1rem; display:flex; align-items:baseline;
-               gap:1rem; flex-wrap:wrap; }
+               gap:1rem; height:44px; }
 .pvsd-header h1 { font-size:1.15rem; margin:0; font-weight:650; }
-.pvsd-header p { margin:0; color:#c9d6ea; font-size:.85rem; }
+.pvsd-header p { margin:0; color:#c9d6ea; font-size:.85rem; flex:1; min-width:0; white-space:nowrap;
+                 overflow:hidden; text-overflow:ellipsis; }
 .pvsd-body { display:flex; height:calc(100vh - 44px); min-height:520px; }
 .pvsd-controls { width:350px; min-width:300px; overflow-y:auto; background:#fff; border-right:1px solid var(--line);
                  padding:.6rem .9rem 2rem; }
@@ -49,8 +50,12 @@ body { font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif
 .step-body .sub { font-size:.82rem; color:var(--muted); margin-top:.2rem; display:block; }
 details.assumptions > summary { font-weight:600; cursor:pointer; margin:.8rem 0 .3rem; font-size:1rem; }
 details.group > summary { cursor:pointer; color:var(--accent); margin:.35rem 0 .1rem; }
-.toolbar { display:flex; flex-wrap:wrap; gap:.4rem 1.4rem; align-items:center; background:#fff;
-           border:1px solid var(--line); border-radius:6px; padding:.45rem .8rem; }
+.toolbar { background:#fff; border:1px solid var(--line); border-radius:6px; padding:.35rem .8rem; }
+.toolbar .row { display:flex; flex-wrap:wrap; gap:.3rem 1.2rem; align-items:center; padding:.15rem 0; }
+.toolbar .save { display:flex; gap:.4rem; align-items:center; }
+.toolbar .row > * { flex:0 1 auto; }
+.toolbar label, button { white-space:nowrap; }
+.toolbar input[type=text] { padding:.25rem .45rem; border:1px solid #aab3c2; border-radius:4px; width:13rem; }
 .toolbar .title { font-weight:600; margin-right:.3rem; }
 .toolbar label { margin-right:.8rem; }
 .pvsd-message { color:var(--err); background:#fdecea; border-left:4px solid var(--err); padding:.4rem .7rem;
@@ -58,14 +63,12 @@ details.group > summary { cursor:pointer; color:var(--accent); margin:.35rem 0 .
 .pvsd-message:empty { display:none; }
 .pvsd-status { color:var(--muted); font-size:.8rem; margin:.3rem .1rem; min-height:1.1em; }
 .graph-box { background:#fff; border:1px solid var(--line); border-radius:6px; margin-top:.4rem; }
-.actions { display:flex; flex-wrap:wrap; gap:.5rem 1.2rem; align-items:center; background:#fff;
-           border:1px solid var(--line); border-radius:6px; padding:.5rem .8rem; margin-top:.5rem; }
-.actions input[type=text] { padding:.3rem .45rem; border:1px solid #aab3c2; border-radius:4px; width:15rem; }
 button { font:inherit; padding:.3rem .8rem; border-radius:4px; border:1px solid var(--accent); background:var(--accent);
          color:#fff; cursor:pointer; }
 button.secondary { background:#fff; color:var(--accent); }
 button:focus-visible, input:focus-visible, summary:focus-visible { outline:3px solid #E69F00; outline-offset:2px; }
 .save-note { color:var(--muted); font-size:.8rem; }
+#save-message p { margin:.3rem 0 0; }
 .ok { color:#1e6b3a; }
 .bad { color:var(--err); }
 @media (max-width: 900px) { .pvsd-body { flex-direction:column; height:auto; }
@@ -114,22 +117,30 @@ def _year_marks(t0: float, t1: float) -> dict[float, str]:
     return marks
 
 
+def _summary(text: str, limit: int = 110) -> str:
+    """The first informative sentence of a comment (skipping a bare parenthetical), shortened."""
+    sentences = [s.strip() for s in text.replace("\n", " ").split(". ") if s.strip()]
+    for s in sentences:
+        if len(s) >= 25 and not (s.startswith("(") and s.rstrip(".").endswith(")")):
+            s = s.rstrip(".") + "."
+            return s if len(s) <= limit else s[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool) -> Any:
     from dash import dcc, html
 
-    slider_marks = _nice_marks(lv.min, lv.max, lv)
-    slider_marks[lv.default] = {"label": f"▲ {lv.fmt(lv.default)}",
-                                "style": {"color": "#0072B2", "fontWeight": "600"}}
+    slider_marks: dict[float, Any] = _nice_marks(lv.min, lv.max, lv)
+    slider_marks[lv.default] = {"label": "▲", "style": {"color": "#0072B2", "fontWeight": "700"}}
     children: list[Any] = [
         html.Span([lv.name, " ", html.Span(f"({lv.units})", className="lever-units")] if lv.units else lv.name,
                   className="lever-label", id={"type": "label", "name": lv.name}),
     ]
     helptext = lv.help
     if helptext:
-        first = helptext.split(". ")[0].rstrip(".") + "."
+        first = _summary(helptext)
         if len(first) < len(helptext) - 2:
-            children.append(html.Details([html.Summary(first), helptext[len(first):].strip()],
-                                         className="lever-help"))
+            children.append(html.Details([html.Summary(first), helptext], className="lever-help"))
         else:
             children.append(html.P(helptext, className="lever-help"))
     children.append(html.Div(
@@ -143,7 +154,7 @@ def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool) -> Any:
                               className="lever-default"))
     if step_changes:
         children.append(html.Details([
-            html.Summary(f"Change {lv.name} in a given year"),
+            html.Summary("Change it in a given year…", title=f"Make {lv.name} jump to a new value in a chosen year"),
             html.Div([
                 dcc.Checklist(id={"type": "step-on", "name": lv.name},
                               options=[{"label": " switch to a new value in the year below", "value": "on"}],
@@ -195,27 +206,35 @@ def _layout(ex: Explorer) -> Any:
     first = ex.figure(ex.parse({}), [o["value"] for o in options])
     main = [
         html.Div([
-            html.Span("Compare with:", className="title"),
-            dcc.Checklist(id="overlay", options=options, value=[o["value"] for o in options], inline=True)
-            if options else html.Span("no scenarios loaded (pvsd explore --scenarios FILE)",
-                                      className="save-note"),
-            dcc.Checklist(id="uncertainty", options=unc_opts, value=[], inline=True),
-            html.Span(ex.uncertainty_note, className="save-note") if not ex.uncertainty_available else None,
+            html.Div([
+                html.Span("Compare with:", className="title"),
+                dcc.Checklist(id="overlay", options=options, value=[o["value"] for o in options], inline=True)
+                if options else html.Span("no scenarios loaded (pvsd explore --scenarios FILE)",
+                                          className="save-note"),
+            ], className="row"),
+            html.Div([
+                dcc.Checklist(id="uncertainty", options=unc_opts, value=[], inline=True),
+                html.Span("(needs an uncertainty spec)", className="save-note", title=ex.uncertainty_note)
+                if not ex.uncertainty_available else None,
+                html.Span([
+                    html.Label("Scenario name", htmlFor="scenario-name"),
+                    dcc.Input(id="scenario-name", type="text", placeholder="e.g. Reform first", maxLength=80),
+                    html.Button("Save as scenario", id="save", n_clicks=0,
+                                title=f"Appends the current setting to {ex.save_to}"),
+                ], className="save"),
+                html.Button("Export report (HTML)", id="export", n_clicks=0, className="secondary",
+                            title="Download the charts and settings as one self-contained HTML file"),
+                dcc.Download(id="download"),
+            ], className="row"),
         ], className="toolbar"),
         html.Div(id="message", className="pvsd-message", role="alert", **{"aria-live": "assertive"}),
+        html.Div(id="save-message", role="status", **{"aria-live": "polite"}),
         html.Div(id="status", className="pvsd-status", role="status", **{"aria-live": "polite"}),
         html.Div(dcc.Graph(id="dashboard", figure=first, config={"displaylogo": False, "responsive": True},
-                           style={"height": f"{first['layout']['height']}px"}), className="graph-box"),
-        html.Div([
-            html.Label("Scenario name ", htmlFor="scenario-name"),
-            dcc.Input(id="scenario-name", type="text", placeholder="e.g. Reform first", debounce=False,
-                      maxLength=80),
-            html.Button("Save as scenario", id="save", n_clicks=0),
-            html.Span(f"appends to {ex.save_to}", className="save-note"),
-            html.Button("Export report (HTML)", id="export", n_clicks=0, className="secondary"),
-            dcc.Download(id="download"),
-        ], className="actions"),
-        html.Div(id="save-message", role="status", **{"aria-live": "polite"}),
+                           style={"height": "calc(100vh - 205px)", "minHeight": "470px"}),
+                 className="graph-box"),
+        html.P(f"Saved scenarios are appended to {ex.save_to}; compare them later with "
+               f"`pvsd scenarios {m.path.name} {ex.save_to.name}`.", className="save-note"),
     ]
     if not options:  # keep the callback's Input present
         main.append(dcc.Checklist(id="overlay", options=[], value=[], style={"display": "none"}))
@@ -397,8 +416,11 @@ class ExplorerServer:
     """
 
     def __init__(self, app: dash.Dash, host: str = "127.0.0.1", port: int = 8050) -> None:
+        import logging
+
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         try:
             self._server = make_server(host, port, app.server, threaded=True)
         except OSError as exc:

@@ -513,9 +513,9 @@ class Explorer:
                             vertical_spacing=0.16 if nrows > 1 else 0.1, horizontal_spacing=0.07)
         fig.update_layout(
             template="plotly_white",
-            margin={"l": 50, "r": 15, "t": 40, "b": 70},
+            margin={"l": 50, "r": 15, "t": 60, "b": 30},
             font={"size": 12},
-            legend={"orientation": "h", "yanchor": "top", "y": -0.09, "x": 0, "font": {"size": 12}},
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0, "font": {"size": 12}},
             hovermode="x",
             uirevision="explorer",
         )
@@ -585,9 +585,7 @@ class Explorer:
             colour = [c for c in PALETTE[1:] if c != CURRENT_COLOUR][k % (len(PALETTE) - 2)]
             data += self._line(frame, scen.label, f"scenario:{name}", colour, 1.6)
         data += self._line(self.run(settings), "Current setting", "current", CURRENT_COLOUR, 3.0)
-        nrows, _ = self._grid()
-        layout = {**self._layout, "height": max(360, 270 * nrows + 110)}
-        return {"data": data, "layout": layout}
+        return {"data": data, "layout": dict(self._layout)}
 
     # ------------------------------------------------------------------ callbacks
     def update(self, values: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]] | None = None,
@@ -724,7 +722,7 @@ class Explorer:
         bands = self.bands(settings) if uncertainty and self.uncertainty_available else None
         fig_dict = self.figure(settings, show, bands)
         fig = go.Figure(fig_dict)
-        fig.update_layout(height=fig_dict["layout"]["height"] + 40)
+        fig.update_layout(height=300 * self._grid()[0] + 120)
         result = self.run_result(settings)
         prov = dict(result.provenance)
         prov.setdefault("pvsd_version", __version__)

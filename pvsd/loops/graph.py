@@ -256,9 +256,10 @@ def build_graph(ir: ModelIR) -> CausalGraph:
 
 
 def _canonical(cycle: Sequence[str], graph: CausalGraph) -> Loop:
-    """Rotate a cycle to start at its alphabetically first variable."""
+    """Rotate a cycle to start at its alphabetically first stock (first variable if it has none)."""
     names = [graph.name(k) for k in cycle]
-    start = min(range(len(cycle)), key=lambda i: (names[i].casefold(), names[i]))
+    firsts = [i for i in range(len(cycle)) if graph.nodes[cycle[i]].accumulates] or list(range(len(cycle)))
+    start = min(firsts, key=lambda i: (names[i].casefold(), names[i]))
     keys = tuple(cycle[start:]) + tuple(cycle[:start])
     return Loop(keys, tuple(graph.name(k) for k in keys))
 

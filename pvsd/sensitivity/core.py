@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["prepare", "sensitivity", "uncertainty_bands"]
 
 _COMMON_DEFAULTS: dict[str, Any] = {
-    "num_resamples": 200,
+    "num_resamples": 100,
     "conf_level": 0.95,
     "tolerance": 0.1,
     "until_converged": False,
@@ -202,7 +202,9 @@ def _analyze_all(
                     s2_rows.append(_second_order_rows(o.label, factors, cols["S2"], cols["S2_conf"]))
                 bar.update(1)
                 continue
-            traj_opts = {**analysis_opts, "second_order": analysis_opts.get("second_order", False)}
+            # No second-order indices at every time (costly); Sobol reads the first-order part of the design.
+            traj_opts = {**analysis_opts, "second_order": False,
+                         "design_second_order": bool(analysis_opts.get("second_order"))}
             block = []
             bad = 0
             for j, t in enumerate(ts):
@@ -321,7 +323,7 @@ def sensitivity(
     M
         eFAST interference factor (default 4).
     num_resamples, conf_level
-        Bootstrap resamples (default 200) and confidence level (0.95) of the
+        Bootstrap resamples (default 100) and confidence level (0.95) of the
         intervals on every index.
     tolerance
         Largest acceptable interval width (default 0.1; for Morris relative to

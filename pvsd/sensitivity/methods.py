@@ -132,7 +132,7 @@ class Method:
     @staticmethod
     def _common(options: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "num_resamples": int(options.get("num_resamples", 200)),
+            "num_resamples": int(options.get("num_resamples", 100)),
             "conf_level": float(options.get("conf_level", 0.95)),
         }
 
@@ -183,9 +183,15 @@ class SobolMethod(Method):
         from SALib.analyze import sobol
 
         k = self.factors(space)
+        second = bool(options.get("second_order", False))
+        if not second and options.get("design_second_order"):
+            # A second-order design holds the first-order one: per base sample the rows are
+            # A, AB_1..AB_k, BA_1..BA_k, B; keep A, AB_1..AB_k, B (SALib's first-order layout).
+            step = 2 * k + 2
+            keep = np.r_[0 : k + 1, step - 1]
+            Y = np.asarray(Y).reshape(-1, step)[:, keep].reshape(-1)
         with _quiet_salib():
-            res = sobol.analyze(space.to_salib_problem(unit=True), Y,
-                                calc_second_order=bool(options.get("second_order", False)),
+            res = sobol.analyze(space.to_salib_problem(unit=True), Y, calc_second_order=second,
                                 seed=seed, print_to_console=False, **self._common(options))
         out = {c: _as_array(res.get(c), k) for c in self.columns}
         if options.get("second_order"):

@@ -1,0 +1,61 @@
+"""Derive the tidy US series shipped in calibration/data/ from the shared indicator files.
+
+Run from the repository root with the shared data next to it:
+
+    python calibration/data/derive_us.py ../shared/data/indicators
+
+Values are copied unchanged (no rescaling: the spec maps them onto the model's
+scale); only the layout changes to ``year,value,country``.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent
+
+
+def write(name: str, header: list[str], rows: list[tuple[str, str, str]]) -> None:
+    with open(OUT / name, "w", newline="", encoding="utf-8") as fh:
+        for line in header:
+            fh.write(f"# {line}\n")
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["year", "value", "country"])
+        w.writerows(rows)
+
+
+def main(src: Path) -> None:
+    with open(src / "un_egdi_panel_2003_2022_long.csv", encoding="utf-8") as fh:
+        rows = [(r["survey_year"], r["egdi"], "USA") for r in csv.DictReader(fh) if r["iso3"] == "USA"]
+    write("us_un_egdi.csv", [
+        "UN DESA E-Government Survey: E-Government Development Index (EGDI, 0-1), United States.",
+        "Copied from the shared file un_egdi_panel_2003_2022_long.csv (column egdi, iso3 = USA);",
+        "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
+        "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
+    ], rows)
+    with open(src / "wb_wgi_government_effectiveness_1996_2023_long.csv", encoding="utf-8") as fh:
+        rows = [(r["year"], r["estimate"], "USA") for r in csv.DictReader(fh)
+                if r["code"] == "USA" and r["estimate"].strip()]
+    write("us_wgi_government_effectiveness.csv", [
+        "World Bank Worldwide Governance Indicators (2024 update), Government Effectiveness estimate",
+        "(about -2.5..2.5), United States; CC BY 4.0. Copied from the shared file",
+        "wb_wgi_government_effectiveness_1996_2023_long.csv (column estimate, code = USA);",
+        "origin patakota95/Dissertation wgidataset.xlsx @ 88d1181ed8f6, rows with indicator ge.",
+        "No values for 1997, 1999, 2001 (not published).",
+    ], rows)
+    with open(src / "pew_us_trust_federal_gov_1958_2021_annual_mean_of_moving_avg.csv", encoding="utf-8") as fh:
+        rows = [(r["Year"], r["public_trust_government"], "USA") for r in csv.DictReader(fh)]
+    write("us_pew_trust.csv", [
+        "Pew Research Center, Public Trust in Government: 1958-2021: % of US adults who trust the federal",
+        "government to do what is right 'just about always' or 'most of the time' (annual mean of Pew's",
+        "moving average of ANES, Gallup, ABC/WaPo, CBS/NYT, CNN and Pew polls). Copied from the shared file",
+        "pew_us_trust_federal_gov_1958_2021_annual_mean_of_moving_avg.csv; origin owid/owid-datasets",
+        "datasets/US - Public Trust in Government - Pew Research Center/ (commit f2dd7014fa8b or 08b39d1efd8e).",
+        "No values for 2016 and 2018 in the source.",
+    ], rows)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data/indicators"))

@@ -1,0 +1,78 @@
+"""``pvsd calibrate``: fit a model to data and write a report and the fitted parameters."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from pvsd.cli.common import default_out, say, split_names
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="fit a model's constants to indicator data (report + fitted scenario)",
+        description="Fit the parameters named in a calibration spec (TOML) to its data series and "
+        "write a folder with report.html (self-contained: fit statistics in and out of sample, data "
+        "vs fit with bands, estimates with standard errors and intervals, diagnostics), "
+        "fitted_parameters.toml (a scenario file: run it with `pvsd run MODEL --scenarios ... "
+        "--scenario calibrated`), fitted_parameters.csv and CSVs of every table. Nothing is "
+        "written unless the whole calibration succeeds.",
+    )
+    p.add_argument("spec", metavar="SPEC", help="calibration spec file (TOML), e.g. "
+                   "calibration/us_reference.toml")
+    p.add_argument("-o", "--out", metavar="FOLDER",
+                   help="output folder (default: calibration-<spec name> in the working directory)")
+    p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--mcmc", action="store_true", default=None,
+                   help="also sample the Bayesian posterior (emcee), whatever the spec says")
+    g.add_argument("--no-mcmc", dest="mcmc", action="store_false",
+                   help="skip the posterior even if the spec enables it")
+    p.add_argument("--steps", type=int, metavar="N", help="MCMC steps (overrides [mcmc] steps)")
+    p.add_argument("--profile", action="append", metavar="NAMES",
+                   help="profile-likelihood intervals for these parameters (comma-separated or "
+                   "repeated; 'all' for every parameter)")
+    p.add_argument("--seed", type=int, help="random seed (overrides the spec's)")
+    p.add_argument("--scenario-name", default="calibrated", metavar="NAME",
+                   help="name of the scenario in fitted_parameters.toml (default: calibrated)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from pvsd.calibration import calibrate, load_spec
+    from pvsd.io import check_new, replace_dir, write_text
+
+    spec = load_spec(args.spec)
+    out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
+    check_new(out, args.force)
+    mcmc: bool | dict | None = args.mcmc
+    if args.steps is not None:
+        mcmc = {"steps": args.steps, "enabled": True if args.mcmc is None else bool(args.mcmc)}
+    prof = split_names(args.profile)
+    profile: bool | list[str] | None = None
+    if prof:
+        profile = True if [x.lower() for x in prof] == ["all"] else prof
+    say(f"calibrating {spec.model} against {len(spec.series)} series ({args.spec})")
+    result = calibrate(spec, mcmc=mcmc, profile=profile, seed=args.seed,
+                       progress=False if args.quiet else None, log=lambda m: say(f"  {m} ..."))
+    say(result.report())
+    rep = result.html_report()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        folder = stage / "out"
+        rep.write(folder)
+        write_text(folder / "fitted_parameters.toml", result.scenario_toml(args.scenario_name))
+        result.save_parameters(folder / "fitted_parameters.csv", force=True)
+        write_text(folder / "report.txt", result.report() + "\n")
+        replace_dir(folder, out, args.force)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    say(f"report written: {(out / 'report.html').resolve()}")
+    say(f"fitted parameters: {(out / 'fitted_parameters.toml').resolve()} (scenario "
+        f"{args.scenario_name!r}) and fitted_parameters.csv")
+    return 0
