@@ -30,7 +30,7 @@ LEVER = "Coproduction Programme"
 
 def summary(label: str, ms: list[float]) -> str:
     ms = sorted(ms)
-    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
     return (f"{label:<32} median {statistics.median(ms):6.1f} ms   p90 {p90:6.1f} ms   "
             f"min {ms[0]:6.1f}   max {ms[-1]:6.1f}   (n={len(ms)})")
 

@@ -22,9 +22,12 @@ from pvsd.errors import (
     UnknownVariableError,
     UnsupportedModelError,
 )
+from pvsd.loops import loops
 from pvsd.model import Model, load
+from pvsd.parameters import Parameter, ParameterSpace
 from pvsd.results import RunResult
 from pvsd.scenarios import Scenario, ScenarioComparison, ScenarioSet, load_scenarios, run_scenarios
+from pvsd.sensitivity import sensitivity, uncertainty_bands
 from pvsd.timefunc import Ramp, Step, Table
 
 try:
@@ -38,7 +41,9 @@ __all__ = [
     "Model",
     "ModelLoadError",
     "OutputExistsError",
+    "Parameter",
     "ParameterError",
+    "ParameterSpace",
     "PvsdError",
     "Ramp",
     "RunResult",
@@ -58,5 +63,8 @@ __all__ = [
     "fit_statistics",
     "load",
     "load_scenarios",
+    "loops",
     "run_scenarios",
+    "sensitivity",
+    "uncertainty_bands",
 ]

@@ -239,6 +239,20 @@ def test_settings_to_scenario() -> None:
     assert scen.levers == {TECH: Step(2030.0, 0.6, 0.4)}
 
 
+def test_controls_from_context_tolerates_junk() -> None:
+    from pvsd.explorer.app import controls_from_context
+
+    lever = [{"id": {"type": "lever", "name": COPRO}, "property": "value", "value": 0.3},
+             "junk", {"id": "plain"}, {"id": {"name": 5}}]
+    on = [{"id": {"type": "step-on", "name": TECH}, "value": ["on"]}]
+    year = [{"id": {"type": "step-year", "name": TECH}, "value": 2030}]
+    to = [{"id": {"type": "step-to", "name": TECH}, "value": 0.5}]
+    values, steps = controls_from_context([lever, on, year, to])
+    assert values == {COPRO: 0.3}
+    assert steps == {TECH: {"on": True, "year": 2030, "to": 0.5}}
+    assert controls_from_context(["x", None]) == ({}, {})
+
+
 # ---------------------------------------------------------------------- HTTP endpoint
 def _update_body(explorer: Explorer, values: dict, overlay=None, unc=None) -> dict:
     def group(kind: str, default):
@@ -422,6 +436,19 @@ def test_end_to_end_in_chromium(app, model: pvsd.Model) -> None:
             page.unroute("**/_dash-update-component*")
             still = np.asarray(page.evaluate(JS_TRACE, [TRUST, "current"]))
             np.testing.assert_allclose(still, after, rtol=1e-12)  # the charts kept the last good run
+
+            # export the charts as a self-contained HTML report (a download)
+            with page.expect_download(timeout=60_000) as dl:
+                page.click("#export")
+            report = Path(dl.value.path()).read_text(encoding="utf-8")
+            assert dl.value.suggested_filename.endswith(".html")
+            assert "<!DOCTYPE html>" in report and COPRO in report and "<script src=" not in report
+
+            # reset puts every slider back to the model's value
+            page.click("#reset")
+            page.wait_for_function(
+                "([sel, v]) => document.querySelector(sel).getAttribute('aria-valuenow') == String(v)",
+                arg=[f'[role="slider"][aria-label="{COPRO} (Dmnl)"]', ex.by_name[COPRO].default], timeout=30_000)
 
             # nothing from the network, no script errors
             hosts = {r.split("/")[2] for r in seen["requests"] if r.startswith("http")}

@@ -124,7 +124,9 @@ def test_bad_parameters_are_explained(tmp_path, table, words):
 
 
 def test_validate_against_model(linear):
-    space = ParameterSpace.from_dict({"parameters": {"x 1": {"lower": 0, "upper": 1}, "UNUSED": {"lower": 0, "upper": 5}}})
+    space = ParameterSpace.from_dict(
+        {"parameters": {"x 1": {"lower": 0, "upper": 1}, "UNUSED": {"lower": 0, "upper": 5}}}
+    )
     checked = space.validate(linear)
     assert checked.names == ["X1", "Unused"]  # spelled as in the model file
     with pytest.raises(UnknownVariableError, match="X1"):

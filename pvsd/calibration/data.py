@@ -140,8 +140,15 @@ def read_series(path: str | Path, country: str | None = None, year_column: str |
     iv = _pick(header, value_column, VALUE_COLUMNS, "value", p)
     ic = _pick(header, country_column, COUNTRY_COLUMNS, "country", p,
                required=country_column is not None or country is not None)
-    seen: dict[float, int] = {}
     countries: set[str] = set()
+    if ic is not None and country is None:
+        found = {row[ic].strip() for _, row in rows[1:] if len(row) > ic}
+        if len(found) > 1:
+            raise DataError(
+                f"{p}: holds {len(found)} countries ({', '.join(sorted(found)[:5])}"
+                f"{'...' if len(found) > 5 else ''}); choose one with country = \"...\" in the spec."
+            )
+    seen: dict[float, int] = {}
     times, values, lines = [], [], []
     for lineno, row in rows[1:]:
         if len(row) < len(header):
@@ -162,11 +169,6 @@ def read_series(path: str | Path, country: str | None = None, year_column: str |
         times.append(t)
         values.append(v)
         lines.append(lineno)
-    if country is None and len(countries) > 1:
-        raise DataError(
-            f"{p}: holds {len(countries)} countries ({', '.join(sorted(countries)[:5])}...); "
-            "choose one with country = \"...\" in the spec."
-        )
     if not times:
         which = f" for country {country!r}" if country else ""
         avail = f" (countries in the file: {', '.join(sorted(countries)[:8])})" if countries else ""

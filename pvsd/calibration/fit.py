@@ -711,8 +711,9 @@ def calibrate(
     # ---- tables
     kinds = ["model"] * len(problem.model_names) + ["nuisance"] * len(problem.nuisance)
     params_df = pd.DataFrame({
-        "parameter": names, "kind": kinds, "value": theta, "stderr": se,
-        "lower": theta - q * se, "upper": theta + q * se,
+        "parameter": names, "kind": kinds, "value": theta, "stderr": np.where(np.isfinite(np.diag(cov)), se, np.nan),
+        "lower": np.maximum(theta - q * se, problem.lower),
+        "upper": np.minimum(theta + q * se, problem.upper),
         "profile_lower": prof_lo, "profile_upper": prof_hi,
         "initial": problem.x0, "bound_lower": problem.lower, "bound_upper": problem.upper,
     })
@@ -739,6 +740,9 @@ def calibrate(
             with np.errstate(invalid="ignore", divide="ignore"):
                 resid = np.log(f["data"].to_numpy()) - np.log(f["fitted"].to_numpy())
         est = math.sqrt(float(np.mean(resid**2))) if resid.size else math.nan
+        if problem.least_squares:  # one common variance: the residual standard error
+            dof_ls = problem.n_obs - p
+            est = math.sqrt(objective / dof_ls) / s.weight if dof_ls > 0 else math.nan
         disp = math.nan
         for j, (kk, _) in enumerate(problem.nuisance):
             if kk == k:

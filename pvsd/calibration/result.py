@@ -274,8 +274,10 @@ class CalibrationResult:
                               row=i, col=2)
             fig.add_hline(y=0, line_color="#888", line_width=1, row=i, col=2)
         height = max(380, 300 * len(series) + 120)
-        fig.update_layout(template="plotly_white", height=height, title=self.title,
-                          legend={"orientation": "h", "yref": "container", "y": 1 - 60 / height, "x": 0},
+        fig.update_layout(template="plotly_white", height=height,
+                          title={"text": self.title, "y": 1 - 18 / height, "yanchor": "top"},
+                          legend={"orientation": "h", "yref": "container", "yanchor": "top",
+                                  "y": 1 - 58 / height, "x": 0},
                           margin={"l": 55, "r": 20, "t": 120, "b": 40}, font={"size": 13})
         return fig
 

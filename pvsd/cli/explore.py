@@ -8,6 +8,7 @@ from pvsd.cli.common import add_model_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``explore`` sub-command."""
     p = sub.add_parser(
         "explore",
         help="move policy levers with sliders and watch the outputs respond (web app)",
@@ -25,18 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-to", metavar="FILE",
                    help="scenario file that 'Save as scenario' appends to "
                    "(default: the --scenarios file, else MODEL_scenarios.toml here)")
+    p.add_argument("--band-runs", type=int, metavar="N",
+                   help="Monte Carlo runs for the uncertainty bands (default: the spec's [bands] n, else 200)")
     p.add_argument("--port", type=int, default=8050, metavar="N", help="port (default 8050; 0 = any free port)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    """Start the explorer and serve it until Ctrl+C."""
     from pvsd.errors import PvsdError
 
     if not 0 <= args.port <= 65535:
         raise PvsdError(f"--port must be between 0 and 65535, got {args.port}.")
+    if args.band_runs is not None and args.band_runs < 10:
+        raise PvsdError(f"--band-runs must be at least 10, got {args.band_runs}.")
     from pvsd.explorer.app import serve
 
     serve(args.model, args.scenarios, args.uncertainty, port=args.port, open_browser=not args.no_browser,
-          save_to=args.save_to)
+          save_to=args.save_to, band_runs=args.band_runs)
     return 0

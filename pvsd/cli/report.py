@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scenario file (default: the model's bundled scenarios, if any)")
     p.add_argument("--fragment", action="store_true",
                    help="also write one embeddable HTML fragment per figure")
+    p.add_argument("--live", action="store_true",
+                   help="add a live simulator section: sliders re-simulate the model in the browser")
     add_time_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)
@@ -53,11 +55,15 @@ def handle(args: argparse.Namespace) -> int:
             )
         scen_file = str(found)
     sset = pvsd.load_scenarios(scen_file, model)
+    if args.live:  # fail before running anything when the model cannot be compiled
+        from pvsd.embed.js_backend import check_supported, ir_of
+
+        check_supported(ir_of(model), what="add the live simulator (--live)")
     say(f"running {model.path.name}: baseline + {len(sset)} scenarios ...")
     comparison = pvsd.run_scenarios(model, sset, **time_kwargs(args))
     from pvsd.report.scenario_report import scenario_report
 
-    rep = scenario_report(comparison, model, scenario_file=scen_file)
+    rep = scenario_report(comparison, model, scenario_file=scen_file, live=args.live)
     path = rep.write(out, force=args.force, fragments=args.fragment)
     say(f"report written: {path.resolve()}")
     say(f"open it in a browser: file://{path.resolve()}")

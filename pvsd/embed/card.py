@@ -31,6 +31,7 @@ CARD_CSS = """
 .sd-figure { overflow-x:auto; border:1px solid var(--line,#d9dde5); border-radius:6px; margin:.6rem 0 1rem;
              background:#fff; }
 .sd-figure svg { display:block; max-width:none; }
+td.eq { min-width:17rem; }
 td.eq, code.eq { font-family:ui-monospace,Menlo,Consolas,monospace; font-size:.84rem; white-space:pre-wrap;
                  word-break:break-word; }
 table.card td { text-align:left; vertical-align:top; }
@@ -271,7 +272,7 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
         return Block("Feedback loops", f'<div class="notice">{html.escape(text)}</div>', f"> {text}")
     try:
         res = fn(model)
-    except PvsdError as exc:
+    except Exception as exc:  # an optional section must not sink the card or a report
         text = f"The feedback loops could not be listed: {exc}"
         return Block("Feedback loops", f'<div class="notice">{html.escape(text)}</div>', f"> {text}")
     table = getattr(res, "loops", None)

@@ -55,7 +55,8 @@ details.group > summary { cursor:pointer; color:var(--accent); margin:.35rem 0 .
 .toolbar .save { display:flex; gap:.4rem; align-items:center; }
 .toolbar .row > * { flex:0 1 auto; }
 .toolbar label, button { white-space:nowrap; }
-.toolbar input[type=text] { padding:.25rem .45rem; border:1px solid #aab3c2; border-radius:4px; width:13rem; }
+.toolbar .save .dash-input-container { flex:0 0 11rem; width:11rem; }
+.toolbar input[type=text] { padding:.25rem .45rem; border:1px solid #aab3c2; border-radius:4px; width:100%; }
 .toolbar .title { font-weight:600; margin-right:.3rem; }
 .toolbar label { margin-right:.8rem; }
 .pvsd-message { color:var(--err); background:#fdecea; border-left:4px solid var(--err); padding:.4rem .7rem;
@@ -127,7 +128,7 @@ def _summary(text: str, limit: int = 110) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool) -> Any:
+def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool, when: str = "year", tu: str = "") -> Any:
     from dash import dcc, html
 
     slider_marks: dict[float, Any] = _nice_marks(lv.min, lv.max, lv)
@@ -154,18 +155,20 @@ def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool) -> Any:
                               className="lever-default"))
     if step_changes:
         children.append(html.Details([
-            html.Summary("Change it in a given year…", title=f"Make {lv.name} jump to a new value in a chosen year"),
+            html.Summary(f"Change it in a given {when}…",
+                         title=f"Make {lv.name} jump to a new value in a chosen {when}"),
             html.Div([
                 dcc.Checklist(id={"type": "step-on", "name": lv.name},
-                              options=[{"label": " switch to a new value in the year below", "value": "on"}],
+                              options=[{"label": f" switch to a new value in the {when} below", "value": "on"}],
                               value=[]),
-                html.Span("Year of the change", className="sub"),
+                html.Span(f"{when.capitalize()} of the change" + (f" ({tu})" if tu and when != "year" else ""),
+                          className="sub"),
                 html.Div(dcc.Slider(id={"type": "step-year", "name": lv.name}, min=t0, max=t1,
                                     step=1 if t1 - t0 >= 5 else (t1 - t0) / 20,
-                                    value=float(round(t0 + (t1 - t0) / 4)), marks=_year_marks(t0, t1),
+                                    value=float(round(t0 + (t1 - t0) / 2)), marks=_year_marks(t0, t1),
                                     updatemode="mouseup"),
-                         **{"data-label": f"Year of the change of {lv.name}"}),
-                html.Span(f"New value from that year ({lv.units})" if lv.units else "New value from that year",
+                         **{"data-label": f"{when.capitalize()} of the change of {lv.name}"}),
+                html.Span(f"New value from then ({lv.units})" if lv.units else "New value from then",
                           className="sub"),
                 html.Div(dcc.Slider(id={"type": "step-to", "name": lv.name}, min=lv.min, max=lv.max,
                                     step=lv.step, value=lv.default, marks=_nice_marks(lv.min, lv.max, lv),
@@ -184,7 +187,7 @@ def _layout(ex: Explorer) -> Any:
     policy = [lv for lv in ex.levers if lv.policy]
     rest = [lv for lv in ex.levers if not lv.policy]
     controls: list[Any] = [html.H2("Policy levers" if rest else "Levers")]
-    controls += [_lever_card(lv, t0, t1, True) for lv in policy]
+    controls += [_lever_card(lv, t0, t1, True, ex.time_word, ex.time_units) for lv in policy]
     if rest:
         groups: dict[str, list[Lever]] = {}
         for lv in rest:
@@ -314,12 +317,15 @@ def create_app(
         raise PvsdError("The explorer needs Dash: pip install dash") from None
     import pvsd
     from pvsd.model import Model
-    from pvsd.resources import REFERENCE_MODEL, bundled_scenarios
+    from pvsd.resources import REFERENCE_MODEL, bundled_model_path, bundled_scenarios
 
     if model is None:
         model = REFERENCE_MODEL
-        if scenarios is None:
-            scenarios = bundled_scenarios(REFERENCE_MODEL)
+    if scenarios is None and isinstance(model, str) and not Path(model).exists():
+        bundled = bundled_model_path(model)
+        found = bundled_scenarios(bundled.stem) if bundled is not None else None
+        if found is not None and found.stem == bundled.stem:  # type: ignore[union-attr]
+            scenarios = found  # a bundled model comes with its bundled scenarios
     if not isinstance(model, Model):
         model = pvsd.load(model)
     ex = Explorer(model, scenarios, uncertainty_spec, outputs=outputs, save_to=save_to, band_runs=band_runs)

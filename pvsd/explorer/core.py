@@ -211,6 +211,16 @@ class _BandConfig:
     samples: pd.DataFrame | None = field(default=None, repr=False)
 
 
+def _bundled(path: Path) -> bool:
+    """Whether ``path`` is one of pvsd's bundled files (never written to)."""
+    from pvsd.resources import data_dir
+
+    try:
+        return path.resolve().is_relative_to(data_dir("models").resolve())
+    except PvsdError:
+        return False
+
+
 def _toml_number(v: Any) -> Any:
     """Integral floats as integers (years read better as 2025 than 2025.0)."""
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
@@ -267,7 +277,8 @@ class Explorer:
         Variables on the dashboard (default: :func:`key_outputs`).
     save_to
         TOML file that "Save scenario" appends to (default: the scenario file
-        given, else ``<model>_scenarios.toml`` in the working directory).
+        given unless it is one bundled with pvsd, else ``<model>_scenarios.toml``
+        in the working directory).
     band_runs
         Number of Monte Carlo runs (default: the spec's ``[bands] n``, else 200).
     """
@@ -294,6 +305,10 @@ class Explorer:
         self.levers: list[Lever] = discover_levers(model, space)
         self.by_name: dict[str, Lever] = {lv.name: lv for lv in self.levers}
         self.outputs: list[str] = key_outputs(model, outputs)
+        tu = (model.units.get("INITIAL TIME") or model.units.get("TIME STEP") or "").strip()
+        #: "year" for models that run in years, else "time" (labels and messages)
+        self.time_word = "year" if tu.lower().startswith("year") or not tu else "time"
+        self.time_units = tu
         self.units: dict[str, str] = {o: model.units.get(o, "") for o in self.outputs}
         source: Path | None = None
         if isinstance(scenarios, (str, Path)):
@@ -303,7 +318,9 @@ class Explorer:
         scen_list = list(scenarios or ())
         check_against(scen_list, model)
         self.scenario_source = source
-        self.save_to = Path(save_to) if save_to else (source or Path.cwd() / f"{model.name}_scenarios.toml")
+        self.save_to = Path(save_to) if save_to else (
+            source if source is not None and not _bundled(source) else Path.cwd() / f"{model.name}_scenarios.toml"
+        )
         self.compare_years: tuple[float, ...] = (
             tuple(scenarios.years) if isinstance(scenarios, ScenarioSet) and scenarios.years else ()
         )
@@ -408,16 +425,16 @@ class Explorer:
                 problems.append(f"{str(name)[:80]!r} is not a lever of {self.model.name}")
                 continue
             if not isinstance(spec, Mapping):
-                problems.append(f"{lever.name}: the change in a year is malformed")
+                problems.append(f"{lever.name}: the change in a given {self.time_word} is malformed")
                 continue
             if not spec.get("on"):
                 continue
             year, to = _as_number(spec.get("year")), _as_number(spec.get("to"))
             if year is None:
-                problems.append(f"{lever.name}: the year of the change, {str(spec.get('year'))[:40]!r}, "
+                problems.append(f"{lever.name}: the {self.time_word} of the change, {str(spec.get('year'))[:40]!r}, "
                                 "is not a number")
             elif not t0 <= year <= t1:
-                problems.append(f"{lever.name}: the year of the change, {year:g}, is outside the run "
+                problems.append(f"{lever.name}: the {self.time_word} of the change, {year:g}, is outside the run "
                                 f"{t0:g} to {t1:g}")
             if to is None:
                 problems.append(f"{lever.name}: the new value, {str(spec.get('to'))[:40]!r}, is not a number")
@@ -737,7 +754,7 @@ class Explorer:
             if cur != lv.default or step:
                 rows.append((lv.name, lv.units, lv.default, cur, step))
         if rows:
-            table = pd.DataFrame(rows, columns=["lever", "units", "model value", "your value", "change in a year"])
+            table = pd.DataFrame(rows, columns=["lever", "units", "model value", "your value", "change"])
             rep.add_table(table.set_index("lever"), caption="Levers changed from the model's own values.",
                           name="settings")
         else:

@@ -230,7 +230,8 @@ def analyse(
         n_b = int((table["polarity"] == "B").sum())
         message = (f"{len(loops)} feedback loops ({n_r} reinforcing, {n_b} balancing"
                    + (f", {len(loops) - n_r - n_b} of undetermined polarity" if n_r + n_b < len(loops) else "")
-                   + f"), {'found by full enumeration' if used == 'enumeration' else 'found by the strongest-path search'}.")
+                   + "), found by "
+                   + ("full enumeration." if used == "enumeration" else "the strongest-path search."))
         flipped = table.loc[table["polarity_changes"], "id"].tolist()
         if flipped:
             notes.append("Loops whose polarity changes during the run (their polarity is the one that "

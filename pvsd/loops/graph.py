@@ -342,28 +342,39 @@ def strongest_path_loops(graph: CausalGraph, link_abs: dict[tuple[str, str], Seq
             out[n] = sorted([(s, m) for s, m in scored if s > 0 and not math.isnan(s)],
                             key=lambda p: -p[0])
         for target in graph.stocks:
-            best: dict[str, float] = {}
-            visiting: set[str] = set()
-            stack: list[str] = []
-
-            def visit(node: str, score: float, target: str = target, best: dict[str, float] = best,
-                      visiting: set[str] = visiting, stack: list[str] = stack) -> None:
-                if node in visiting:
-                    if node == target:
-                        cyc = list(stack)
-                        found.setdefault(frozenset(zip(cyc, cyc[1:] + cyc[:1], strict=True)), cyc)
-                    return
-                if score < best.get(node, 0.0):
-                    return
-                if max_length is not None and len(stack) >= max_length:
-                    return
-                best[node] = score
-                visiting.add(node)
-                stack.append(node)
-                for s, m in out[node]:
-                    visit(m, score * s)
-                visiting.discard(node)
-                stack.pop()
-
-            visit(target, 1.0)
+            _search(target, out, found, max_length)
     return canonical_loops(list(found.values()), graph)
+
+
+def _search(target: str, out: dict[str, list[tuple[float, str]]],
+            found: dict[frozenset[tuple[str, str]], list[str]], max_length: int | None) -> None:
+    """One strongest-path search from ``target`` (iterative depth-first search)."""
+    best: dict[str, float] = {target: 1.0}
+    stack = [target]
+    on_path = {target}
+    # frames: (node, cumulative score, index of the next outgoing link)
+    frames: list[tuple[str, float, int]] = [(target, 1.0, 0)]
+    while frames:
+        node, score, i = frames[-1]
+        links = out[node]
+        if i >= len(links):
+            frames.pop()
+            stack.pop()
+            on_path.discard(node)
+            continue
+        frames[-1] = (node, score, i + 1)
+        s, nxt = links[i]
+        new = score * s
+        if nxt in on_path:
+            if nxt == target:
+                cyc = list(stack)
+                found.setdefault(frozenset(zip(cyc, cyc[1:] + cyc[:1], strict=True)), cyc)
+            continue
+        if new < best.get(nxt, 0.0):
+            continue
+        if max_length is not None and len(stack) >= max_length:
+            continue
+        best[nxt] = new
+        stack.append(nxt)
+        on_path.add(nxt)
+        frames.append((nxt, new, 0))

@@ -6,6 +6,7 @@ import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -146,21 +147,29 @@ class LoopResult:
         idx = int(np.abs(self.times - float(time)).argmin())
         return self._dominant_at(idx)
 
+    @cached_property
+    def dominant_mask(self) -> pd.DataFrame:
+        """Boolean frame like :attr:`scores`: the loop is in the dominant set at that time."""
+        rel = np.nan_to_num(np.abs(self.scores.to_numpy(dtype=float)), nan=0.0)
+        mask = np.zeros(rel.shape, dtype=bool)
+        parts = self.loops["partition"].to_numpy()
+        for p in np.unique(parts):
+            cols = np.flatnonzero(parts == p)
+            a = rel[:, cols]
+            order = np.argsort(-a, axis=1, kind="stable")
+            srt = np.take_along_axis(a, order, axis=1)
+            before = np.cumsum(srt, axis=1) - srt
+            keep = (before < DOMINANCE_SHARE) & (srt > 0)
+            sub = np.zeros(a.shape, dtype=bool)
+            np.put_along_axis(sub, order, keep, axis=1)
+            mask[:, cols] = sub
+        return pd.DataFrame(mask, index=self.scores.index, columns=self.scores.columns)
+
     def _dominant_at(self, idx: int) -> list[str]:
-        row = self.scores.iloc[idx]
-        if row.isna().all():
-            return []
-        out: list[str] = []
-        parts = dict(zip(self.loops["id"], self.loops["partition"], strict=True))
-        for p in sorted(set(parts.values())):
-            vals = row[[i for i in self.ids if parts[i] == p]].abs().sort_values(ascending=False)
-            acc = 0.0
-            for lid, v in vals.items():
-                if v <= 0 or acc >= DOMINANCE_SHARE:
-                    break
-                out.append(str(lid))
-                acc += float(v)
-        return out
+        row = self.dominant_mask.iloc[idx]
+        ids = [str(i) for i in row.index[row.to_numpy()]]
+        strength = self.scores.iloc[idx].abs()
+        return sorted(ids, key=lambda i: (-float(strength[i]), i))
 
     def dominance(self) -> pd.DataFrame:
         """Periods of dominance: start, end, dominant loops and their polarities.
@@ -175,13 +184,16 @@ class LoopResult:
         rows: list[dict[str, Any]] = []
         current: tuple[str, ...] | None = None
         start = 1
-        sets = [tuple(self._dominant_at(i)) for i in range(len(t))]
+        m = self.dominant_mask.to_numpy()
+        ids = np.asarray(self.ids)
+        sets = [tuple(ids[m[i]]) for i in range(len(t))]
         for i in range(1, len(t) + 1):
             s = sets[i] if i < len(t) else None
             if i == len(t) or s != current:
                 if current is not None and i > start:
-                    share = float(self.scores.iloc[start:i][list(current)].abs().sum(axis=1).mean()) \
-                        if current else 0.0
+                    block = self.scores.iloc[start:i][list(current)].abs()
+                    share = float(block.sum(axis=1).mean()) if current else 0.0
+                    current = tuple(sorted(current, key=lambda c: (-float(block[c].mean()), c)))
                     rows.append({
                         "start": float(t[start]) - self.time_step, "end": float(t[i - 1]),
                         "dominant": ", ".join(current) if current else "(no active loop)",
@@ -193,10 +205,9 @@ class LoopResult:
 
     def dominant_share(self, loop_id: str) -> float:
         """Share of the run's time steps at which ``loop_id`` is in the dominant set."""
-        if len(self.times) < 2:
+        if len(self.times) < 2 or loop_id not in self.dominant_mask.columns:
             return 0.0
-        hits = sum(loop_id in self._dominant_at(i) for i in range(1, len(self.times)))
-        return hits / (len(self.times) - 1)
+        return float(self.dominant_mask[loop_id].iloc[1:].mean())
 
     def summary(self) -> str:
         """A few sentences for a reader: loops found, which dominate when."""
@@ -281,8 +292,8 @@ class LoopResult:
                 s = other.where(np.sign(other) == sign, 0.0).sum(axis=1)
                 if (s.abs() > 1e-9).any():
                     fig.add_trace(go.Scatter(
-                        x=t, y=s.to_numpy(), mode="lines", name=f"{label} loops (sum)", line={"color": "#999999", "width": 1.4,
-                                                     "dash": "solid" if sign > 0 else "dash"},
+                        x=t, y=s.to_numpy(), mode="lines", name=f"{label} loops (sum)",
+                        line={"color": "#999999", "width": 1.4, "dash": "solid" if sign > 0 else "dash"},
                         hovertemplate=label + " loops: %{y:.1%}<extra></extra>"), row=1, col=1)
         if not shown:
             fig.add_annotation(text="No feedback loops", x=0.5, y=0.8, xref="paper", yref="paper",
@@ -396,10 +407,8 @@ class LoopResult:
     def _cld_default(self, top: int) -> list[str]:
         if not self.ids:
             return []
-        ever: dict[str, int] = {}
-        for i in range(1, len(self.times)):
-            for lid in self._dominant_at(i):
-                ever[lid] = ever.get(lid, 0) + 1
+        counts = self.dominant_mask.iloc[1:].sum(axis=0)
+        ever = {str(k): int(v) for k, v in counts.items() if v > 0}
         chosen = sorted(ever, key=lambda k: (-ever[k], k))[:top]
         if len(chosen) < min(2, len(self.ids)):
             chosen += [i for i in self.top(top) if i not in chosen][: top - len(chosen)]

@@ -86,7 +86,7 @@ def compile_expression(ir: ModelIR, expr: Expr) -> Callable[[Mapping[str, Any], 
         for r in refs:
             ns["time" if r == "time" else "v_" + r] = env[r]
         with np.errstate(all="ignore"):
-            return np.asarray(eval(code, ns), dtype=float)  # noqa: S307 - code generated from the IR
+            return np.asarray(eval(code, ns), dtype=float)  # code generated from the IR
 
     return evaluate
 

@@ -187,6 +187,11 @@ class Report:
             self._tables[name] = frame
         return self
 
+    def add_csv(self, name: str, frame: pd.DataFrame) -> Report:
+        """Write ``frame`` as ``<name>.csv`` with the report (without showing it on the page)."""
+        self._tables[name] = frame
+        return self
+
     def add_figure(self, fig: go.Figure, name: str, caption: str = "",
                    series: pd.DataFrame | None = None) -> Report:
         """Append a plotly figure.

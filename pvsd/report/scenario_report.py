@@ -47,6 +47,8 @@ def scenario_report(
     model: Model,
     scenario_file: str | None = None,
     title: str | None = None,
+    live: bool = False,
+    model_sections: bool = True,
 ) -> Report:
     """Build the report of a baseline-and-scenarios comparison.
 
@@ -60,6 +62,11 @@ def scenario_report(
         Path of the scenario file, for the record.
     title
         Page title.
+    live
+        Add the live simulator (the model compiled to JavaScript, with sliders).
+    model_sections
+        Add the model card sections (stock-flow diagram, stocks and flows, levers,
+        feedback loops, equations) after the results.
     """
     base = comparison.baseline
     times = base.times
@@ -98,7 +105,7 @@ def scenario_report(
                 "baseline (the model's own settings).",
     )
     long = comparison.table()
-    rep._tables["key_results"] = long
+    rep.add_csv("key_results", long)
     last = comparison.years[-1]
     top = long[(long["scenario"] != "baseline") & np.isclose(long["year"], last)]
     if not top.empty:
@@ -142,6 +149,11 @@ def scenario_report(
                                                     "comment"]]
     rep.add_heading("Model constants (baseline values)")
     rep.add_table(_short_comments(consts), index=False, name="constants")
+    if model_sections or live:
+        from pvsd.embed.sections import add_model_sections
+
+        add_model_sections(rep, model, scenarios=comparison.scenarios.values(), live=live,
+                           card=model_sections)
     return rep
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["prepare", "sensitivity", "uncertainty_bands"]
 
 _COMMON_DEFAULTS: dict[str, Any] = {
-    "num_resamples": 100,
+    "num_resamples": None,
     "conf_level": 0.95,
     "tolerance": 0.1,
     "until_converged": False,
@@ -101,7 +101,7 @@ def prepare(
 
 def _check_options(opt: dict[str, Any], meth: Method, n: int, space: ParameterSpace, where: str) -> None:
     r = opt["num_resamples"]
-    if isinstance(r, bool) or not isinstance(r, int) or r < 10:
+    if r is not None and (isinstance(r, bool) or not isinstance(r, int) or r < 10):
         raise SpecError(f"{where}: num_resamples must be a whole number of at least 10, got {r!r}.")
     c = opt["conf_level"]
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c < 1:
@@ -323,8 +323,8 @@ def sensitivity(
     M
         eFAST interference factor (default 4).
     num_resamples, conf_level
-        Bootstrap resamples (default 100) and confidence level (0.95) of the
-        intervals on every index.
+        Bootstrap resamples (default 100; 20 for delta, whose estimator is slow)
+        and confidence level (0.95) of the intervals on every index.
     tolerance
         Largest acceptable interval width (default 0.1; for Morris relative to
         the largest mu*). Wider indices are flagged in ``converged``.

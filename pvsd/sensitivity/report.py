@@ -159,8 +159,8 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
     _attach_csv(rep, "indices", result.to_dataframe())
     _attach_csv(rep, "outcomes", pd.concat([result.samples, result.values], axis=1).rename_axis("run"))
     if result.second_order is not None:
-        _attach_csv(rep, "second_order", result.second_order)
-    _attach_csv(rep, "convergence", result.history)
+        _attach_csv(rep, "second_order", result.second_order.set_index("outcome"))
+    _attach_csv(rep, "convergence", result.history.set_index("n") if not result.history.empty else result.history)
     if bands is not None:
         _attach_csv(rep, "bands", bands.to_dataframe())
     return rep
@@ -168,8 +168,4 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
 
 def _attach_csv(rep: Report, name: str, frame: pd.DataFrame) -> None:
     """Have ``Report.write`` also write ``<name>.csv`` (with provenance) without showing it."""
-    add = getattr(rep, "add_csv", None)
-    if callable(add):
-        add(name, frame)
-    else:  # the builder keeps named tables here and writes them in write()
-        rep._tables[name] = frame
+    rep.add_csv(name, frame)

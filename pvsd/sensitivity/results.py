@@ -379,15 +379,16 @@ class SensitivityResult:
         stacked = (index == "S1") if stacked is None else stacked
         wide = self.over_time(o, index)
         fig = go.Figure()
+        colours = _colours(len(wide.columns))
         for k, p in enumerate(wide.columns):
-            colour = PALETTE[(k + 1) % len(PALETTE)] if k < len(PALETTE) - 1 else None
+            colour = colours[k]
             fig.add_trace(go.Scatter(
                 x=wide.index.to_numpy(), y=wide[p].to_numpy(dtype=float), name=str(p), mode="lines",
                 stackgroup="one" if stacked else None, line={"color": colour, "width": 2},
                 hovertemplate=f"{html.escape(str(p))}<br>%{{x:g}}: {index} = %{{y:.3f}}<extra></extra>",
             ))
         if stacked and index == "S1":
-            total = wide.clip(lower=0).sum(axis=1)
+            total = wide.clip(lower=0).sum(axis=1, min_count=1)  # all-NaN times stay NaN
             fig.add_trace(go.Scatter(x=wide.index.to_numpy(), y=(1 - total).clip(lower=0).to_numpy(),
                                      name="interactions (1 - sum S1)", mode="lines", stackgroup="one",
                                      line={"color": "#BBBBBB", "width": 0.5}, fillcolor="rgba(200,200,200,0.5)"))
@@ -525,6 +526,14 @@ class MorrisResult(SensitivityResult):
         fig.update_xaxes(rangemode="tozero")
         fig.update_yaxes(rangemode="tozero")
         return fig
+
+
+def _colours(n: int) -> list[str]:
+    """Distinguishable colours: pvsd's palette (without black), then plotly's 'Safe' set."""
+    from plotly.colors import qualitative
+
+    base = PALETTE[1:] + list(qualitative.Safe) + list(qualitative.Dark24)
+    return [base[k % len(base)] for k in range(n)]
 
 
 def _variance_text(o: Outcome, ind: pd.DataFrame, ranked: list[str], top: int) -> str:

@@ -1,0 +1,214 @@
+"""Feedback-loop analysis (Loops that Matter) against analytic references."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pvsd
+from pvsd.loops import LoopResult
+
+HERE = Path(__file__).parent
+MODELS = HERE / "models"
+ROOT = HERE.parent
+
+
+@pytest.fixture(scope="module")
+def logistic() -> pvsd.Model:
+    return pvsd.load(MODELS / "logistic.mdl")
+
+
+def _crossing(t: np.ndarray, y: np.ndarray) -> float:
+    """First time where ``y`` changes sign from + to -, linearly interpolated."""
+    k = int(np.flatnonzero((y[:-1] > 0) & (y[1:] <= 0))[0])
+    return float(t[k] + (t[k + 1] - t[k]) * y[k] / (y[k] - y[k + 1]))
+
+
+def test_logistic_one_reinforcing_one_balancing_loop(logistic: pvsd.Model) -> None:
+    res = pvsd.loops(logistic)
+    assert isinstance(res, LoopResult)
+    assert res.method == "enumeration"
+    table = res.loops.set_index("id")
+    assert len(table) == 2
+    assert sorted(table["polarity"]) == ["B", "R"]
+    by_pol = {r.polarity: set(r.variables) for r in table.itertuples()}
+    assert by_pol["R"] == {"Population", "Births"}
+    assert by_pol["B"] == {"Population", "Deaths"}
+    assert not table["polarity_changes"].any()
+    # one partition: the two relative scores add up to 1 in absolute value at every step
+    s = res.scores.iloc[1:]
+    assert np.allclose(s.abs().sum(axis=1), 1.0)
+
+
+def test_logistic_dominance_switches_at_the_inflection_point(logistic: pvsd.Model) -> None:
+    r, k, p0 = 1.0, 1000.0, 10.0
+    t_star = math.log((k - p0) / p0) / r  # analytic inflection of the continuous logistic
+    errors = {}
+    for dt in (1 / 32, 1 / 128):
+        res = pvsd.loops(logistic, time_step=dt)
+        ids = res.loops.set_index("polarity")["id"]
+        rel = res.scores.iloc[1:]
+        t = rel.index.to_numpy()
+        margin = rel[ids["R"]].abs().to_numpy() - rel[ids["B"]].abs().to_numpy()
+        # R dominates before, B after, one switch only. |B|/|R| = 2P/K, so near K the
+        # balancing loop explains 2/3 of the change and the reinforcing loop 1/3
+        assert margin[0] > 0.9 and margin[-1] == pytest.approx(-1 / 3, abs=0.01)
+        assert np.count_nonzero(np.diff(np.sign(margin)) != 0) == 1
+        # scores at t describe the step [t - dt, t]: centre the crossing on the step
+        t_switch = _crossing(t, margin) - dt / 2
+        pop = res.run["Population"].to_numpy()
+        t_sim = _crossing(res.run.times, k / 2 - pop)  # simulated (Euler) inflection P = K/2
+        assert abs(t_switch - t_sim) <= dt
+        errors[dt] = t_switch - t_star
+        dom = res.dominance()
+        assert list(dom["polarity"]) == ["R", "B"]
+        assert abs(dom["end"].iloc[0] - t_sim) <= 2 * dt
+    # against the analytic time: Euler's first-order error, so it shrinks with dt
+    assert abs(errors[1 / 128]) <= 0.03
+    assert abs(errors[1 / 128]) < abs(errors[1 / 32]) / 3
+
+
+def test_goal_seeking_has_one_balancing_loop_with_relative_score_one() -> None:
+    res = pvsd.loops(pvsd.load(MODELS / "goal_seeking.mdl"))
+    assert len(res.loops) == 1
+    row = res.loops.iloc[0]
+    assert row["polarity"] == "B"
+    assert set(row["variables"]) == {"Level", "Adjustment", "Gap"}
+    rel = res.scores[row["id"]].iloc[1:]
+    assert np.allclose(rel.abs(), 1.0)
+    assert (rel < 0).all()  # balancing: negative relative score
+    # an isolated loop has loop score exactly -1, whatever its gain
+    assert np.allclose(res.loop_scores[row["id"]].iloc[1:], -1.0)
+    assert res.dominance()["dominant"].tolist() == [row["id"]]
+
+
+def test_model_without_feedback_reports_no_loops_not_an_error() -> None:
+    m = pvsd.load(MODELS / "no_feedback.mdl")
+    res = pvsd.loops(m)
+    assert res.loops.empty and res.scores.shape[1] == 0
+    assert "no feedback loops" in res.message
+    assert res.dominance().empty
+    assert res.to_dataframe().empty
+    fig = res.plot()
+    assert len(fig.data) == 1  # the variable's trajectory only
+    assert res.cld().layout.annotations[0].text.startswith("No feedback loops")
+    assert "no feedback loops" in res._repr_html_()
+
+
+def test_enumeration_counts_cycles_of_a_complete_digraph() -> None:
+    """k stocks, each one's flow driven by every other stock: the stock graph is complete."""
+    k = 5
+    expected = sum(math.comb(k, n) * math.factorial(n - 1) for n in range(2, k + 1))  # no self-loops
+    res = pvsd.loops(pvsd.load(MODELS / "complete_coupling.mdl"))
+    assert expected == 84
+    assert len(res.loops) == expected
+    # each loop of L stocks passes through L flows
+    counts = res.loops["length"].value_counts().to_dict()
+    assert counts == {2 * n: math.comb(k, n) * math.factorial(n - 1) for n in range(2, k + 1)}
+    assert (res.loops["polarity"] == "R").all()
+    assert res.loops["id"].is_unique
+    # a length bound keeps only the short loops
+    short = pvsd.loops(pvsd.load(MODELS / "complete_coupling.mdl"), max_length=4)
+    assert len(short.loops) == math.comb(k, 2)
+
+
+def test_ids_are_stable() -> None:
+    m = pvsd.load(MODELS / "complete_coupling.mdl")
+    a = pvsd.loops(m).loops[["id", "variables"]]
+    b = pvsd.loops(pvsd.load(MODELS / "complete_coupling.mdl")).loops[["id", "variables"]]
+    assert a.equals(b)
+
+
+def test_strongest_path_search_replaces_enumeration_beyond_the_threshold() -> None:
+    m = pvsd.load(MODELS / "complete_coupling.mdl")
+    full = pvsd.loops(m)
+    res = pvsd.loops(m, max_loops=10)
+    assert res.method == "strongest_path"
+    assert "strongest-path search" in res.message and "strongest-path" in res.notes[0]
+    assert 0 < len(res.loops) <= len(full.loops)
+    every = {frozenset(v) for v in full.loops["variables"]}
+    assert {frozenset(v) for v in res.loops["variables"]} <= every
+    # the loop with the largest mean score overall is among those found
+    best = full.loops.sort_values("mean_abs_relative_score").iloc[-1]["variables"]
+    assert frozenset(best) in {frozenset(v) for v in res.loops["variables"]}
+
+
+def _readme_loops() -> list[tuple[str, str, list[str]]]:
+    path = ROOT / "models" / "README.md"
+    if not path.exists():
+        pytest.skip("models/README.md is absent")
+    text = path.read_text(encoding="utf-8")
+    section = text.split("## Feedback loops", 1)[1].split("\n## ", 1)[0]
+    out = []
+    for line in section.splitlines():
+        m = re.match(r"\|\s*\*\*([RB]\d+)\*\*([^|]*)\|\s*(reinforcing|balancing)[^|]*\|([^|]+)\|", line)
+        if m:
+            names = [v.strip() for v in m.group(4).split("→")]
+            assert names[0] == names[-1], line
+            out.append((f"{m.group(1)}{m.group(2).rstrip()}", "R" if m.group(3) == "reinforcing" else "B",
+                        names[:-1]))
+    assert out, "no loop table found in models/README.md"
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference_loops() -> LoopResult:
+    return pvsd.loops(pvsd.load("public_value_chain"))
+
+
+@pytest.mark.parametrize("loop", _readme_loops(), ids=lambda lp: lp[0].split()[0])
+def test_reference_model_loops_named_in_readme_are_found(reference_loops: LoopResult,
+                                                         loop: tuple[str, str, list[str]]) -> None:
+    name, polarity, names = loop
+    t = reference_loops.loops
+    hits = t[[set(v) == set(names) for v in t["variables"]]]
+    assert not hits.empty, f"{name}: no loop through exactly {names}"
+    row = hits.iloc[0]
+    assert row["polarity"] == polarity, f"{name}: expected {polarity}, the run gives {row['polarity']}"
+    seq = list(row["variables"])
+    assert any(seq[i:] + seq[:i] == names for i in range(len(seq))), f"{name}: variables in another order"
+
+
+def test_reference_model_result_api(reference_loops: LoopResult) -> None:
+    res = reference_loops
+    assert res.method == "enumeration"
+    assert set(res.loops["polarity"]) <= {"R", "B", "U"}
+    assert list(res.scores.columns) == res.ids
+    assert np.isnan(res.scores.iloc[0]).all()
+    assert (res.scores.iloc[1:].abs() <= 1 + 1e-12).all().all()
+    long = res.to_dataframe()
+    assert set(long.columns) == {"time", "id", "polarity", "relative_score", "loop_score"}
+    dom = res.dominance()
+    assert dom["start"].iloc[0] == pytest.approx(2000.0) and dom["end"].iloc[-1] == pytest.approx(2050.0)
+    assert (dom["mean_share"] >= 0.5 - 1e-9).all()
+    fig = res.plot("public trust")
+    assert fig.layout.annotations[1].text.startswith("Public Trust")
+    cld = res.cld()
+    assert len(cld.layout.annotations) > 5
+    assert "Trust Reference" in res.graph.nodes  # the SMOOTH owner is a node
+    assert res.graph.nodes["Trust Reference"]["kind"] == "smooth"
+
+
+def test_scenario_changes_scores_not_loops() -> None:
+    m = pvsd.load("public_value_chain")
+    base = pvsd.loops(m, final_time=2010)
+    scen = pvsd.Scenario("reform", constants={"Organisational Reform Effort": 0.6})
+    res = pvsd.loops(m, scen, final_time=2010)
+    assert res.scenario == "reform"
+    assert res.loops["id"].tolist() == base.loops["id"].tolist()
+    assert not np.allclose(res.scores.iloc[1:].to_numpy(), base.scores.iloc[1:].to_numpy())
+
+
+def test_bad_arguments_are_pvsd_errors(logistic: pvsd.Model) -> None:
+    with pytest.raises(pvsd.ParameterError):
+        pvsd.loops(logistic, method="magic")
+    with pytest.raises(pvsd.ParameterError):
+        pvsd.loops(logistic, max_length=0)
+    with pytest.raises(pvsd.UnknownVariableError):
+        pvsd.loops(logistic).plot("Nonexistent")
+    with pytest.raises(pvsd.ParameterError):
+        pvsd.loops(logistic).loop("L9")
