@@ -111,7 +111,7 @@ def test_time_settings_and_return_times(teacup):
                      outputs=["Teacup Temperature"])
     assert list(res.times) == [5, 6, 7, 8]
     assert res["Teacup Temperature"].iloc[0] == 180  # initial value at the new start
-    t, temps = euler_teacup(3, 0.25)
+    _, temps = euler_teacup(3, 0.25)
     assert res["Teacup Temperature"].iloc[-1] == pytest.approx(temps[-1], rel=1e-12)
     res = teacup.run(return_times=[0, 2.5, 30], outputs=["Teacup Temperature"])
     assert list(res.times) == [0, 2.5, 30]
@@ -120,7 +120,7 @@ def test_time_settings_and_return_times(teacup):
 def test_step_lever_acts_inside_the_simulation(teacup):
     res = teacup.run(params={"Room Temperature": pvsd.Step(10, 100)}, saveper=0.125,
                      outputs=["Teacup Temperature", "Room Temperature"])
-    t, temps = euler_teacup(30, 0.125, room=lambda t: 100.0 if t >= 10 else 70.0)
+    _, temps = euler_teacup(30, 0.125, room=lambda t: 100.0 if t >= 10 else 70.0)
     np.testing.assert_allclose(res["Teacup Temperature"].to_numpy(), temps, rtol=1e-12)
     assert res["Room Temperature"].loc[9.875] == 70 and res["Room Temperature"].loc[10] == 100
 
@@ -176,7 +176,7 @@ def test_load_errors(tmp_path):
         pvsd.load(tmp_path / "missing.mdl")
     bad = tmp_path / "bad.mdl"
     bad.write_text("Stock = INTEG( flow, \n ~ ~ |\n this is not vensim (((")
-    with pytest.raises(pvsd.ModelLoadError, match="bad.mdl"):
+    with pytest.raises(pvsd.ModelLoadError, match=r"bad\.mdl"):
         pvsd.load(bad)
     txt = tmp_path / "notes.txt"
     txt.write_text("hello")
