@@ -18,6 +18,12 @@ from pvsd.errors import OutputExistsError
 __all__ = ["atomic_write", "check_new", "replace_dir", "write_csv", "write_text"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def check_new(path: str | Path, force: bool = False) -> Path:
     """Raise :class:`OutputExistsError` if ``path`` exists and ``force`` is false."""
     p = Path(path)
@@ -40,6 +46,7 @@ def atomic_write(path: str | Path, mode: str = "w", force: bool = True) -> Itera
         kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get normal permissions
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -84,4 +91,5 @@ def replace_dir(tmp_dir: Path, final_dir: Path, force: bool) -> Path:
         shutil.rmtree(backup, ignore_errors=True)
     else:
         os.replace(tmp_dir, final_dir)
+    os.chmod(final_dir, 0o777 & ~_umask())  # mkdtemp makes 0700
     return final_dir

@@ -152,6 +152,11 @@ def test_result_schema(teacup, tmp_path):
     assert any(line.startswith("# pysd_version:") for line in header)
     with pytest.raises(pvsd.OutputExistsError):
         res.to_csv(out)
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
 
 
 def test_translation_is_cached_outside_model_folder(tmp_path, monkeypatch, teacup_path):

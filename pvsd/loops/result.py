@@ -203,6 +203,30 @@ class LoopResult:
                 current, start = s, i
         return pd.DataFrame(rows, columns=cols)
 
+    def leading(self) -> pd.DataFrame:
+        """Periods in which one loop has the largest |relative score|: start, end, id, polarity, mean_share.
+
+        A coarser view than :meth:`dominance` for models with many loops.
+        """
+        cols = ["start", "end", "id", "polarity", "mean_share"]
+        if not self.ids or len(self.times) < 2:
+            return pd.DataFrame(columns=cols)
+        rel = self.scores.iloc[1:]
+        a = rel.abs().fillna(0.0).to_numpy()
+        best = np.where(a.max(axis=1) > 0, a.argmax(axis=1), -1)
+        t = self.times[1:]
+        pol = dict(zip(self.loops["id"], self.loops["polarity"], strict=True))
+        rows = []
+        start = 0
+        for i in range(1, len(t) + 1):
+            if i == len(t) or best[i] != best[start]:
+                if best[start] >= 0:
+                    lid = self.ids[best[start]]
+                    rows.append({"start": float(t[start]) - self.time_step, "end": float(t[i - 1]), "id": lid,
+                                 "polarity": pol[lid], "mean_share": float(a[start:i, best[start]].mean())})
+                start = i
+        return pd.DataFrame(rows, columns=cols)
+
     def dominant_share(self, loop_id: str) -> float:
         """Share of the run's time steps at which ``loop_id`` is in the dominant set."""
         if len(self.times) < 2 or loop_id not in self.dominant_mask.columns:
@@ -302,12 +326,11 @@ class LoopResult:
                                  name=var, line={"color": "#000000", "width": 2.2}, showlegend=False,
                                  hovertemplate=f"{html.escape(var)}: %{{y:.4g}} at t=%{{x:.4g}}<extra></extra>"),
                       row=2, col=1)
-        for p in self.dominance().itertuples(index=False):
-            if p.dominant.startswith("("):
-                continue
-            first = p.dominant.split(", ")[0]
-            fig.add_vrect(x0=p.start, x1=p.end, fillcolor=colours.get(first, "#ccc"), opacity=0.07,
-                          line_width=0, row=2, col=1)
+        shapes = [
+            {"type": "rect", "xref": "x2", "yref": "y2 domain", "x0": p.start, "x1": p.end, "y0": 0, "y1": 1,
+             "fillcolor": colours.get(p.id, "#ccc"), "opacity": 0.10, "line": {"width": 0}, "layer": "below"}
+            for p in self.leading().itertuples(index=False)]
+        fig.update_layout(shapes=shapes)
         fig.update_yaxes(range=[-1.05, 1.05], tickformat=".0%", zeroline=True, zerolinecolor="#888",
                          row=1, col=1)
         fig.update_xaxes(title_text="time", row=2, col=1)

@@ -1,0 +1,166 @@
+"""The feedback-loop report: loops, their polarity, and which ones drive behaviour when."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pvsd.report.document import Report, kv_table
+
+if TYPE_CHECKING:
+    from pvsd.loops import LoopResult
+    from pvsd.model import Model
+
+__all__ = ["loops_report"]
+
+#: Loops listed in the HTML table (all of them go to loops.csv).
+TABLE_ROWS = 40
+
+_HOW_TO_READ = """\
+A feedback loop is a closed chain of cause and effect: a variable influences itself through other \
+variables and at least one stock. A reinforcing loop (R) amplifies change (growth or decline feeds \
+itself); a balancing loop (B) counteracts it (the system moves towards a goal or limit).
+
+The relative loop score says how much of the change in the model's stocks a loop explains at each \
+moment, from -100% to +100%: positive for a reinforcing loop, negative for a balancing one. The \
+scores of all loops add up to 100% in absolute value, so a loop with 60% explains more than half of \
+what happens. Loops whose score is near zero are present but inactive at that time.
+
+Scores come from the run itself (the Loops that Matter method of Schoenberg, Davidsen and Eberlein, \
+2020, with the 2023 correction for links from flows to stocks): for every link, the share of the \
+change in a variable caused by the change in one of its inputs, over one time step; a loop's score \
+is the product of the shares along it. Polarities are observed in the run, so a loop whose effect \
+changes sign (for example past a threshold in a lookup) is flagged.
+
+Limits: loop dominance is about change, so a model in equilibrium has no dominant loop; relative \
+scores compare loops within one run and one scenario; near an inflection point scores swing \
+quickly from one loop to another."""
+
+
+def _loop_names(result: LoopResult, ids: list[str]) -> dict[str, str]:
+    return {i: " → ".join(result.loop(i)["variables"]) for i in ids}
+
+
+def loops_report(result: LoopResult, model: Model, variable: str | None = None,
+                 scenario_file: str | None = None, title: str | None = None) -> Report:
+    """Build the report of a loop analysis.
+
+    Parameters
+    ----------
+    result
+        The analysis (:func:`pvsd.loops`); the report runs nothing itself.
+    model
+        The model, for its metadata.
+    variable
+        Variable drawn under the loop scores (default: the stock in the most important loops).
+    scenario_file
+        Scenario file the scenario came from, for the record.
+    title
+        Page title.
+    """
+    prov = dict(result.provenance)
+    if scenario_file:
+        prov["scenario_file"] = scenario_file
+    prov["loop_analysis"] = {"method": result.method, "loops": len(result.ids),
+                             "time_step": result.time_step}
+    times = result.times
+    scen = f"scenario '{result.scenario}'" if result.scenario else "the model's own settings"
+    rep = Report(
+        title=title or f"{model.name}: feedback loops and what drives behaviour",
+        subtitle=f"Model {model.path.name} · {scen} · {times[0]:g}-{times[-1]:g} · "
+                 f"{prov.get('created', '')}",
+        provenance=prov,
+    )
+
+    rep.section("What was analysed")
+    rep.add_text(result.message)
+    rep.add_html(kv_table([
+        ("Model file", model.path.name),
+        ("Model SHA-256", model.sha256),
+        ("Scenario", result.scenario or "(none: the model's own settings)"),
+        ("Scenario file", scenario_file or "(none)"),
+        ("Simulated period", f"{times[0]:g} to {times[-1]:g}, scores at every time step "
+                             f"({result.time_step:g})"),
+        ("Loop search", "full enumeration (Johnson's algorithm)" if result.method == "enumeration"
+         else "strongest-path search (Eberlein & Schoenberg 2020)"),
+        ("Loops", f"{len(result.ids)} ({int((result.loops['polarity'] == 'R').sum())} reinforcing, "
+                  f"{int((result.loops['polarity'] == 'B').sum())} balancing)"),
+    ]))
+    for note in result.notes:
+        if "strongest-path" in note or "approximation" in note or "not scored" in note \
+                or "polarity changes" in note:
+            rep.add_notice(note)
+
+    if not result.ids:
+        rep.section("Behaviour")
+        rep.add_figure(result.plot(variable), "loop-scores",
+                       caption="The model has no feedback loops, so nothing to attribute: the panel "
+                               "shows the chosen variable only.")
+        rep.section("How to read this")
+        rep.add_text(_HOW_TO_READ)
+        return rep
+
+    rep.section("Which loops drive behaviour")
+    var = variable or result.default_variable()
+    rep.add_figure(
+        result.plot(var),
+        "loop-scores",
+        caption=f"Top: relative loop score of the {min(8, len(result.ids))} most important loops "
+                "(solid: reinforcing, dashed: balancing; other loops summed in grey). Bottom: "
+                f"{var}; the shading marks which loop leads in each period. Hover a line to see "
+                "the loop's variables.",
+    )
+    lead = result.leading()
+    names = _loop_names(result, sorted(set(lead["id"])))
+    periods = pd.DataFrame({
+        "from": lead["start"].round(4),
+        "to": lead["end"].round(4),
+        "leading loop": lead["id"],
+        "R/B": lead["polarity"],
+        "mean share": [f"{100 * v:.0f}%" for v in lead["mean_share"]],
+        "variables": [names[i] for i in lead["id"]],
+    })
+    rep.add_heading("The leading loop in each period")
+    rep.add_table(periods, index=False, name="leading_loops",
+                  caption="The loop with the largest relative score, period by period, and its mean "
+                          "share of the change. With many loops no single one explains half of the "
+                          "change; dominance.csv lists the full dominant sets (the fewest loops that "
+                          "together explain at least 50%).")
+    dom = result.dominance()
+    rep._tables["dominance"] = dom
+
+    rep.section("Causal-loop diagram")
+    chosen = result._cld_default(4)
+    rep.add_figure(result.cld(chosen), "causal-loop-diagram",
+                   caption="The loops that dominate most often ("
+                           + ", ".join(chosen)
+                           + "). Boxes are stocks; + / − on an arrow is the link's polarity observed in "
+                             "the run; the percentage is the loop's mean share of the change.")
+
+    rep.section("Loops")
+    t = result.table()
+    t = t.sort_values(["mean_abs_relative_score", "id"], ascending=[False, True])
+    shown = pd.DataFrame({
+        "id": t["id"],
+        "R/B": t["polarity"] + ["*" if c else "" for c in t["polarity_changes"]],
+        "length": t["length"],
+        "mean relative score": [f"{100 * v:+.1f}%" for v in t["mean_relative_score"]],
+        "dominant (share of time)": [f"{100 * v:.0f}%" for v in t["dominant_share"]],
+        "variables": t["variables"],
+    })
+    n = len(shown)
+    rep.add_table(shown.head(TABLE_ROWS), index=False,
+                  caption=(f"The {min(n, TABLE_ROWS)} most important of {n} loops, by mean |relative "
+                           "score|" if n > TABLE_ROWS else f"All {n} loops, by mean |relative score|")
+                  + "; * marks a loop whose polarity changes during the run. Every loop is in loops.csv.")
+    full = result.table().drop(columns=["stocks"])
+    rep._tables["loops"] = full.set_index("id")
+
+    rep.section("How to read this")
+    rep.add_text(_HOW_TO_READ)
+    other = [nt for nt in result.notes if nt not in ("",)]
+    if other:
+        rep.add_html("<ul>" + "".join(f"<li>{html.escape(nt)}</li>" for nt in other) + "</ul>")
+    return rep
