@@ -18,7 +18,7 @@ from pvsd.errors import PvsdError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Order is the order of `pvsd --help`.
-COMMANDS: tuple[str, ...] = ("report", "run", "scenarios", "explore", "info", "sensitivity", "calibrate",
+COMMANDS: tuple[str, ...] = ("report", "run", "scenarios", "explore", "info", "sensitivity", "calibrate", "loops",
                               "doc", "diagram", "embed")
 
 

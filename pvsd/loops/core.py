@@ -163,13 +163,12 @@ def analyse(
         steps = np.unique(np.linspace(1, n - 1, min(SEARCH_STEPS, max(n - 1, 1))).round().astype(int))
         absd = {k: np.abs(v) for k, v in all_links.scores.items()}
         loops = strongest_path_loops(graph, absd, steps, max_length)
-        why = ("more than " + f"{max_loops} loops exist" if method == "auto" else "it was asked for")
-        notes.insert(0, f"The model has too many feedback loops to list them all ({why}): the "
-                        f"{len(loops)} loops shown were found by the strongest-path search of "
-                        "Eberlein & Schoenberg (2020) at "
-                        f"{len(steps)} times of the run. They are the loops that matter most at some "
-                        "time; weaker loops may be missing, and relative scores are shares of the "
-                        "loops found.")
+        why = (f"The model has more than {max_loops} feedback loops, too many to list them all: the "
+               if method == "auto" else "As asked, the ")
+        notes.insert(0, why + f"{len(loops)} loops shown were found by the strongest-path search of "
+                        f"Eberlein & Schoenberg (2020) at {len(steps)} times of the run. They are the "
+                        "loops that matter most at some time; weaker loops may be missing, and relative "
+                        "scores are shares of the loops found.")
         links = all_links
     else:
         wanted = [lk for lp in loops for lk in lp.links]

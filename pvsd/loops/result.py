@@ -477,8 +477,29 @@ def _layout(g: nx.DiGraph, order: list[str] | None = None) -> dict[str, tuple[fl
         pos = nx.kamada_kawai_layout(und)
     except Exception:  # scipy missing or a degenerate graph
         pos = nx.spring_layout(und, seed=1)
-    xs = np.array([p[0] for p in pos.values()])
-    ys = np.array([p[1] for p in pos.values()])
-    span = max(float(np.ptp(xs)), float(np.ptp(ys)), 1e-9)
-    return {n: (2 * (float(p[0]) - xs.mean()) / span, 2 * (float(p[1]) - ys.mean()) / span)
-            for n, p in pos.items()}
+    names = list(pos)
+    xy = np.array([pos[n] for n in names], dtype=float)
+    xy -= xy.mean(axis=0)
+    xy *= 2.0 / max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1e-9)
+    return dict(zip(names, map(tuple, _spread(xy)), strict=True))
+
+
+def _spread(xy: np.ndarray, min_dist: float = 0.5, rounds: int = 300) -> np.ndarray:
+    """Push apart nodes closer than ``min_dist`` (labels must not overlap); deterministic."""
+    xy = xy.copy()
+    n = len(xy)
+    for _ in range(rounds):
+        moved = False
+        for i in range(n):
+            for j in range(i + 1, n):
+                d = xy[j] - xy[i]
+                dist = float(np.hypot(*d))
+                if dist < min_dist:
+                    u = d / dist if dist > 1e-9 else np.array([np.cos(i + j), np.sin(i + j)])
+                    push = 0.5 * (min_dist - dist) + 1e-3
+                    xy[i] -= u * push
+                    xy[j] += u * push
+                    moved = True
+        if not moved:
+            break
+    return xy

@@ -40,7 +40,11 @@ quickly from one loop to another."""
 
 
 def _loop_names(result: LoopResult, ids: list[str]) -> dict[str, str]:
-    return {i: " → ".join(result.loop(i)["variables"]) for i in ids}
+    out = {}
+    for i in ids:
+        names = list(result.loop(i)["variables"])
+        out[i] = " → ".join([*names, names[0]])
+    return out
 
 
 def loops_report(result: LoopResult, model: Model, variable: str | None = None,
@@ -115,8 +119,8 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     lead = result.leading()
     names = _loop_names(result, sorted(set(lead["id"])))
     periods = pd.DataFrame({
-        "from": lead["start"].round(4),
-        "to": lead["end"].round(4),
+        "from": [f"{v:.2f}" for v in lead["start"]],
+        "to": [f"{v:.2f}" for v in lead["end"]],
         "leading loop": lead["id"],
         "R/B": lead["polarity"],
         "mean share": [f"{100 * v:.0f}%" for v in lead["mean_share"]],
@@ -125,15 +129,17 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     rep.add_heading("The leading loop in each period")
     rep.add_table(periods, index=False, name="leading_loops",
                   caption="The loop with the largest relative score, period by period, and its mean "
-                          "share of the change. With many loops no single one explains half of the "
-                          "change; dominance.csv lists the full dominant sets (the fewest loops that "
-                          "together explain at least 50%).")
+                          "share of the change."
+                          + (" With many loops no single one explains half of the change; "
+                             if (lead["mean_share"] < 0.5).any() else " ")
+                          + "dominance.csv lists the full dominant sets (the fewest loops that together "
+                            "explain at least 50% of the change at each time step).")
     dom = result.dominance()
     rep._tables["dominance"] = dom
 
     rep.section("Causal-loop diagram")
     chosen = result._cld_default(4)
-    rep.add_figure(result.cld(chosen), "causal-loop-diagram",
+    rep.add_figure(result.cld(chosen), "cld",
                    caption="The loops that dominate most often ("
                            + ", ".join(chosen)
                            + "). Boxes are stocks; + / − on an arrow is the link's polarity observed in "

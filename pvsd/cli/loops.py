@@ -1,0 +1,92 @@
+"""``pvsd loops``: a model's feedback loops and which of them drive behaviour when."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from pvsd.cli.common import add_model_arg, add_output_args, default_out, say
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "loops",
+        help="find the feedback loops of a model and which ones dominate behaviour over time",
+        description="Find every feedback loop of a model (or, for models with very many, the ones "
+        "that matter most), its polarity (reinforcing R / balancing B) observed in a run, and "
+        "which loops dominate behaviour in each period (the Loops that Matter method). Writes a "
+        "self-contained HTML report: loop table, relative loop scores over time above a chosen "
+        "variable, and a causal-loop diagram of the dominant loops.",
+    )
+    add_model_arg(p)
+    p.add_argument("--scenario-file", metavar="FILE", help="TOML scenario file")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="scenario of --scenario-file to analyse (default: the model's own settings, "
+                        "or the only scenario of the file)")
+    p.add_argument("-v", "--variable", metavar="NAME",
+                   help="variable drawn under the loop scores (default: the stock in the most "
+                        "important loops)")
+    p.add_argument("--max-length", type=int, metavar="N", help="longest loop searched, in variables")
+    p.add_argument("--max-loops", type=int, metavar="N", default=None,
+                   help="above this many loops use the strongest-path search instead of listing "
+                        "every loop (default 2000)")
+    p.add_argument("--method", choices=("auto", "enumerate", "strongest_path"), default="auto",
+                   help="loop search (default: auto)")
+    g = p.add_argument_group("time settings (default: the model file's)")
+    g.add_argument("--initial-time", type=float, metavar="T")
+    g.add_argument("--final-time", type=float, metavar="T")
+    g.add_argument("--time-step", type=float, metavar="DT",
+                   help="scores are computed at every time step")
+    p.add_argument("--fragment", action="store_true",
+                   help="also write one embeddable HTML fragment per figure")
+    add_output_args(p)
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import pvsd
+    from pvsd.errors import ScenarioError
+    from pvsd.io import check_new
+    from pvsd.loops import DEFAULT_MAX_LOOPS
+    from pvsd.report.loops_report import loops_report
+
+    out = args.out or default_out("pvsd-loops")
+    check_new(out, args.force)
+    model = pvsd.load(args.model)
+    scenario = None
+    if args.scenario and not args.scenario_file:
+        raise ScenarioError("--scenario needs --scenario-file FILE (the TOML file that defines it).")
+    if args.scenario_file:
+        sset = pvsd.load_scenarios(args.scenario_file, model)
+        if args.scenario:
+            scenario = sset[args.scenario]
+        elif len(sset) == 1:
+            scenario = next(iter(sset))
+        else:
+            raise ScenarioError(
+                f"{args.scenario_file} defines {len(sset)} scenarios; choose one with --scenario "
+                f"({', '.join(sset.names)})."
+            )
+    if args.variable:
+        model.resolve(args.variable, where="--variable")
+    say(f"analysing the feedback loops of {model.path.name}"
+        + (f", scenario {scenario.name!r}" if scenario else "") + " ...")
+    res = pvsd.loops(model, scenario, max_length=args.max_length,
+                     max_loops=args.max_loops or DEFAULT_MAX_LOOPS, method=args.method,
+                     initial_time=args.initial_time, final_time=args.final_time,
+                     time_step=args.time_step)
+    say(res.message)
+    if res.ids:
+        t = res.table().sort_values(["mean_abs_relative_score", "id"], ascending=[False, True]).head(10)
+        say("\nMost important loops (id, polarity, mean relative score over the run, variables):")
+        for r in t.itertuples(index=False):
+            text = textwrap.fill(r.variables, width=100, initial_indent=" " * 4, subsequent_indent=" " * 6)
+            say(f"  {r.id} {r.polarity} {100 * r.mean_relative_score:+5.1f}%\n{text}")
+        lead = res.leading()
+        say("\nLeading loop by period:")
+        for r in lead.itertuples(index=False):
+            say(f"  {r.start:g}-{r.end:g}: {r.id} ({r.polarity}), {100 * r.mean_share:.0f}% of the change")
+    rep = loops_report(res, model, variable=args.variable, scenario_file=args.scenario_file)
+    path = rep.write(out, force=args.force, fragments=args.fragment)
+    say(f"\nreport written: {path.resolve()}")
+    return 0
