@@ -16,7 +16,7 @@ from pvsd.errors import ModelLoadError
 from pvsd.provenance import file_sha256, versions
 from pvsd.resources import bundled_model_path, bundled_models
 
-__all__ = ["ModelSource", "cache_dir", "resolve_model_path", "translate"]
+__all__ = ["ModelSource", "cache_dir", "parse_model_file", "resolve_model_path", "translate"]
 
 _CACHE_FORMAT = "1"
 VENSIM_SUFFIXES = (".mdl",)
@@ -64,7 +64,7 @@ class ModelSource:
             return None
         with contextlib.suppress(Exception), open(self.abstract_path, "rb") as fh:
             return pickle.load(fh)
-        return _parse(self.path)
+        return parse_model_file(self.path)
 
 
 def resolve_model_path(model: str | os.PathLike[str]) -> Path:
@@ -89,7 +89,8 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
     )
 
 
-def _parse(path: Path) -> Any:
+def parse_model_file(path: Path) -> Any:
+    """PySD's abstract model of a Vensim ``.mdl`` or XMILE file (raises :class:`ModelLoadError`)."""
     suffix = path.suffix.lower()
     try:
         if suffix in VENSIM_SUFFIXES:
@@ -134,7 +135,7 @@ def translate(path: Path) -> ModelSource:
     if py_path.is_file():
         return ModelSource(path, sha, py_path, abstract_path)
 
-    abstract = _parse(path)
+    abstract = parse_model_file(path)
     cache_dir().mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir()))
     try:

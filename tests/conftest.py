@@ -38,3 +38,15 @@ def teacup(teacup_path: Path):
     import pvsd
 
     return pvsd.load(teacup_path)
+
+
+def conformance_files() -> list[Path]:
+    """Every .mdl/.xmile file of the SDXorg suite (tests/ and samples/); empty if absent."""
+    files: list[Path] = []
+    if not TEST_MODELS.exists():
+        return files
+    for group in ("tests", "samples"):
+        for folder in sorted((TEST_MODELS / group).iterdir()):
+            if folder.is_dir():
+                files += sorted(p for p in folder.iterdir() if p.suffix in (".mdl", ".xmile"))
+    return files

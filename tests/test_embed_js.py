@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import conformance_files
 
 from pvsd.embed.js_backend import node_available
 
@@ -30,25 +31,20 @@ pytestmark = pytest.mark.skipif(node_available() is None,
 
 
 def _model_files() -> list[Path]:
-    files: list[Path] = [REFERENCE] if REFERENCE.exists() else []
-    if TEST_MODELS.exists():
-        for group in ("tests", "samples"):
-            for folder in sorted((TEST_MODELS / group).iterdir()):
-                if folder.is_dir():
-                    files += sorted(p for p in folder.iterdir() if p.suffix in (".mdl", ".xmile"))
-    return files
+    return ([REFERENCE] if REFERENCE.exists() else []) + conformance_files()
 
 
 def _classify(path: Path) -> str:
     """'js' when inside the supported subset, else 'outside-<construct>' / 'unparsable'."""
     from pvsd.embed.js_backend import check_supported
-    from pvsd.engine.ir import abstract_model_from_file, build_ir
+    from pvsd.engine.ir import build_ir
     from pvsd.errors import UnsupportedModelError
+    from pvsd.loading import parse_model_file
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            am = abstract_model_from_file(path)
+            am = parse_model_file(path)
             ir = build_ir(am, path)
     except Exception:
         return "unparsable"

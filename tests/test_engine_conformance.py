@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import conformance_files
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_MODELS = ROOT.parent / "shared" / "test-models"
@@ -26,25 +27,19 @@ MAX_STEPS = 300  # long models are cut to this many Euler steps
 
 
 def _model_files() -> list[Path]:
-    if not TEST_MODELS.exists():
-        return []
-    files: list[Path] = []
-    for group in ("tests", "samples"):
-        for folder in sorted((TEST_MODELS / group).iterdir()):
-            if folder.is_dir():
-                files += sorted(p for p in folder.iterdir() if p.suffix in (".mdl", ".xmile"))
-    return files
+    return conformance_files()
 
 
 def _classify(path: Path) -> str:
     """'vectorized', 'fallback-<construct>', 'subscripted' or 'unparsable' (static inspection)."""
-    from pvsd.engine.ir import abstract_model_from_file, build_ir
+    from pvsd.engine.ir import build_ir
     from pvsd.engine.support import inspect_ir
+    from pvsd.loading import parse_model_file
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            am = abstract_model_from_file(path)
+            am = parse_model_file(path)
     except Exception:
         return "unparsable"
     if any(s.subscripts for s in am.sections):

@@ -331,8 +331,10 @@ def _profile(problem: Problem, theta: np.ndarray, objective: float, k: int, se: 
         cur = theta.copy()
         prev_v, prev_tau = theta[k], 0.0
         end = math.nan
+        h = step
         for _ in range(14):
-            v = float(np.clip(prev_v + sgn * step, lo, hi))
+            v = float(np.clip(prev_v + sgn * h, lo, hi))
+            h *= 1.5  # a flat profile (weakly identified parameter) is crossed in few steps
             if v == prev_v:
                 break
             start = cur.copy()
@@ -354,7 +356,8 @@ def _profile(problem: Problem, theta: np.ndarray, objective: float, k: int, se: 
                              "rule out values beyond it")
             else:
                 notes.append(f"the profile of {problem.names[k]!r} did not reach its cut-off on the "
-                             f"{'lower' if sgn < 0 else 'upper'} side within 14 steps")
+                             f"{'lower' if sgn < 0 else 'upper'} side within 14 steps: the data barely "
+                             "constrain it (the curvature-based standard error is too optimistic)")
         ends.append(end)
     table = pd.DataFrame(rows).sort_values("value").reset_index(drop=True)
     table.insert(0, "parameter", problem.names[k])

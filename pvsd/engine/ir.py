@@ -1055,25 +1055,11 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     return ir
 
 
-def abstract_model_from_file(path: str | Path) -> Any:
-    """Parse a Vensim ``.mdl`` or XMILE file with PySD's translators."""
-    p = Path(path)
-    if p.suffix.lower() == ".mdl":
-        from pysd.translators.vensim.vensim_file import VensimFile
-
-        vf = VensimFile(p)
-        vf.parse()
-        return vf.get_abstract_model()
-    from pysd.translators.xmile.xmile_file import XmileFile
-
-    xf = XmileFile(p)
-    xf.parse()
-    return xf.get_abstract_model()
-
-
 def ir_from_file(path: str | Path) -> ModelIR:
     """Parse a model file and build its IR."""
-    return build_ir(abstract_model_from_file(path), path)
+    from pvsd.loading import parse_model_file
+
+    return build_ir(parse_model_file(Path(path)), path)
 
 
 ExprLike = Expr | float
