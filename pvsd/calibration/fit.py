@@ -35,6 +35,12 @@ def _steps(problem: Problem, theta: np.ndarray, rel: float) -> np.ndarray:
     return rel * np.maximum(np.abs(theta), 1e-2 * rng)
 
 
+def _at_bounds(problem: Problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which parameters sit at their lower / upper bound (relative and absolute tolerance)."""
+    tol = np.minimum(1e-4 * (problem.upper - problem.lower), 1e-3 * np.maximum(np.abs(theta), 1e-12))
+    return theta - problem.lower <= tol, problem.upper - theta <= tol
+
+
 def _center(problem: Problem, theta: np.ndarray, h: np.ndarray, k: float = 2.0) -> np.ndarray:
     """Move a stencil centre inward so that every stencil point respects the bounds."""
     return np.clip(theta, problem.lower + k * h, problem.upper - k * h)
@@ -228,7 +234,8 @@ def _covariance(problem: Problem, theta: np.ndarray, objective: float
     width = problem.upper - problem.lower
     # parameters at a bound have no curvature-based error (the optimum is not interior there):
     # the others are treated as conditional on them
-    active = (theta - problem.lower > 1e-4 * width) & (problem.upper - theta > 1e-4 * width)
+    at_lo, at_hi = _at_bounds(problem, theta)
+    active = ~(at_lo | at_hi)
     cov_all = np.full((p_all, p_all), np.nan)
     if not active.any():
         notes.append("every parameter is at a bound: no standard errors")
@@ -703,10 +710,11 @@ def calibrate(
                               index=pd.Index(times, name="time"))
     # ---- warnings about bounds and movement
     width = problem.upper - problem.lower
+    at_lo, at_hi = _at_bounds(problem, theta)
     for i, n in enumerate(names):
-        if theta[i] - problem.lower[i] <= 1e-4 * width[i]:
+        if at_lo[i]:
             notes.append(f"{n!r} is at its lower bound {problem.lower[i]:g}: widen the bound or fix it")
-        elif problem.upper[i] - theta[i] <= 1e-4 * width[i]:
+        elif at_hi[i]:
             notes.append(f"{n!r} is at its upper bound {problem.upper[i]:g}: widen the bound or fix it")
         if abs(theta[i] - problem.x0[i]) <= 1e-6 * width[i]:
             notes.append(f"{n!r} did not move from its initial value {problem.x0[i]:g}: the data may "
