@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from pvsd.calibration.problem import PENALTY, Problem
 from pvsd.calibration.spec import CalibrationSpec, load_spec
@@ -66,6 +65,7 @@ def _jacobian(problem: Problem, theta: np.ndarray, free: np.ndarray) -> np.ndarr
 def _local_ls(problem: Problem, theta0: np.ndarray, free: np.ndarray, max_nfev: int = 200
               ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Bounded nonlinear least squares (trust-region reflective) over the free parameters."""
+    from scipy import optimize
     lo, hi = problem.lower, problem.upper
     width = hi - lo
 
@@ -112,6 +112,7 @@ def _negll_grad(problem: Problem, theta: np.ndarray, free: np.ndarray) -> tuple[
 def _local_ml(problem: Problem, theta0: np.ndarray, free: np.ndarray, maxiter: int = 300
               ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Bounded quasi-Newton (L-BFGS-B) minimisation of the negative log-likelihood."""
+    from scipy import optimize
     lo, hi = problem.lower, problem.upper
     width = hi - lo
 
@@ -157,6 +158,8 @@ def _objective(problem: Problem, thetas: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------- global search
 def _search(problem: Problem, opts: Mapping[str, Any], seed: int, progress: bool | None
             ) -> tuple[np.ndarray, float, pd.DataFrame, dict[str, Any]]:
+    from scipy import optimize
+
     from pvsd.progress import progress_bar
 
     d = problem.n_params
@@ -314,6 +317,7 @@ def _profile(problem: Problem, theta: np.ndarray, objective: float, k: int, se: 
     t quantile (as MASS's ``confint.nls``); otherwise where twice the drop in
     log-likelihood reaches the chi-square(1) quantile.
     """
+    from scipy import stats
     if problem.least_squares:
         assert s2 is not None and dof is not None
         cut = float(stats.t.ppf(0.5 + level / 2, dof))
@@ -621,6 +625,8 @@ def calibrate(
     SpecError, DataError, UnknownVariableError
         A malformed spec or data, before anything is simulated.
     """
+    from scipy import stats
+
     from pvsd.calibration.result import CalibrationResult
     from pvsd.provenance import file_sha256, provenance
 
