@@ -282,9 +282,6 @@ class _Gen:
                 s = f"({g(e.left)} {_CMP[e.op]} {g(e.right)})"
                 return s if boolean else f"({s} ? 1 : 0)"
             if e.op == "^":
-                if isinstance(e.left, Num) and e.left.value < 0:
-                    # PySD writes the literal as ``-2**2``: Python's power binds tighter
-                    return num(f"(-Math.pow({_num(-e.left.value)}, {g(e.right)}))")
                 return num(f"Math.pow({g(e.left)}, {g(e.right)})")
             return num(f"({g(e.left)} {e.op} {g(e.right)})")
         if isinstance(e, LookupCall):

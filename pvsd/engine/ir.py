@@ -737,6 +737,11 @@ def _fold(ops: list[str], args: list[Expr]) -> Expr:
     def parse_expr(max_prec: int) -> Expr:
         nonlocal pos
         left = args[pos]
+        if isinstance(left, Num) and left.value < 0 and pos < len(ops) and ops[pos] == "^":
+            # PySD writes a negative literal as "-2", and Python reads "-2**2" as -(2**2)
+            pos_left = Num(-left.value)
+            pos += 1
+            left = UnaryOp("neg", BinOp("^", pos_left, parse_expr(_PREC["^"])))
         while pos < len(ops) and _PREC[ops[pos]] <= max_prec:
             op = ops[pos]
             p = _PREC[op]
