@@ -15,7 +15,7 @@ import pandas as pd
 
 from pvsd.errors import OutputExistsError
 
-__all__ = ["atomic_write", "check_new", "replace_dir", "write_csv", "write_text"]
+__all__ = ["atomic_write", "check_new", "replace_dir", "write_csv", "write_netcdf", "write_text"]
 
 
 def _umask() -> int:
@@ -93,3 +93,20 @@ def replace_dir(tmp_dir: Path, final_dir: Path, force: bool) -> Path:
         os.replace(tmp_dir, final_dir)
     os.chmod(final_dir, 0o777 & ~_umask())  # mkdtemp makes 0700
     return final_dir
+
+
+def write_netcdf(path: str | Path, dataset: Any, force: bool = True) -> Path:
+    """Write an xarray Dataset as netCDF atomically.
+
+    Sampled parameters are ``run`` coordinates named as in the model file; netCDF
+    cannot mark names with spaces as coordinates, so they are stored as data
+    variables along ``run`` (``xarray.open_dataset`` reads them back as such).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*has a space in its name.*")
+        data = dataset.to_netcdf()
+    with atomic_write(path, "wb", force=force) as fh:
+        fh.write(bytes(data))
+    return Path(path)

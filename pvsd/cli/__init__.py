@@ -18,8 +18,10 @@ from pvsd.errors import PvsdError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Order is the order of `pvsd --help`.
-COMMANDS: tuple[str, ...] = ("report", "run", "scenarios", "explore", "info", "sensitivity", "calibrate", "loops",
-                              "doc", "diagram", "embed")
+COMMANDS: tuple[str, ...] = (
+    "report", "run", "scenarios", "ensemble", "explore", "info",
+    "sensitivity", "calibrate", "loops", "doc", "diagram", "embed",
+)
 
 
 class _Parser(argparse.ArgumentParser):

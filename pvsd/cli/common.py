@@ -103,3 +103,22 @@ def say(*parts: Any) -> None:
 def fail(message: str) -> PvsdError:
     """A user error to raise from a handler."""
     return PvsdError(message)
+
+
+def add_executor_args(p: argparse.ArgumentParser) -> None:
+    """--executor and --scheduler for commands that run ensembles."""
+    p.add_argument("--executor", choices=("inprocess", "processes", "dask"), default="inprocess",
+                   help="how ensembles run: in this process, vectorised (default), a local process pool, "
+                   "or Dask (a local cluster unless --scheduler)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask; the "
+                   "workers must see the same file system)")
+
+
+def executor_of(args: argparse.Namespace) -> str:
+    """The ``executor`` value for :func:`pvsd.ensemble.run_ensemble`."""
+    if getattr(args, "scheduler", None):
+        if "://" not in args.scheduler:
+            raise PvsdError(f"--scheduler {args.scheduler!r}: give an address such as tcp://host:8786.")
+        return str(args.scheduler)
+    return str(args.executor)

@@ -62,11 +62,9 @@ def handle(args: argparse.Namespace) -> int:
                        outputs=split_names(args.outputs), **time_kwargs(args))
     if args.out:
         if args.out.lower().endswith(".nc"):
-            from pvsd.io import atomic_write
+            from pvsd.io import write_netcdf
 
-            data = result.to_xarray().to_netcdf()
-            with atomic_write(args.out, "wb", force=args.force) as fh:
-                fh.write(bytes(data))
+            write_netcdf(args.out, result.to_xarray(), force=args.force)
         else:
             result.to_csv(args.out, force=args.force)
         say(f"wrote {args.out} ({len(result.variables)} outputs x {len(result.times)} times)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pvsd.cli.common import add_model_arg, add_output_args, default_out, say
+from pvsd.cli.common import add_executor_args, add_model_arg, add_output_args, default_out, executor_of, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,8 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bands", type=int, metavar="N", dest="bands_n",
                    help="runs for the uncertainty bands (default: the spec's [bands] n, else 500)")
     p.add_argument("--no-bands", action="store_true", help="skip the uncertainty bands")
-    p.add_argument("--executor", choices=("inprocess", "processes", "dask"), default="inprocess",
-                   help="how the ensemble runs (default: inprocess, vectorised)")
+    add_executor_args(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--fragment", action="store_true",
                    help="also write one embeddable HTML fragment per figure")
@@ -62,12 +61,12 @@ def handle(args: argparse.Namespace) -> int:
     say(f"{meth.title}: {len(spec.space.names)} parameters, {len(spec.outcomes)} outcome(s), "
         f"n = {n} -> {runs:,} runs, seed {seed}")
     t0 = time.perf_counter()
-    result = sensitivity(m, spec, meth.name, n, seed, executor=args.executor, progress=progress, **options)
+    result = sensitivity(m, spec, meth.name, n, seed, executor=executor_of(args), progress=progress, **options)
     say(f"done in {time.perf_counter() - t0:.1f} s "
         f"(runs {result.timings['run_seconds']:.1f} s, analysis {result.timings['analysis_seconds']:.1f} s)")
     bands = None
     if not args.no_bands:
-        bands = uncertainty_bands(m, spec, n=args.bands_n, seed=seed, executor=args.executor, progress=progress)
+        bands = uncertainty_bands(m, spec, n=args.bands_n, seed=seed, executor=executor_of(args), progress=progress)
     say("")
     say(result.summary())
     out = args.out or str(default_out(f"{m.name}-sensitivity-{meth.name}"))

@@ -167,7 +167,9 @@ def run_ensemble(
         Time settings for these runs only.
     executor
         ``"inprocess"`` (default), ``"processes"`` (local process pool) or
-        ``"dask"`` (Dask distributed; a ``LocalCluster`` unless ``scheduler``).
+        ``"dask"`` (Dask distributed; a ``LocalCluster`` unless ``scheduler``). A
+        scheduler address such as ``"tcp://host:8786"`` also means Dask, on that
+        cluster, so analyses that pass ``executor`` through reach remote clusters.
     scheduler
         Dask scheduler address (``"tcp://host:8786"``) or ``distributed.Client``.
     workers
@@ -200,8 +202,13 @@ def run_ensemble(
     from pvsd.progress import progress_bar
     from pvsd.provenance import as_attrs, provenance
 
+    if isinstance(executor, str) and "://" in executor:
+        executor, scheduler = "dask", scheduler or executor
     if executor not in ("inprocess", "processes", "dask"):
-        raise ParameterError(f"executor must be 'inprocess', 'processes' or 'dask', got {executor!r}.")
+        raise ParameterError(
+            f"executor must be 'inprocess', 'processes', 'dask' or a Dask scheduler address "
+            f"(tcp://host:8786), got {executor!r}."
+        )
     cols, n = normalize_samples(model, samples)
     fixed = model.check_params(params, scenario)
     for k in cols:
