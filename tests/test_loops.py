@@ -72,6 +72,22 @@ def test_logistic_dominance_switches_at_the_inflection_point(logistic: pvsd.Mode
     assert abs(errors[1 / 128]) < abs(errors[1 / 32]) / 3
 
 
+@pytest.mark.parametrize("dt", [1 / 16, 1 / 32])
+def test_logistic_switch_within_one_step_of_analytic_time(logistic: pvsd.Model, dt: float) -> None:
+    # Starting at P0 = K/10 keeps Euler's own lag of the inflection under one step, so the
+    # loop-dominance switch can be held to the analytic time itself (from P0 = 10 the
+    # simulated inflection alone lags t* by 1.6 steps at any dt; see the test above).
+    r, k, p0 = 1.0, 1000.0, 100.0
+    t_star = math.log((k - p0) / p0) / r
+    res = pvsd.loops(logistic, params={"Initial Population": p0}, time_step=dt)
+    ids = res.loops.set_index("polarity")["id"]
+    rel = res.scores.iloc[1:]
+    margin = rel[ids["R"]].abs().to_numpy() - rel[ids["B"]].abs().to_numpy()
+    assert margin[0] > 0 and margin[-1] < 0
+    t_switch = _crossing(rel.index.to_numpy(), margin) - dt / 2
+    assert abs(t_switch - t_star) <= dt
+
+
 def test_goal_seeking_has_one_balancing_loop_with_relative_score_one() -> None:
     res = pvsd.loops(pvsd.load(MODELS / "goal_seeking.mdl"))
     assert len(res.loops) == 1
