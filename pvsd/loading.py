@@ -93,17 +93,10 @@ def parse_model_file(path: Path) -> Any:
     """PySD's abstract model of a Vensim ``.mdl`` or XMILE file (raises :class:`ModelLoadError`)."""
     suffix = path.suffix.lower()
     try:
-        if suffix in VENSIM_SUFFIXES:
-            from pysd.translators.vensim.vensim_file import VensimFile
-
-            vf = VensimFile(path)
-            vf.parse()
-            return vf.get_abstract_model()
-        from pysd.translators.xmile.xmile_file import XmileFile
-
-        xf = XmileFile(path)
-        xf.parse()
-        return xf.get_abstract_model()
+        with warnings.catch_warnings():
+            # PySD warns that it assumes UTF-8 when a file has no {UTF-8} marker: so does Vensim.
+            warnings.filterwarnings("ignore", message="No encoding specified")
+            return _parse_with_pysd(path, suffix)
     except ModelLoadError:
         raise
     except Exception as exc:  # PySD's parser errors are of many types
@@ -112,6 +105,20 @@ def parse_model_file(path: Path) -> Any:
             "Check that it is a valid Vensim .mdl or XMILE file (it must open in "
             "Vensim or Stella), and that every equation ends with '|'."
         ) from None
+
+
+def _parse_with_pysd(path: Path, suffix: str) -> Any:
+    if suffix in VENSIM_SUFFIXES:
+        from pysd.translators.vensim.vensim_file import VensimFile
+
+        vf = VensimFile(path)
+        vf.parse()
+        return vf.get_abstract_model()
+    from pysd.translators.xmile.xmile_file import XmileFile
+
+    xf = XmileFile(path)
+    xf.parse()
+    return xf.get_abstract_model()
 
 
 def translate(path: Path) -> ModelSource:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import pvsd
+from pvsd.ensemble import EnsembleFallbackWarning
 from pvsd.errors import ParameterError, UnknownVariableError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,7 +156,8 @@ def test_safety_net_refuses_wrong_results(teacup, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(eng, "simulator", eng.simulator)
     monkeypatch.setattr(eng, "unsupported", [])
     frame = pd.DataFrame({"Characteristic Time": [9.0, 11.0]})
-    with pytest.warns(RuntimeWarning, match="disagrees with plain PySD"):
+    with pytest.warns(RuntimeWarning, match="disagrees with plain PySD"), \
+            pytest.warns(EnsembleFallbackWarning, match="safety net"):
         ds = model.run_ensemble(frame, outputs=["Teacup Temperature"], workers=1)
     assert ds.attrs["engine"] == "pysd"
     ref = _pysd_member(model, {"Characteristic Time": 11.0}, ["Teacup Temperature"])
