@@ -62,17 +62,28 @@ def _jacobian(problem: Problem, theta: np.ndarray, free: np.ndarray) -> np.ndarr
     return jac.T
 
 
-def _local_ls(problem: Problem, theta0: np.ndarray, free: np.ndarray, max_nfev: int = 200
-              ) -> tuple[np.ndarray, float, dict[str, Any]]:
-    """Bounded nonlinear least squares (trust-region reflective) over the free parameters."""
-    from scipy import optimize
-    lo, hi = problem.lower, problem.upper
-    width = hi - lo
+def _unit_box(problem: Problem, theta0: np.ndarray, free: np.ndarray
+              ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, np.ndarray]:
+    """Local searches work on the free parameters scaled to [0, 1] within their bounds.
+
+    Returns the map from unit coordinates back to a full parameter vector, the start
+    point in unit coordinates, and the bound widths.
+    """
+    lo, width = problem.lower, problem.upper - problem.lower
 
     def assemble(uf: np.ndarray) -> np.ndarray:
         t = theta0.copy()
         t[free] = lo[free] + np.clip(uf, 0, 1) * width[free]
         return t
+
+    return assemble, np.clip((theta0[free] - lo[free]) / width[free], 0.0, 1.0), width
+
+
+def _local_ls(problem: Problem, theta0: np.ndarray, free: np.ndarray, max_nfev: int = 200
+              ) -> tuple[np.ndarray, float, dict[str, Any]]:
+    """Bounded nonlinear least squares (trust-region reflective) over the free parameters."""
+    from scipy import optimize
+    assemble, u0, width = _unit_box(problem, theta0, free)
 
     def fun(uf: np.ndarray) -> np.ndarray:
         return problem.residuals(assemble(uf)[None, :])[0]
@@ -80,7 +91,6 @@ def _local_ls(problem: Problem, theta0: np.ndarray, free: np.ndarray, max_nfev: 
     def jac(uf: np.ndarray) -> np.ndarray:
         return _jacobian(problem, assemble(uf), free) * width[free][None, :]
 
-    u0 = np.clip((theta0[free] - lo[free]) / width[free], 0.0, 1.0)
     res = optimize.least_squares(fun, u0, jac=jac, bounds=(0.0, 1.0), method="trf",
                                  x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12,
                                  max_nfev=max_nfev)
@@ -113,19 +123,12 @@ def _local_ml(problem: Problem, theta0: np.ndarray, free: np.ndarray, maxiter: i
               ) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Bounded quasi-Newton (L-BFGS-B) minimisation of the negative log-likelihood."""
     from scipy import optimize
-    lo, hi = problem.lower, problem.upper
-    width = hi - lo
-
-    def assemble(uf: np.ndarray) -> np.ndarray:
-        t = theta0.copy()
-        t[free] = lo[free] + np.clip(uf, 0, 1) * width[free]
-        return t
+    assemble, u0, width = _unit_box(problem, theta0, free)
 
     def fg(uf: np.ndarray) -> tuple[float, np.ndarray]:
         f, g = _negll_grad(problem, assemble(uf), free)
         return f, g * width[free]
 
-    u0 = np.clip((theta0[free] - lo[free]) / width[free], 0.0, 1.0)
     res = optimize.minimize(fg, u0, jac=True, method="L-BFGS-B", bounds=[(0.0, 1.0)] * int(free.sum()),
                             options={"maxiter": maxiter, "ftol": 1e-13, "gtol": 1e-9})
     theta = assemble(res.x)
