@@ -18,7 +18,7 @@ from pvsd.resources import bundled_model_path, bundled_models
 
 __all__ = ["ModelSource", "cache_dir", "parse_model_file", "resolve_model_path", "translate"]
 
-_CACHE_FORMAT = "1"
+_CACHE_FORMAT = "2"  # 2: macro modules kept in the cache (1 could lack them)
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".stmx", ".xml")
 PY_SUFFIXES = (".py",)
@@ -154,6 +154,11 @@ def translate(path: Path) -> ModelSource:
         copy = work / path.name
         shutil.copyfile(path, copy)
         abstract.original_path = copy
+        # PySD writes each section (main model and every macro) to a path fixed at
+        # parse time beside the source file; keep them all in the cache instead,
+        # so a read-only model folder works and the user's folder stays untouched.
+        for section in abstract.sections:
+            section.path = work / section.path.name
         from pysd.builders.python.python_model_builder import ModelBuilder
 
         with warnings.catch_warnings():
@@ -162,6 +167,8 @@ def translate(path: Path) -> ModelSource:
         if built != work / py_path.name:
             os.replace(built, work / py_path.name)
         abstract.original_path = path
+        for section in abstract.sections:
+            section.path = target / section.path.name
         with contextlib.suppress(Exception), open(work / abstract_path.name, "wb") as fh:
             pickle.dump(abstract, fh)
         try:

@@ -490,6 +490,8 @@ class Model:
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
+        if "_table" not in self.__dict__:  # failed while loading
+            return f"<pvsd.Model (not loaded) {getattr(self, 'path', '?')}>"
         counts = self._table["kind"].value_counts()
         parts = ", ".join(f"{counts.get(k, 0)} {k}s" for k in ("stock", "flow", "aux", "constant"))
         return f"<pvsd.Model {self.path.name}: {parts}; t = {self.initial_time:g}..{self.final_time:g}>"

@@ -198,3 +198,63 @@ def test_load_translated_py_and_xmile(teacup, teacup_path):
     xm = pvsd.load(require(Path(teacup_path).with_suffix(".xmile")))
     b = xm.run(outputs=["Teacup Temperature"]).data
     np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-10)
+
+
+MACRO_MODEL = """{UTF-8}
+:MACRO: DOUBLE IT(input)
+DOUBLE IT = 2 * input
+	~	input
+	~	doubles its input
+	|
+
+:END OF MACRO:
+:MACRO: ADD ONE(input)
+ADD ONE = input + 1
+	~	input
+	~	adds one
+	|
+
+:END OF MACRO:
+Output = ADD ONE(DOUBLE IT(Input))
+	~	widgets
+	~	2 * Input + 1, through two macros
+	|
+
+Input = 5
+	~	widgets
+	~		|
+
+FINAL TIME  = 2
+	~	Month
+	~		|
+
+INITIAL TIME  = 0
+	~	Month
+	~		|
+
+SAVEPER  = TIME STEP
+	~	Month
+	~		|
+
+TIME STEP  = 1
+	~	Month
+	~		|
+"""
+
+
+def test_macro_model_translates_without_writing_beside_it(tmp_path, monkeypatch):
+    # PySD writes each macro to its own module beside the source file; a shared
+    # read-only model folder (as in CI) must still load and stay untouched.
+    monkeypatch.setenv("PVSD_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    (folder / "macros.mdl").write_text(MACRO_MODEL)
+    folder.chmod(0o555)
+    try:
+        model = pvsd.load(folder / "macros.mdl")
+        assert sorted(p.name for p in folder.iterdir()) == ["macros.mdl"]
+        out = model.run(params={"Input": 7}, outputs=["Output"]).data["Output"]
+        np.testing.assert_array_equal(out.to_numpy(), [15.0, 15.0, 15.0])
+        assert model.run(outputs=["Output"]).data["Output"].iloc[0] == 11.0
+    finally:
+        folder.chmod(0o755)
