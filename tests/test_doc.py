@@ -71,7 +71,7 @@ def test_py_model_card_says_why_equations_are_missing(tmp_path: Path) -> None:
     src = require(TEST_MODELS / "samples" / "teacup" / "teacup.mdl")
     model = pvsd.load(src)
     py = tmp_path / "teacup.py"
-    shutil.copy(model.source.py_path, py)
+    shutil.copyfile(model.source.py_path, py)
     card = model_card(pvsd.load(py), loops=False)
     blocks = {b.title: b for b in card.blocks}
     assert "translated .py file" in blocks["Variables and equations"].html

@@ -86,7 +86,9 @@ def test_members_equal_plain_pysd(path: Path, kind: str, tmp_path: Path) -> None
         pytest.skip("PySD cannot parse this file")
     # plain PySD must run it (translated in a private copy of its folder)
     work = tmp_path / "model"
-    shutil.copytree(path.parent, work)
+    # copyfile, not copy: the shared suite may be read-only, and PySD writes beside the model
+    shutil.copytree(path.parent, work, copy_function=shutil.copyfile)
+    work.chmod(0o755)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

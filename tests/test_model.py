@@ -163,7 +163,7 @@ def test_translation_is_cached_outside_model_folder(tmp_path, monkeypatch, teacu
     monkeypatch.setenv("PVSD_CACHE_DIR", str(tmp_path / "cache"))
     work = tmp_path / "models"
     work.mkdir()
-    shutil.copy(teacup_path, work / "cup.mdl")
+    shutil.copyfile(teacup_path, work / "cup.mdl")  # the source may be read-only
     m1 = pvsd.load(work / "cup.mdl")
     assert list(work.iterdir()) == [work / "cup.mdl"]  # nothing written next to the model
     assert m1.source.py_path.is_relative_to(cache_dir())
