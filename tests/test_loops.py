@@ -189,6 +189,40 @@ def test_reference_model_loops_named_in_readme_are_found(reference_loops: LoopRe
     assert any(seq[i:] + seq[:i] == names for i in range(len(seq))), f"{name}: variables in another order"
 
 
+def _named_loops_file() -> list[dict]:
+    import tomllib
+
+    path = ROOT / "models" / "public_value_chain_loops.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))["loop"]
+
+
+def test_readme_loops_and_loop_names_file_agree() -> None:
+    # the README table is for readers, the TOML file for pvsd: one must not drift from the other
+    readme = {name: names for name, _, names in _readme_loops()}
+    named = {lp["name"]: lp["variables"] for lp in _named_loops_file()}
+    assert readme == named
+
+
+@pytest.mark.parametrize("loop", _readme_loops(), ids=lambda lp: lp[0].split()[0])
+def test_reference_model_loops_carry_their_names(reference_loops: LoopResult,
+                                                 loop: tuple[str, str, list[str]]) -> None:
+    name, polarity, names = loop
+    t = reference_loops.loops
+    rows = t[t["name"] == name]
+    assert len(rows) == 1, f"{name}: {len(rows)} loops carry this name"
+    row = rows.iloc[0]
+    assert set(row["variables"]) == set(names)
+    assert row["polarity"] == polarity == name[0]
+    assert reference_loops.label(row["id"]) == f"{row['id']} {name}"
+
+
+def test_reference_model_strongest_loops_are_named(reference_loops: LoopResult) -> None:
+    # the loops that matter most over the baseline run are the ones a reader asks about
+    for lid in reference_loops.top(2):
+        assert reference_loops.name(lid).startswith("R6 "), lid
+    assert any(reference_loops.name(i) for i in reference_loops.leading()["id"])
+
+
 def test_reference_model_result_api(reference_loops: LoopResult) -> None:
     res = reference_loops
     assert res.method == "enumeration"
@@ -269,3 +303,83 @@ def test_report_draws_without_errors_in_a_browser(tmp_path: Path) -> None:
         assert page.evaluate("window.pvsdErrors.length") == 0
     assert not seen["page_errors"] and not seen["console_errors"]
     assert all(r.startswith("file:") for r in seen["requests"])
+
+
+LOGISTIC_NAMES = {"R births": ["Population", "Births"], "B crowding": ["deaths", "population"]}
+
+
+def test_loop_names_from_a_mapping(logistic: pvsd.Model) -> None:
+    res = pvsd.loops(logistic, names=LOGISTIC_NAMES)
+    by_name = res.loops.set_index("name")
+    assert by_name.loc["R births", "polarity"] == "R"
+    assert by_name.loc["B crowding", "polarity"] == "B"
+    assert set(by_name.loc["B crowding", "variables"]) == {"Population", "Deaths"}
+    assert set(res.leading()["name"]) == {"R births", "B crowding"}
+    legend = {tr.name for tr in res.plot().data}
+    ids = by_name["id"]
+    assert {f"{ids['R births']} R births (R)", f"{ids['B crowding']} B crowding (B)"} <= legend
+    assert "Loop names from the loop names given: 2 of 2 named loops found." in res.notes
+    assert set(pvsd.loops(logistic).loops["name"]) == {""}  # no file next to it: no names
+
+
+def test_loop_names_file_next_to_the_model_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from pvsd.cli import main
+
+    shutil.copyfile(MODELS / "logistic.mdl", tmp_path / "logistic.mdl")
+    (tmp_path / "logistic_loops.toml").write_text(
+        '[[loop]]\nname = "R1 Births"\nvariables = ["Population", "Births"]\nmeaning = "more people, more births"\n'
+        '[[loop]]\nname = "B1 Crowding"\nvariables = ["Population", "Deaths", "Population"]\n',
+        encoding="utf-8")
+    res = pvsd.loops(pvsd.load(tmp_path / "logistic.mdl"))
+    assert sorted(res.loops["name"]) == ["B1 Crowding", "R1 Births"]
+    assert pvsd.loops(pvsd.load(tmp_path / "logistic.mdl"), names=False).loops["name"].eq("").all()
+    out = tmp_path / "rep"
+    assert main(["loops", str(tmp_path / "logistic.mdl"), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "R1 Births (R)" in printed and "B1 Crowding (B)" in printed
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "R1 Births" in page and "logistic_loops.toml: 2 of 2 named loops found" in page
+    assert "R1 Births" in (out / "loops.csv").read_text(encoding="utf-8")
+
+
+def test_named_loop_left_out_by_the_search_is_reported(tmp_path: Path) -> None:
+    m = pvsd.load(MODELS / "goal_seeking.mdl")
+    (variables,) = [list(r.variables) for r in pvsd.loops(m).loops.itertuples()]
+    short = pvsd.loops(m, names={"B1 goal": variables}, max_length=len(variables) - 1)
+    assert short.ids == []
+    assert any("Named loops not among the loops found" in n and "B1 goal" in n for n in short.notes)
+
+
+@pytest.mark.parametrize(("names", "error", "match"), [
+    ({"R x": ["Population", "Birthz"]}, pvsd.UnknownVariableError, r"Births"),
+    ({"R x": ["Population", "Births", "Deaths"]}, pvsd.SpecError, r"'Births' does not act on 'Deaths'"),
+    ({"R x": ["Population", "Births", "Population", "Deaths"]}, pvsd.SpecError, "twice"),
+    ({"R x": []}, pvsd.SpecError, "needs variables"),
+    ({"R x": "Population, Births"}, pvsd.SpecError, "needs variables"),
+])
+def test_bad_loop_names_are_clear_errors(logistic: pvsd.Model, names, error, match) -> None:
+    with pytest.raises(error, match=match):
+        pvsd.loops(logistic, names=names)
+
+
+def test_bad_loop_names_files(logistic: pvsd.Model, tmp_path: Path) -> None:
+    with pytest.raises(pvsd.SpecError, match="does not exist"):
+        pvsd.loops(logistic, names=tmp_path / "missing.toml")
+    with pytest.raises(pvsd.SpecError, match=r"logistic_loops\.toml"):
+        pvsd.loops(logistic, names=True)
+    cases = {
+        "[[loop]]\nvariables = ['Population', 'Births']\n": "has no name",
+        "[[loop]]\nname = 'a'\nvariables = ['Population', 'Births']\n"
+        "[[loop]]\nname = 'a'\nvariables = ['Population', 'Deaths']\n": "used twice",
+        "[[loop]]\nname = 'a'\nvariabels = ['Population', 'Births']\n": "unknown key",
+        "[loops]\nname = 'a'\n": "unknown table",
+        "[[loop]\nname = 'a'\n": "not valid TOML",
+    }
+    for k, (text, match) in enumerate(cases.items()):
+        f = tmp_path / f"n{k}.toml"
+        f.write_text(text, encoding="utf-8")
+        with pytest.raises(pvsd.SpecError, match=match) as info:
+            pvsd.loops(logistic, names=f)
+        assert f.name in str(info.value)

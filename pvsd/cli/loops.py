@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "every loop (default 2000)")
     p.add_argument("--method", choices=("auto", "enumerate", "strongest_path"), default="auto",
                    help="loop search (default: auto)")
+    p.add_argument("--names", metavar="FILE",
+                   help="loop-names TOML file ([[loop]] name, variables in causal order); default: "
+                        "MODEL_loops.toml next to the model, if any")
     g = p.add_argument_group("time settings (default: the model file's)")
     g.add_argument("--initial-time", type=float, metavar="T")
     g.add_argument("--final-time", type=float, metavar="T")
@@ -72,7 +75,7 @@ def handle(args: argparse.Namespace) -> int:
     say(f"analysing the feedback loops of {model.path.name}"
         + (f", scenario {scenario.name!r}" if scenario else "") + " ...")
     res = pvsd.loops(model, scenario, max_length=args.max_length,
-                     max_loops=args.max_loops or DEFAULT_MAX_LOOPS, method=args.method,
+                     max_loops=args.max_loops or DEFAULT_MAX_LOOPS, method=args.method, names=args.names,
                      initial_time=args.initial_time, final_time=args.final_time,
                      time_step=args.time_step)
     say(res.message)
@@ -81,11 +84,12 @@ def handle(args: argparse.Namespace) -> int:
         say("\nMost important loops (id, polarity, mean relative score over the run, variables):")
         for r in t.itertuples(index=False):
             text = textwrap.fill(r.variables, width=100, initial_indent=" " * 4, subsequent_indent=" " * 6)
-            say(f"  {r.id} {r.polarity} {100 * r.mean_relative_score:+5.1f}%\n{text}")
+            say(f"  {res.label(r.id)} ({r.polarity}) {100 * r.mean_relative_score:+5.1f}%\n{text}")
         lead = res.leading()
         say("\nLeading loop by period:")
         for r in lead.itertuples(index=False):
-            say(f"  {r.start:g}-{r.end:g}: {r.id} ({r.polarity}), {100 * r.mean_share:.0f}% of the change")
+            say(f"  {r.start:g}-{r.end:g}: {res.label(r.id)} ({r.polarity}), "
+                f"{100 * r.mean_share:.0f}% of the change")
     rep = loops_report(res, model, variable=args.variable, scenario_file=args.scenario_file)
     path = rep.write(out, force=args.force, fragments=args.fragment)
     say(f"\nreport written: {path.resolve()}")

@@ -288,7 +288,9 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
     rows = []
     for r in shown.to_dict("records"):
         vs = _loop_vars(r.get("variables", ()))
-        rows.append((str(r.get("id", "")), _POLARITY.get(str(r.get("polarity", "")), str(r.get("polarity", ""))),
+        label = f"{r.get('id', '')} {r.get('name', '') or ''}".strip()
+        pol = str(r.get("polarity", ""))
+        rows.append((label, _POLARITY.get(pol, pol),
                      " → ".join([*vs, vs[0]]) if vs else "", len(vs),
                      float(r[key]) if key is not None else math.nan))
     cols = ["Loop", "Polarity", "Variables (causal order)", "Length"]
@@ -312,7 +314,8 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
             if len(vs) < 2:
                 continue
             d = loop_diagram(model, vs, uid=f"loop{k}-{model.sha256[:6]}")
-            cap = (f"Loop {r.get('id', '')} ({_POLARITY.get(str(r.get('polarity', '')), '')}) "
+            label = f"{r.get('id', '')} {r.get('name', '') or ''}".strip()
+            cap = (f"Loop {label} ({_POLARITY.get(str(r.get('polarity', '')), '')}) "
                    f"highlighted in view '{d.title}'")
             h += f"<h3>{html.escape(cap)}</h3><div class=\"sd-figure\">{d.svg}</div>"
             m += f"\n\n### {cap}\n\n![{cap}]({_svg_data_uri(d.svg)})\n"

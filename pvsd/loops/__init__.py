@@ -11,6 +11,10 @@ The entry point is :func:`loops`::
     res.plot("Public Trust")          # scores above a variable's trajectory
     res.cld()                         # causal-loop diagram of the dominant loops
 
+Loops named by the modeller (``R1 Trust-capability engine``) come from
+``<model>_loops.toml`` next to the model file (see :mod:`pvsd.loops.names`)
+and appear beside the ids in every table and figure.
+
 How it works
 ------------
 1. The causal graph (:mod:`pvsd.loops.graph`) comes from pvsd's IR of the
@@ -36,13 +40,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pvsd.loops.core import DEFAULT_MAX_LOOPS, causal_graph
+from pvsd.loops.names import LoopNamesSource, NamedLoop, load_loop_names
 from pvsd.loops.result import LoopResult
 
 if TYPE_CHECKING:
     from pvsd.model import Model
     from pvsd.scenarios import Scenario
 
-__all__ = ["DEFAULT_MAX_LOOPS", "LoopResult", "causal_graph", "loops"]
+__all__ = ["DEFAULT_MAX_LOOPS", "LoopResult", "NamedLoop", "causal_graph", "load_loop_names", "loops"]
 
 
 def loops(
@@ -56,6 +61,7 @@ def loops(
     initial_time: float | None = None,
     final_time: float | None = None,
     time_step: float | None = None,
+    names: LoopNamesSource = None,
 ) -> LoopResult:
     """Find a model's feedback loops and measure which ones drive its behaviour over a run.
 
@@ -78,6 +84,12 @@ def loops(
     initial_time, final_time, time_step
         Time settings of the analysed run (default: the model's). Scores are
         computed at every time step; a smaller step gives finer dominance timing.
+    names
+        Names for the model's loops: a loop-names TOML file (see
+        :mod:`pvsd.loops.names`), a mapping ``name -> variables in causal
+        order``, or False for none. Default: ``<model>_loops.toml`` next to the
+        model file, if there is one. Named loops appear in the ``name`` column
+        of ``.loops`` and in every table and figure.
 
     Returns
     -------
@@ -94,8 +106,11 @@ def loops(
         use constructs pvsd cannot read (subscripts, macros ...).
     ParameterError, TimeRangeError, UnknownVariableError
         Bad arguments, as for :meth:`pvsd.Model.run`.
+    SpecError
+        A named loop is not a feedback loop of the model (unknown variable,
+        missing link) or the loop-names file is malformed.
     """
     from pvsd.loops.core import analyse
 
     return analyse(model, scenario, params, max_length=max_length, max_loops=max_loops, method=method,
-                   initial_time=initial_time, final_time=final_time, time_step=time_step)
+                   names=names, initial_time=initial_time, final_time=final_time, time_step=time_step)

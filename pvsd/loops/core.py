@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
@@ -19,6 +20,7 @@ from pvsd.loops.graph import (
     enumerate_loops,
     strongest_path_loops,
 )
+from pvsd.loops.names import LoopNamesSource, load_loop_names, match_named_loops
 from pvsd.loops.result import LoopResult
 from pvsd.loops.scores import link_scores, loop_scores, raw_scores, relative_scores
 
@@ -118,6 +120,7 @@ def analyse(
     max_length: int | None = None,
     max_loops: int | None = DEFAULT_MAX_LOOPS,
     method: str = "auto",
+    names: LoopNamesSource = None,
     **time_kw: Any,
 ) -> LoopResult:
     """Implementation of :func:`pvsd.loops.loops` (see there)."""
@@ -132,6 +135,7 @@ def analyse(
     bad = set(time_kw) - {"initial_time", "final_time", "time_step"}
     if bad:
         raise TypeError(f"unexpected keyword argument(s) {', '.join(sorted(bad))}")
+    named, names_from = load_loop_names(names, model)
     ir = model_ir(model)
     graph = build_graph(ir)
     notes = list(graph.notes)
@@ -183,6 +187,14 @@ def analyse(
 
     width = len(str(len(loops)))
     ids = [f"L{i + 1:0{width}d}" for i in range(len(loops))]
+    loop_names, missing = match_named_loops(named, graph, [lp.keys for lp in loops], names_from,
+                                            model.path.name)
+    if named:
+        notes.append(f"Loop names from {Path(names_from).name if names_from.endswith('.toml') else names_from}: "
+                     f"{len(named) - len(missing)} of {len(named)} named loops found.")
+    if missing:
+        notes.append("Named loops not among the loops found (the search settings leave them out): "
+                     + "; ".join(missing) + ".")
     rows = []
     for j, (lid, lp) in enumerate(zip(ids, loops, strict=True)):
         s = sign[1:, j]
@@ -199,6 +211,7 @@ def analyse(
         stocks = tuple(graph.name(k) for k in lp.keys if graph.nodes[k].accumulates)
         rows.append({
             "id": lid,
+            "name": loop_names[j],
             "polarity": polarity,
             "length": lp.length,
             "variables": lp.names,
@@ -210,7 +223,7 @@ def analyse(
             "polarity_changes": bool(changes),
             "active_share": float(np.mean(active)) if active.size else 0.0,
         })
-    columns = ["id", "polarity", "length", "variables", "stocks", "partition", "mean_relative_score",
+    columns = ["id", "name", "polarity", "length", "variables", "stocks", "partition", "mean_relative_score",
                "mean_abs_relative_score", "max_abs_relative_score", "polarity_changes", "active_share"]
     table = pd.DataFrame(rows, columns=columns)
     index = pd.Index(times, name="time")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,7 +45,8 @@ class LoopResult:
         Model name (stem) and file name.
     loops
         One row per loop: ``id`` (stable for a model and search settings),
-        ``polarity`` (``R`` reinforcing, ``B`` balancing, ``U`` undetermined),
+        ``name`` (the modeller's name for the loop, from the loop-names file;
+        empty when unnamed), ``polarity`` (``R`` reinforcing, ``B`` balancing, ``U`` undetermined),
         ``length`` (variables), ``variables`` (in causal order, tuple),
         ``stocks``, ``partition`` (cycle partition: loops are compared within
         one), ``mean_relative_score`` (signed mean over the run),
@@ -115,6 +117,22 @@ class LoopResult:
 
             raise ParameterError(f"No loop {loop_id!r}; the loops are {', '.join(self.ids) or 'none'}.")
         return rows.iloc[0]
+
+    def name(self, loop_id: str) -> str:
+        """The modeller's name of a loop ("" when it has none)."""
+        if "name" not in self.loops.columns:
+            return ""
+        return str(self.loop(loop_id)["name"] or "")
+
+    def label(self, loop_id: str, width: int | None = None) -> str:
+        """``"L0305 R6 Output-evaluation complacency"``, or the bare id of an unnamed loop.
+
+        ``width`` shortens long names (with an ellipsis) for legends.
+        """
+        name = self.name(loop_id)
+        if width is not None and len(name) > width:
+            name = name[: width - 1].rstrip() + "…"
+        return f"{loop_id} {name}" if name else loop_id
 
     def table(self) -> pd.DataFrame:
         """The loop table for people: variables as one ``a → b → a`` string, scores rounded."""
@@ -204,11 +222,11 @@ class LoopResult:
         return pd.DataFrame(rows, columns=cols)
 
     def leading(self) -> pd.DataFrame:
-        """Periods in which one loop has the largest |relative score|: start, end, id, polarity, mean_share.
+        """Periods in which one loop has the largest |relative score|: start, end, id, name, polarity, mean_share.
 
         A coarser view than :meth:`dominance` for models with many loops.
         """
-        cols = ["start", "end", "id", "polarity", "mean_share"]
+        cols = ["start", "end", "id", "name", "polarity", "mean_share"]
         if not self.ids or len(self.times) < 2:
             return pd.DataFrame(columns=cols)
         rel = self.scores.iloc[1:]
@@ -223,7 +241,8 @@ class LoopResult:
                 if best[start] >= 0:
                     lid = self.ids[best[start]]
                     rows.append({"start": float(t[start]) - self.time_step, "end": float(t[i - 1]), "id": lid,
-                                 "polarity": pol[lid], "mean_share": float(a[start:i, best[start]].mean())})
+                                 "name": self.name(lid), "polarity": pol[lid],
+                                 "mean_share": float(a[start:i, best[start]].mean())})
                 start = i
         return pd.DataFrame(rows, columns=cols)
 
@@ -301,11 +320,11 @@ class LoopResult:
         for lid in shown:
             row = self.loop(lid)
             fig.add_trace(go.Scatter(
-                x=t, y=self.scores[lid].to_numpy(), mode="lines", name=f"{lid} ({row['polarity']})",
+                x=t, y=self.scores[lid].to_numpy(), mode="lines", name=f"{self.label(lid, 30)} ({row['polarity']})",
                 line={"color": colours.get(lid, "#777"), "width": 2.2,
                       "dash": "solid" if row["polarity"] == "R" else "dot" if row["polarity"] == "U"
                       else "dash"},
-                hovertemplate=(f"<b>{lid} ({row['polarity']})</b><br>"
+                hovertemplate=(f"<b>{html.escape(self.label(lid))} ({row['polarity']})</b><br>"
                                f"{html.escape(_arrow(list(row['variables'])))}<br>"
                                "t=%{x:.4g}: %{y:.1%}<extra></extra>"),
             ), row=1, col=1)
@@ -410,7 +429,10 @@ class LoopResult:
             cx = float(np.mean([pos[n][0] for n in names]))
             cy = float(np.mean([pos[n][1] for n in names]))
             share = row["mean_abs_relative_score"]
-            fig.add_annotation(x=cx, y=cy, text=f"<b>{lid} {row['polarity']}</b><br>{100 * share:.0f}%",
+            code = re.match(r"[RB]\d+\b", self.name(lid))  # "R1" of "R1 Trust-capability engine"
+            fig.add_annotation(x=cx, y=cy, text=f"<b>{lid} {row['polarity']}</b>"
+                                                + (f" ({code.group(0)})" if code else "")
+                                                + f"<br>{100 * share:.0f}%",
                                showarrow=False, font={"size": 13, "color": colours.get(lid, "#777")},
                                bgcolor="rgba(255,255,255,0.7)")
         xs = [p[0] for p in pos.values()]
@@ -446,7 +468,7 @@ class LoopResult:
         head = f"<p><b>Loops</b> of <code>{html.escape(self.model_file)}</code>: {html.escape(self.message)}</p>"
         if not self.ids:
             return head
-        t = self.table()[["id", "polarity", "length", "variables", "mean_relative_score",
+        t = self.table()[["id", "name", "polarity", "length", "variables", "mean_relative_score",
                           "dominant_share", "polarity_changes"]]
         return head + t.head(30).to_html(index=False, float_format=lambda v: f"{v:.3g}") + (
             f"<p>... and {len(t) - 30} more loops</p>" if len(t) > 30 else "")

@@ -91,10 +91,11 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
          else "strongest-path search (Eberlein & Schoenberg 2020)"),
         ("Loops", f"{len(result.ids)} ({int((result.loops['polarity'] == 'R').sum())} reinforcing, "
                   f"{int((result.loops['polarity'] == 'B').sum())} balancing)"),
-    ]))
+    ] + [("Loop names", nt.removeprefix("Loop names from ")) for nt in result.notes
+         if nt.startswith("Loop names from ")]))
     for note in result.notes:
         if "strongest-path" in note or "approximation" in note or "not scored" in note \
-                or "polarity changes" in note:
+                or "polarity changes" in note or note.startswith("Named loops not among"):
             rep.add_notice(note)
 
     if not result.ids:
@@ -121,7 +122,7 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     periods = pd.DataFrame({
         "from": [f"{v:.2f}" for v in lead["start"]],
         "to": [f"{v:.2f}" for v in lead["end"]],
-        "leading loop": lead["id"],
+        "leading loop": [result.label(i) for i in lead["id"]],
         "R/B": lead["polarity"],
         "mean share": [f"{100 * v:.0f}%" for v in lead["mean_share"]],
         "variables": [names[i] for i in lead["id"]],
@@ -141,7 +142,7 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     chosen = result._cld_default(4)
     rep.add_figure(result.cld(chosen), "cld",
                    caption="The loops that dominate most often ("
-                           + ", ".join(chosen)
+                           + ", ".join(result.label(c) for c in chosen)
                            + "). Boxes are stocks; + / − on an arrow is the link's polarity observed in "
                              "the run; the percentage is the loop's mean share of the change.")
 
@@ -150,6 +151,7 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     t = t.sort_values(["mean_abs_relative_score", "id"], ascending=[False, True])
     shown = pd.DataFrame({
         "id": t["id"],
+        "name": t["name"],
         "R/B": t["polarity"] + ["*" if c else "" for c in t["polarity_changes"]],
         "length": t["length"],
         "mean relative score": [f"{100 * v:+.1f}%" for v in t["mean_relative_score"]],
