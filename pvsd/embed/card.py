@@ -292,7 +292,7 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
         pol = str(r.get("polarity", ""))
         rows.append((label, _POLARITY.get(pol, pol),
                      " → ".join([*vs, vs[0]]) if vs else "", len(vs),
-                     float(r[key]) if key is not None else math.nan))
+                     f"{100 * float(r[key]):.1f}%" if key is not None else ""))
     cols = ["Loop", "Polarity", "Variables (causal order)", "Length"]
     frame = pd.DataFrame(rows, columns=[*cols, "Mean |relative score|"])
     if key is None:
