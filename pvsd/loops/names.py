@@ -149,6 +149,8 @@ def match_named_loops(named: Sequence[NamedLoop], graph: CausalGraph, loop_keys:
     (naming the loop, the missing link and the file): a name that matches nothing
     would silently drop out of every report.
     """
+    if not named:
+        return [""] * len(loop_keys), []
     by_name = {node.name: key for key, node in graph.nodes.items()}
     index = NameIndex(list(by_name), model=model_file)
     wanted: dict[tuple[str, ...], str] = {}
