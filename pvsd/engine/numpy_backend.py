@@ -856,11 +856,20 @@ class Simulator:
             v = self.ir.variables.get(p)
             if v is not None and v.kind in ("lookup", "data"):
                 raise NeedsFallback([Unsupported("parameter on a lookup/data variable", v.name)])
-        gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar)
+        arrayed = bool(self.ir.subscripts)
+        if arrayed:
+            from pvsd.engine.numpy_arrays import ARRAY_RUNTIME, make_array_gen
+
+            gen = make_array_gen(_Gen)(self.ir, static_params, dynamic_params, scalar=False)
+        else:
+            gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar)
         src = gen.program(outputs)
         ns: dict[str, Any] = dict(_RUNTIME)
         ns["_pow"] = _pow_exact if self.exact_pow else _pow_fast
         ns["_mod"] = lambda a, b: a - _quantum(a, b)
+        if arrayed:
+            ns.update(ARRAY_RUNTIME)
+            ns.update(gen.arrays)
         for c, (table, _c) in gen.consts.items():
             ns[c + "_x"] = np.asarray(table.x, dtype=float)
             ns[c + "_y"] = np.asarray(table.y, dtype=float)
@@ -918,6 +927,21 @@ class Simulator:
         for k, v in params.items():
             if k not in ir.variables:
                 raise KeyError(k)
+            shape = ir.variables[k].shape
+            if shape:
+                from pvsd.engine.numpy_arrays import prepare_param
+
+                if isinstance(v, TimeFunction):
+                    x = np.asarray(v.x, dtype=float)
+                    y = np.asarray(v.y, dtype=float)
+                    y = np.broadcast_to(y.reshape(len(x), *([1] * len(shape))) if y.ndim == 1
+                                        else y, (len(x), *shape))[..., None]
+                    dyn_p[k] = (x, np.ascontiguousarray(y))
+                else:
+                    static_p[k], m = prepare_param(v, shape, k)
+                    if m is not None:
+                        sizes.add(m)
+                continue
             if isinstance(v, TimeFunction):
                 dyn_p[k] = (np.asarray(v.x, dtype=float), np.asarray(v.y, dtype=float))
             else:
@@ -934,7 +958,8 @@ class Simulator:
         N = n if n is not None else (sizes.pop() if sizes else 1)
         if sizes and N not in sizes:
             raise ValueError(f"n={N} but parameter arrays have length {sizes}")
-        ctl = self.control_values({k: v for k, v in static_p.items()})
+        ctl = self.control_values({k: v for k, v in static_p.items()
+                                   if not ir.variables[k].shape})
         if initial_time is not None:
             ctl["initial_time"] = float(initial_time)
         if time_step is not None:
@@ -952,16 +977,20 @@ class Simulator:
         if outputs is None:
             outputs = [v.py_name for v in ir.variables.values() if v.kind not in ("lookup", "data")]
         outputs = tuple(outputs)
-        scalar = N == 1
+        scalar = N == 1 and not ir.subscripts
+        if ir.subscripts:
+            static_p = {k: (np.broadcast_to(v, (*ir.variables[k].shape, N))
+                            if ir.variables[k].shape else v) for k, v in static_p.items()}
         if scalar:
             static_p = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in static_p.items()}
             dyn_p = {k: (x.tolist(), y.tolist()) for k, (x, y) in dyn_p.items()}
         comp = self.compile(frozenset(static_p), frozenset(dyn_p), outputs, scalar=scalar)
         nsave = int(grid.save.sum())
-        if out is None:
-            arrays = [np.empty((nsave, N), dtype=float) for _ in outputs]
-        else:
-            arrays = [out[o] for o in outputs]
+        shapes = [ir.variables[o].shape if o in ir.variables else () for o in outputs]
+        # arrayed outputs are filled in the internal layout (nsave, *shape, N)
+        arrays = [np.empty((nsave, *sh, N), dtype=float) if sh else
+                  (out[o] if out is not None else np.empty((nsave, N), dtype=float))
+                  for o, sh in zip(outputs, shapes, strict=True)]
         if init_clock is not None:
             ctl["init_clock"] = float(init_clock)
         P: dict[str, Any] = dict(static_p)
@@ -969,7 +998,15 @@ class Simulator:
         with np.errstate(all="ignore"):
             comp.func(P, N, grid.times.tolist(), grid.save.tolist(), arrays,
                       ctl["time_step"], ctl)
-        return grid, dict(zip(outputs, arrays, strict=False))
+        result = {}
+        for o, a, sh in zip(outputs, arrays, shapes, strict=True):
+            if sh:
+                a = np.moveaxis(a, -1, 1)  # public layout (nsave, n, *shape)
+                if out is not None and o in out:
+                    out[o][...] = a
+                    a = out[o]
+            result[o] = a
+        return grid, result
 
 
 def _saveper_follows_dt(ir: ModelIR) -> bool:
