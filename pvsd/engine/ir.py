@@ -434,7 +434,8 @@ class ModelIR:
     def init_deps(self, name: str) -> set[str]:
         """What ``name`` depends on at initialisation."""
         if name in self.states:
-            return self.states[name].deps_initial
+            # the state's value at initialisation may need its value inputs (SAMPLE IF TRUE)
+            return self.states[name].deps_initial | self.states[name].deps_value
         if name == "time":
             return set()
         return set(self.variables[name].deps_initial)

@@ -49,11 +49,11 @@ def _red(func: str, x: Any, axes: tuple[int, ...], shape: tuple[int, ...]) -> An
 
 
 def _axidz(a: Any, b: Any, x: Any) -> Any:
-    return np.where(np.abs(b) < SMALL_VENSIM, x, a / b)
+    return np.where(np.abs(b) < SMALL_VENSIM, x, np.divide(a, b))
 
 
 def _azidz(a: Any, b: Any) -> Any:
-    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, a / b)
+    return np.where(np.abs(b) < SMALL_VENSIM, 0.0, np.divide(a, b))
 
 
 def _adelay_order(order: Any, dt: float, delay_time: Any, owner: str) -> int:
