@@ -318,12 +318,15 @@ class Model:
         time_step: float | None = None,
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
+        allow_long: bool = False,
     ) -> tuple[float, float, float, np.ndarray]:
         """Validate time settings; return (initial, final, time step, save times).
 
         Save times always lie on the time-step grid ``initial + k * time_step``: explicit
-        ``return_times`` off the grid raise :class:`TimeRangeError`, and a ``saveper``
-        that is not a multiple of the time step is rounded to the nearest multiple.
+        ``return_times`` off the grid raise :class:`TimeRangeError`; with a ``saveper``
+        that is not a multiple of the time step only the common multiples are saved, as
+        PySD and Vensim do (with a warning). Runs above pvsd's work limits raise
+        :class:`pvsd.numerics.WorkLimitError` unless ``allow_long``.
         """
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
@@ -342,6 +345,10 @@ class Model:
             raise TimeRangeError(
                 f"time_step must be positive and at most the run length ({t1 - t0:g}), got {dt:g}."
             )
+        from pvsd.numerics import check_work, estimate_work
+
+        # refuse absurd grids before building them (the estimate itself is cheap)
+        check_work(estimate_work(t0, t1, dt, 0, 0, len(self._table)), allow_long)
         if return_times is not None:
             times = np.asarray(list(return_times), dtype=float)
             if times.size == 0 or not np.all(np.isfinite(times)):
@@ -364,11 +371,11 @@ class Model:
         if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(sp) or sp <= 0:
             raise TimeRangeError(f"saveper must be a positive number, got {sp!r}.")
-        # Save only at simulated times: a saveper that is not a multiple of the time
-        # step is rounded to the nearest multiple (PySD would silently skip times).
-        every = max(1, round(float(sp) / dt))
-        n_steps = math.floor((t1 - t0) / dt + 1e-9)
-        return t0, t1, dt, t0 + dt * np.arange(0, n_steps + 1, every)
+        from pvsd.numerics import saveper_times
+
+        # PySD's and Vensim's rule: save the steps that are multiples of SAVEPER (warns
+        # when SAVEPER is not a multiple of TIME STEP)
+        return t0, t1, dt, saveper_times(t0, t1, dt, float(sp))
 
     # ------------------------------------------------------------------ running
     def run(
@@ -382,6 +389,8 @@ class Model:
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
         outputs: Sequence[str] | str | None = None,
+        method: str = "euler",
+        allow_long: bool = False,
     ) -> RunResult:
         """Simulate the model once, from its original state.
 
@@ -400,6 +409,12 @@ class Model:
             Explicit save times (instead of every ``saveper``).
         outputs
             Variables to return (default: every stock, flow and auxiliary).
+        method
+            Integration method: ``"euler"`` (default, as PySD) or ``"rk4"`` (Vensim's
+            "RK4 Fixed"; needs the vectorised engine).
+        allow_long
+            Run even when the estimated work or memory is above pvsd's limits
+            (:mod:`pvsd.numerics.limits`).
 
         Returns
         -------
@@ -413,15 +428,20 @@ class Model:
         SimulationError
             PySD failed during the simulation.
         """
+        from pvsd.numerics import check_work, estimate_work, resolve_method
+
+        method = resolve_method(method)
         merged = self.check_params(params, scenario)
         t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
-                                             return_times)
+                                             return_times, allow_long=allow_long)
         cols = self.resolve_outputs(outputs)
+        check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
+                   allow_long)
         from pvsd.engine import fast_run
 
         # pvsd's vectorised engine when it supports the model (same numbers as
         # PySD, checked against PySD on first use), else plain PySD
-        frame = fast_run(self, merged, t0, t1, dt, times, cols)
+        frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
         if frame is None:
             frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
@@ -429,7 +449,7 @@ class Model:
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name,
-            initial_time=t0, final_time=t1, time_step=dt,
+            initial_time=t0, final_time=t1, time_step=dt, method=method,
         )
         return RunResult(
             data=frame,

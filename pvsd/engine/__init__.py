@@ -152,11 +152,15 @@ def simulate(
     outputs: Sequence[str],
     n: int | None = None,
     out: Mapping[str, np.ndarray] | None = None,
+    method: str = "euler",
+    diagnostics: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Vectorised simulation with canonical names; raises :class:`NeedsFallback`.
 
     Returns the saved times and, per output (canonical name), an array
-    ``(n_times, n)``.
+    ``(n_times, n)``. ``method`` is ``"euler"`` or ``"rk4"``; ``diagnostics``
+    (a dict) receives ``"ranges"``: :class:`pvsd.numerics.RangeViolation` records of
+    the declared bounds crossed at any integration step.
     """
     eng = engine_for(model)
     if eng.simulator is None:
@@ -164,12 +168,43 @@ def simulate(
     py_out = [model._py[o] for o in outputs]
     eparams = to_engine_params(model, params)
     init_clock = None if t0 == model.initial_time else model.initial_time
+    diag: dict[str, Any] = {}
     grid, values = eng.simulator.run(
         eparams, outputs=py_out, n=n, initial_time=t0, final_time=t1, time_step=dt,
         save_times=list(times), out=None if out is None else
-        {model._py[k]: v for k, v in out.items()}, init_clock=init_clock,
+        {model._py[k]: v for k, v in out.items()}, init_clock=init_clock, method=method,
+        diagnostics=diag,
     )
+    if diagnostics is not None:
+        diagnostics["ranges"] = _violations(eng.ir, diag.get("ranges", ()))
     return grid.save_times, {o: values[p] for o, p in zip(outputs, py_out, strict=True)}
+
+
+def _violations(ir: ModelIR | None, raw: Sequence[tuple]) -> list[Any]:
+    from pvsd.numerics.ranges import RangeViolation
+
+    out = []
+    for py, side, bound, extreme, first, count in raw:
+        if first is None:
+            continue
+        name = ir.variables[py].name if ir is not None and py in ir.variables else py
+        out.append(RangeViolation(name, side, float(bound), float(extreme), float(first),
+                                  int(count)))
+    return out
+
+
+def _no_engine(model: Any, method: str, reason: str) -> None:
+    """None (run PySD) for Euler; a clear error for methods PySD lacks."""
+    if method == "euler":
+        return None
+    from pvsd.errors import UnsupportedModelError
+
+    raise UnsupportedModelError(
+        f"{model.path.name} cannot be integrated with {method.upper()}: PySD integrates with "
+        f"Euler only, and pvsd's vectorised engine (which has RK4) does not run this model "
+        f"({reason or 'unsupported construct'}). Use method='euler' (--method euler), or a "
+        "smaller TIME STEP for accuracy."
+    )
 
 
 def _compare(a: np.ndarray, b: np.ndarray) -> bool:
@@ -237,25 +272,36 @@ def fast_run(
     times: np.ndarray,
     outputs: Sequence[str],
     check: bool | None = None,
+    method: str = "euler",
 ) -> pd.DataFrame | None:
     """One run with the vectorised engine, shaped like ``Model._simulate_pysd``'s frame.
 
-    Returns None when the model needs PySD (the caller then runs PySD).
+    Returns None when the model needs PySD (the caller then runs PySD). With
+    ``method="rk4"`` a model the engine cannot run raises
+    :class:`~pvsd.errors.UnsupportedModelError` (PySD has no RK4: falling back
+    would silently give Euler numbers).
     """
     eng = engine_for(model)
     if eng.simulator is None:
-        return None
+        return _no_engine(model, method, eng.reason)
+    # PySD integrates with Euler only: the safety net compares the engine's Euler run
+    # with PySD; once that agrees, RK4 uses the same compiled equations.
     if check_enabled(check) and not eng.checked:
         if not safety_check(model, [params], t0, t1, dt, times, outputs):
-            return None
+            return _no_engine(model, method, eng.reason)
+    diag: dict[str, Any] = {}
     try:
-        st, vals = simulate(model, params, t0, t1, dt, times, outputs, n=1)
-    except NeedsFallback:
-        return None
+        st, vals = simulate(model, params, t0, t1, dt, times, outputs, n=1, method=method,
+                            diagnostics=diag)
+    except NeedsFallback as nf:
+        return _no_engine(model, method, describe(nf.items))
     except Exception as exc:  # an engine bug must not stop the user: PySD runs it
         eng.disable([Unsupported("engine error", "(model)", f"{type(exc).__name__}: {exc}")])
         warnings.warn(f"pvsd's vectorised engine failed on {model.path.name} ({exc}); using PySD.",
                       RuntimeWarning, stacklevel=3)
-        return None
+        return _no_engine(model, method, eng.reason)
+    from pvsd.numerics.ranges import warn_violations
+
+    warn_violations(model.path.name, diag.get("ranges", []), dt, method, stacklevel=4)
     frame = pd.DataFrame({o: vals[o][:, 0] for o in outputs}, index=pd.Index(st, name="time"))
     return frame[list(outputs)].astype(float)

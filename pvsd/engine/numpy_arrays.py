@@ -220,6 +220,14 @@ def make_array_gen(base: type) -> type:
                 si, sb = self.const(sel, "_I"), self.const(blk, "_B")
                 lines.append(f"{ind}v_{name}[{si}] = _bt({val}, {c.shape!r}, _N)[{sb}]")
 
+        def range_lines(self, tracked: Any, ind: str) -> list[str]:
+            # declared bounds of arrayed variables: a member is out of range if any element is
+            import re
+
+            lines = super().range_lines(tracked, ind)
+            pat = re.compile(r"^(\s*_rb\d+ = np\.logical_or\(_rb\d+, )(.*)\)$")
+            return [pat.sub(lambda m: f"{m.group(1)}_anym({m.group(2)}))", ln) for ln in lines]
+
         # -- states ---------------------------------------------------------------
 
         def state_init(self, name: str, lines: list[str], ind: str) -> None:
@@ -252,3 +260,12 @@ def make_array_gen(base: type) -> type:
                 super().state_init(name, lines, ind)
 
     return ArrayGen
+
+
+def _anym(x: Any) -> Any:
+    """Per member: any element true (a member-axis-last boolean array)."""
+    x = np.asarray(x)
+    return x if x.ndim <= 1 else x.reshape(-1, x.shape[-1]).any(axis=0)
+
+
+ARRAY_RUNTIME["_anym"] = _anym
