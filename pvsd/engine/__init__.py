@@ -33,6 +33,7 @@ __all__ = [
     "check_enabled",
     "engine_for",
     "fast_run",
+    "pysd_reference",
     "to_engine_params",
 ]
 
@@ -158,9 +159,12 @@ def simulate(
     """Vectorised simulation with canonical names; raises :class:`NeedsFallback`.
 
     Returns the saved times and, per output (canonical name), an array
-    ``(n_times, n)``. ``method`` is ``"euler"`` or ``"rk4"``; ``diagnostics``
-    (a dict) receives ``"ranges"``: :class:`pvsd.numerics.RangeViolation` records of
-    the declared bounds crossed at any integration step.
+    ``(n_times, n)``, or ``(n_times, n, *shape)`` for an arrayed variable (dims
+    in ``Variable.dims`` order). An arrayed parameter takes a value of the
+    variable's shape (the same for every member) or with a leading member axis.
+    ``method`` is ``"euler"`` or ``"rk4"``; ``diagnostics`` (a dict) receives
+    ``"ranges"``: :class:`pvsd.numerics.RangeViolation` records of the declared
+    bounds crossed at any integration step.
     """
     eng = engine_for(model)
     if eng.simulator is None:
@@ -208,13 +212,93 @@ def _no_engine(model: Any, method: str, reason: str) -> None:
 
 
 def _compare(a: np.ndarray, b: np.ndarray) -> bool:
+    """Series ``a`` equals ``b`` (axis 0 = time), element by element for arrayed values.
+
+    The absolute tolerance of each element is relative to that element's largest
+    magnitude over time, so a small element is not hidden by a large one.
+    """
     a = np.asarray(a, float)
     b = np.asarray(b, float)
     if a.shape != b.shape:
         return False
-    scale = np.nanmax(np.abs(b)) if b.size and not np.all(np.isnan(b)) else 1.0
-    return bool(np.allclose(a, b, rtol=CHECK_RTOL, atol=CHECK_RTOL * max(scale, 1e-300),
-                            equal_nan=True))
+    if not b.size:
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scale = np.nanmax(np.abs(b), axis=0)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-300), scale, 1e-300)
+    return bool(np.all(np.isclose(a, b, rtol=CHECK_RTOL, atol=0, equal_nan=True)
+                       | (np.abs(a - b) <= CHECK_RTOL * scale)))
+
+
+def _pysd_param(value: Any, var: Any, subscripts: Mapping[str, Sequence[str]]) -> Any:
+    """An engine-convention value for an arrayed variable as PySD takes it (xarray)."""
+    import xarray as xr
+
+    coords = {d: list(subscripts[d]) for d in var.dims}
+    if hasattr(value, "arrays") and callable(value.arrays):
+        x, y = value.arrays()
+        y = np.broadcast_to(np.asarray(y, float).reshape(len(x), *([1] * len(var.shape)))
+                            if np.ndim(y) == 1 else np.asarray(y, float), (len(x), *var.shape))
+        return pd.Series([xr.DataArray(y[i], coords, list(var.dims)) for i in range(len(x))],
+                         index=np.asarray(x, float))
+    if isinstance(value, pd.Series):
+        return value
+    arr = np.broadcast_to(np.asarray(value, float), var.shape)
+    return xr.DataArray(arr, coords, list(var.dims))
+
+
+def pysd_reference(
+    model: Any,
+    params: Mapping[str, Any],
+    t0: float,
+    t1: float,
+    dt: float,
+    times: np.ndarray,
+    outputs: Sequence[str],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One plain-PySD run: saved times and, per output, an array ``(n_times, *shape)``.
+
+    Arrayed values come in the IR's dims order (PySD's xarray results transposed),
+    so they compare element by element with the engine's.
+    """
+    eng = engine_for(model)
+    ir = eng.ir
+    if ir is None or not ir.subscripts:
+        ref = model._simulate_pysd(dict(params), t0, t1, dt, times, list(outputs))
+        return ref.index.to_numpy(float), {o: ref[o].to_numpy(float) for o in outputs}
+    pysd_model = model._fresh()
+    pp: dict[str, Any] = {}
+    for name, value in params.items():
+        py = model._py[name]
+        var = ir.variables[py]
+        if var.shape:
+            pp[py] = _pysd_param(value, var, ir.subscripts)
+        elif hasattr(value, "arrays") and callable(value.arrays):
+            x, y = value.arrays()
+            pp[py] = pd.Series(np.asarray(y, float), index=np.asarray(x, float))
+        else:
+            pp[py] = value
+    py_out = [model._py[o] for o in outputs]
+    kwargs: dict[str, Any] = {}
+    if t0 != model.initial_time:
+        kwargs["initial_condition"] = (t0, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = pysd_model.run(params=pp, final_time=t1, time_step=dt,
+                               return_timestamps=list(times), return_columns=py_out,
+                               progress=False, flatten_output=False, **kwargs)
+    out: dict[str, np.ndarray] = {}
+    for o, py in zip(outputs, py_out, strict=True):
+        var = ir.variables[py]
+        cells = frame[py].to_list()
+        if var.shape:
+            out[o] = np.stack([np.broadcast_to(np.asarray(
+                c.transpose(*var.dims).values if hasattr(c, "transpose") else c, float),
+                var.shape) for c in cells])
+        else:
+            out[o] = np.asarray([float(c) for c in cells], float)
+    return np.asarray(frame.index, float), out
 
 
 def safety_check(
@@ -237,17 +321,18 @@ def safety_check(
     if eng.checked:
         return True
     for p in member_params:
-        ref = model._simulate_pysd(dict(p), t0, t1, dt, times, list(outputs))
+        ref_t, ref = pysd_reference(model, p, t0, t1, dt, times, outputs)
         try:
             st, vals = simulate(model, p, t0, t1, dt, times, outputs, n=1)
         except NeedsFallback:
             return False
-        ok = len(st) == len(ref.index) and np.allclose(st, ref.index.to_numpy(float), rtol=0,
-                                                       atol=1e-9 * max(1.0, abs(t1)))
+        ok = len(st) == len(ref_t) and np.allclose(st, ref_t, rtol=0,
+                                                   atol=1e-9 * max(1.0, abs(t1)))
         bad = [] if ok else ["time"]
         if ok:
             for o in outputs:
-                if not _compare(vals[o][:, 0], ref[o].to_numpy(float)):
+                # arrayed outputs (n_times, 1, *shape): every element is compared
+                if not _compare(vals[o][:, 0], ref[o]):
                     bad.append(o)
         if bad:
             eng.disable([Unsupported("disagreement with plain PySD (safety net)", bad[0])])

@@ -150,7 +150,7 @@ def make_array_builder(base: type) -> type:
     class ArrayBuilder(base):  # type: ignore[misc, valid-type]
         """Converts one abstract section with subscripts to a :class:`ModelIR`."""
 
-        def __init__(self, section, path):  # noqa: ANN001
+        def __init__(self, section: Any, path: Path | None) -> None:
             from pysd.builders.python.subscripts import SubscriptManager
 
             super().__init__(section, path)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from pvsd.engine.ir import SMALL_VENSIM, Call, Expr, ModelIR, Unsupported
-from pvsd.engine.ir_arrays import ARef, Align, ArrayNum, Reduce
+from pvsd.engine.ir_arrays import Align, ARef, ArrayNum, Reduce
 
-__all__ = ["ARRAY_RUNTIME", "ArrayGen", "prepare_param", "tinterp"]
+__all__ = ["ARRAY_RUNTIME", "make_array_gen", "prepare_param", "tinterp"]
 
 
 def _bt(x: Any, shape: tuple[int, ...], n: int) -> np.ndarray:
@@ -146,7 +146,7 @@ def make_array_gen(base: type) -> type:
             if isinstance(e, Align):
                 perm = tuple(e.src.index(d) for d in e.dst if d in e.src)
                 tperm = None if perm == tuple(range(len(perm))) else (*perm, len(perm))
-                idx = tuple(slice(None) if d in e.src else None for d in e.dst) + (Ellipsis,)
+                idx = (*(slice(None) if d in e.src else None for d in e.dst), Ellipsis)
                 return f"_al({g(e.expr, boolean)}, {tperm!r}, {self.const(idx, '_X')}, " \
                        f"{len(e.src)})"
             if isinstance(e, Reduce):
