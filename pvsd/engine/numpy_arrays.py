@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pvsd.engine.ir import SMALL_VENSIM, Call, Expr, ModelIR, Unsupported
+from pvsd.engine.ir import SMALL_VENSIM, BinOp, Call, Expr, ModelIR, Ref, Unsupported
 from pvsd.engine.ir_arrays import Align, ARef, ArrayNum, Reduce
 
 __all__ = ["ARRAY_RUNTIME", "make_array_gen", "prepare_param", "tinterp"]
@@ -112,8 +112,25 @@ def prepare_param(value: Any, shape: tuple[int, ...], name: str) -> tuple[np.nda
                      f"shape {shape} (optionally with a leading member axis)")
 
 
+def _spow(a: Any, b: Any) -> Any:
+    """``^`` of values PySD holds as Python floats (no dims), member by member.
+
+    Python's pow of a negative base and a fractional exponent is complex; PySD then
+    stores its real part when it fills an array (numpy drops the imaginary part).
+    """
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        r = float(a) ** float(b)
+        return r.real if isinstance(r, complex) else r
+    r = np.power(a, b)
+    bad = np.isnan(r) & (np.asarray(a) < 0) & np.isfinite(b)
+    if np.any(bad):
+        r = np.where(bad, np.power(np.asarray(a, complex), b).real, r)
+    return r
+
+
 ARRAY_RUNTIME = {
     "_bt": _bt,
+    "_spow": _spow,
     "_al": _al,
     "_red": _red,
     "_where": np.where,
@@ -122,6 +139,28 @@ ARRAY_RUNTIME = {
     "_delay_order": _adelay_order,
     "_tinterp": tinterp,
 }
+
+
+def expr_dims(ir: ModelIR, e: Expr) -> tuple[str, ...]:
+    """Labelled dims of an expression's value (empty: a number per member)."""
+    if isinstance(e, ARef):
+        return e.dims
+    if isinstance(e, Align):
+        return e.dst
+    if isinstance(e, Reduce):
+        return tuple(d for i, d in enumerate(e.src) if i not in e.axes)
+    if isinstance(e, ArrayNum):
+        return e.dims
+    if isinstance(e, Ref):
+        if e.name in ir.states:
+            return ir.states[e.name].dims
+        v = ir.variables.get(e.name)
+        return v.dims if v is not None else ()
+    out: dict[str, None] = {}
+    for c in e.children():
+        for d in expr_dims(ir, c):
+            out.setdefault(d, None)
+    return tuple(out)
 
 
 def make_array_gen(base: type) -> type:
@@ -155,6 +194,11 @@ def make_array_gen(base: type) -> type:
             if isinstance(e, ArrayNum):
                 arr = np.asarray(e.values, dtype=float).reshape((*e.shape, 1))
                 return self.const(arr)
+            if isinstance(e, BinOp) and e.op == "^":
+                # PySD: xarray (numpy) power when an operand has dims, Python floats otherwise
+                if expr_dims(self.ir, e.left) or expr_dims(self.ir, e.right):
+                    return f"np.power({g(e.left)}, {g(e.right)})"
+                return f"_spow({g(e.left)}, {g(e.right)})"
             if isinstance(e, Call) and e.func == "if_then_else":
                 a = e.args
                 return f"np.where({g(a[0], True)}, {g(a[1])}, {g(a[2])})"
