@@ -35,7 +35,7 @@ CANON_RTOL = 1e-5
 N_MEMBERS = 3
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ir(path: Path):
     """(IR or None, kind) of a model file; kind None when it has no subscripts."""
     from pvsd.engine.ir import build_ir
@@ -62,7 +62,7 @@ def _ir(path: Path):
 def _cases() -> list:
     out = []
     for p in conformance_files():
-        _ir_, kind = _ir(p)
+        kind = _ir(p)[1]
         if kind is None:
             continue
         out.append(pytest.param(p, kind, id=f"{p.parent.parent.name}/{p.parent.name}/"
@@ -74,7 +74,7 @@ CASES = _cases()
 _TMP = Path(tempfile.mkdtemp(prefix="pvsd-arrays-test-"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _translation(path: Path) -> Path | None:
     """PySD translation (in a private copy of the model folder); None if PySD cannot run it."""
     import pysd
@@ -127,7 +127,7 @@ def _pysd_run(py_path: Path, ir, params: dict | None = None, times=None) -> tupl
     return np.asarray(frame.index, float), res
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference(path: Path) -> tuple:
     py = _translation(path)
     if py is None:
@@ -185,7 +185,7 @@ def _prepare(path: Path, kind: str):
     return ir, _simulator(path), ref
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _simulator(path: Path):
     from pvsd.engine.numpy_backend import Simulator
 
