@@ -95,7 +95,7 @@ def _translation(path: Path) -> Path | None:
 
 def _outputs(ir) -> list[str]:
     return [v.py_name for v in ir.variables.values()
-            if v.kind not in ("lookup", "data", "control")]
+            if v.kind not in ("lookup", "control")]
 
 
 def _pysd_run(py_path: Path, ir, params: dict | None = None, times=None) -> tuple:

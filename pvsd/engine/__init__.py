@@ -75,6 +75,19 @@ class Engine:
     unsupported: list[Unsupported] = field(default_factory=list)
     checked: bool = False
     warned: bool = False
+    #: files the IR read at build time (GET XLS/DIRECT ...) -> (size, mtime_ns, sha256)
+    files: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+
+    def files_changed(self) -> bool:
+        """A file read at build time has changed since (its values are in the IR)."""
+        for path, (size, mtime, digest) in self.files.items():
+            try:
+                st = os.stat(path)
+            except OSError:
+                return True
+            if (st.st_size, st.st_mtime_ns) != (size, mtime) and _sha256(path) != digest:
+                return True
+        return False
 
     @property
     def vectorized(self) -> bool:
@@ -97,8 +110,11 @@ def engine_for(model: Any) -> Engine:
     key = model.sha256
     with _lock:
         eng = _engines.get(key)
-    if eng is not None:
+    if eng is not None and not eng.files_changed():
         return eng
+    if eng is not None:  # a data file the engine read has changed: build again
+        with _lock:
+            _engines.pop(key, None)
     ir = None
     sim = None
     items: list[Unsupported] = []
@@ -123,9 +139,19 @@ def engine_for(model: Any) -> Engine:
             sim = None
             items = [Unsupported("variables not in IR", ", ".join(missing[:3]))]
     eng = Engine(ir, sim, items)
+    for path in getattr(ir, "external_files", ()):
+        st = os.stat(path)
+        eng.files[str(path)] = (st.st_size, st.st_mtime_ns, _sha256(str(path)))
     with _lock:
         _engines.setdefault(key, eng)
         return _engines[key]
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def to_engine_params(model: Any, params: Mapping[str, Any]) -> dict[str, Any]:

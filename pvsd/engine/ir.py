@@ -405,6 +405,8 @@ class ModelIR:
     unsupported: list[Unsupported] = field(default_factory=list)
     #: every subscript range and subrange -> its elements, in PySD's order
     subscripts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: files read while building (GET XLS/DIRECT ...): their content is part of the model
+    external_files: tuple[Path, ...] = ()
 
     # -- lookups --------------------------------------------------------------
 

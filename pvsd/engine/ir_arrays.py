@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from pvsd.engine.ir import Expr, Ref
 
-__all__ = ["ARef", "Align", "ArrayNum", "Component", "Reduce"]
+__all__ = ["ARef", "Align", "ArrayNum", "ArrayTable", "Component", "Reduce", "TableCall"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,55 @@ class ArrayNum(Expr):
     values: tuple[float, ...]
     shape: tuple[int, ...]
     dims: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArrayTable:
+    """A table over a leading axis (lookup x or data time) for every element.
+
+    Built at IR time with PySD's own loaders (hard-coded lookups, GET XLS/DIRECT
+    LOOKUPS and DATA), so values and merging of definitions are PySD's.
+
+    Attributes
+    ----------
+    x
+        The leading axis (increasing).
+    y
+        Row-major values of shape ``(len(x), *shape)``.
+    shape
+        Element shape (the variable's).
+    mode
+        ``interpolate``, ``extrapolate``, ``hold_backward`` (lookups) or
+        ``interpolate``, ``raw``, ``look_forward``, ``hold_backward`` (data).
+    data
+        Data semantics (no extrapolation) instead of lookup semantics.
+    """
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    shape: tuple[int, ...]
+    mode: str = "interpolate"
+    data: bool = False
+
+
+@dataclass(frozen=True)
+class TableCall(Expr):
+    """An :class:`ArrayTable` variable evaluated at ``arg``.
+
+    ``index``/``dims`` select and label the table's element axes as in
+    :class:`ARef`; ``arg`` (dims ``arg_dims``) and the selection are both
+    aligned to ``dims_out``. A data variable is ``TableCall(name, ..., Ref("time"))``.
+    """
+
+    name: str
+    index: tuple
+    dims: tuple[str, ...]
+    arg: Expr
+    arg_dims: tuple[str, ...]
+    dims_out: tuple[str, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
 
 
 @dataclass(frozen=True)
@@ -165,6 +214,18 @@ def make_array_builder(base: type) -> type:
                 self.el_coords[py] = self.sm.make_coord_dict(list(dims))
                 self.sm.elements[py] = list(dims)
             self.def_subs: dict[str, list[str]] = {}
+            self.external_files: set[Path] = set()
+            # arrayed or external lookups and data: tables read with PySD's loaders
+            self.tables: set[str] = set()
+            from pysd.translators.structures import abstract_expressions as ae
+            from pysd.translators.structures import abstract_model as am
+
+            for el in section.elements:
+                py = self.ns.namespace[el.name]
+                comps = el.components
+                if any(isinstance(c, am.AbstractLookup) for c in comps) and (
+                        self.el_dims[py] or not isinstance(comps[0].ast, ae.LookupsStructure)):
+                    self.tables.add(py)
 
         # -- expressions with dims ------------------------------------------------
 
@@ -225,6 +286,8 @@ def make_array_builder(base: type) -> type:
                 kind, keys = stateful
                 return self._astate(kind, {k: getattr(node, k) for k in keys},
                                     bool(getattr(node, "non_negative", False)))
+            if isinstance(node, ae.GetConstantsStructure):
+                return self._ext_constant(node)
             name = type(node).__name__.replace("Structure", "")
             label = {
                 "GetConstants": "GET XLS/DIRECT CONSTANTS",
@@ -246,7 +309,7 @@ def make_array_builder(base: type) -> type:
             return ArrayNum(tuple(float(v) for v in vals.ravel()), shape,
                             tuple(self.def_subs)), tuple(self.def_subs)
 
-        def _reference(self, node: Any) -> tuple[Expr, tuple[str, ...]]:
+        def _reference(self, node: Any, table: bool = False) -> tuple[Expr, tuple[str, ...]]:
             ref = node.reference
             sm = self.sm
             if ref not in self.cleanspace:
@@ -262,7 +325,7 @@ def make_array_builder(base: type) -> type:
                     return ArrayNum(tuple(pos), (len(pos),), (dim,)), (dim,)
                 self.fail("unknown reference", ref)
             py = self.cleanspace[ref]
-            if py in self.lookup_names:
+            if py in self.lookup_names and not table:
                 self.fail("lookup used as a variable", ref)
             ref_subs = list(getattr(node.subscripts, "subscripts", []) or [])
             vdims = self.el_dims.get(py, [])
@@ -313,10 +376,10 @@ def make_array_builder(base: type) -> type:
                 py = self.cleanspace[fname]
                 if len(node.arguments) != 1:
                     self.fail("lookup call with several arguments", fname)
-                if self.el_dims.get(py):
-                    self.fail("arrayed lookup", fname)
                 arg, d = self.aconv(node.arguments[0])
-                return LookupCall(py, arg), d
+                if py not in self.tables:
+                    return LookupCall(py, arg), d
+                return self._table_call(py, node.function, arg, d)
             if fname in self.cleanspace:
                 self.fail("call of a non-lookup variable", fname)
             if fname in self.macros:
@@ -352,6 +415,48 @@ def make_array_builder(base: type) -> type:
             if fname == "active_initial" and dims:
                 self.fail("arrayed ACTIVE INITIAL")
             return Call(fname, args), dims
+
+        def _table_call(self, py: str, ref: Any, arg: Expr,
+                        arg_dims: tuple[str, ...]) -> tuple[Expr, tuple[str, ...]]:
+            if self.el_dims.get(py):
+                sel, _sdims = self._reference(ref, table=True)
+                if not isinstance(sel, ARef):
+                    self.fail("arrayed lookup called without subscripts", ref.reference)
+                index, dims = sel.index, sel.dims
+            else:
+                index, dims = (), ()
+            out = union_dims(dims, arg_dims)
+            return TableCall(py, index, dims, arg, arg_dims, out), out
+
+        def _externals_root(self) -> Path:
+            return Path(self.path).parent if self.path else Path(".")
+
+        def _final_subs(self, py: str) -> dict[str, list[str]]:
+            final, _src = self.sm.simplify_subscript_input(self.def_subs, self.el_dims[py])
+            return final
+
+        def _ext_constant(self, node: Any) -> tuple[Expr, tuple[str, ...]]:
+            from pysd.py_backend.external import ExtConstant
+
+            py = self._current_py
+            final = self._final_subs(py)
+            obj = ExtConstant(node.file, node.tab, node.cell, final, self._externals_root(),
+                              self.el_coords[py], "_ext_constant_" + py)
+            with _quiet():
+                obj.initialize()
+            self._record_file(obj)
+            if not final:
+                return Num(float(obj.data)), ()
+            block = obj.data.loc[final].values if hasattr(obj.data, "loc") else obj.data
+            vals = np.asarray(block, dtype=float).reshape(tuple(len(c) for c in final.values()))
+            cdims = tuple(self.def_subs)
+            return ArrayNum(tuple(float(v) for v in vals.ravel()), vals.shape, cdims), cdims
+
+        def _record_file(self, obj: Any) -> None:
+            for f in getattr(obj, "files", []):
+                path = (self._externals_root() / str(f)).resolve()
+                if path.exists():
+                    self.external_files.add(path)
 
         def _astate(self, kind: str, args: dict[str, Any],
                     non_negative: bool) -> tuple[Expr, tuple[str, ...]]:
@@ -396,7 +501,12 @@ def make_array_builder(base: type) -> type:
                         variables[py] = self._lookup_var(el, comps, coords, common)
                         continue
                     if any(isinstance(c, am.AbstractData) for c in comps):
-                        self.fail("data variable")
+                        table = self._pysd_table(el, comps, "data")
+                        call = TableCall(py, (), dims, Ref("time"), (), dims)
+                        variables[py] = Variable(kind="data", lookup=table, expr=call,
+                                                 deps_dynamic=frozenset({"time"}),
+                                                 deps_initial=frozenset({"time"}), **common)
+                        continue
                     if not dims:
                         if len(comps) != 1:
                             self.fail("multiple definitions")
@@ -434,7 +544,9 @@ def make_array_builder(base: type) -> type:
                 if name not in variables:
                     self.unsupported.append(Unsupported("missing control variable", name))
             subs = {k: tuple(v) for k, v in self.sm.subscripts.items()}
-            return ModelIR(self.path, variables, self.states, self.unsupported, subscripts=subs)
+            ir = ModelIR(self.path, variables, self.states, self.unsupported, subscripts=subs)
+            ir.external_files = tuple(sorted(self.external_files))
+            return ir
 
         def _positions(self, sub: dict[str, list[str]],
                        coords: dict[str, list[str]]) -> tuple[tuple[int, ...], ...]:
@@ -503,27 +615,106 @@ def make_array_builder(base: type) -> type:
                             **common)
 
         def _lookup_var(self, el: Any, comps: Any, coords: dict, common: dict) -> Variable:
-            from pysd.translators.structures import abstract_expressions as ae
             from pysd.translators.structures import abstract_model as am
 
             if not all(isinstance(c, am.AbstractLookup) for c in comps):
                 self.fail("lookup mixed with other definitions")
-            if not common["dims"]:
+            py = common["py_name"]
+            if py not in self.tables:
                 if len(comps) != 1:
                     self.fail("multiple definitions")
-                if not isinstance(comps[0].ast, ae.LookupsStructure):
-                    self.aconv(comps[0].ast)
                 return Variable(kind="lookup", lookup=self._table(comps[0].ast), **common)
-            self.fail("arrayed lookup")
-            raise AssertionError  # pragma: no cover
+            table = self._pysd_table(el, comps, "lookup")
+            return Variable(kind="lookup", lookup=table, **common)
+
+        def _pysd_table(self, el: Any, comps: Any, what: str) -> ArrayTable:
+            """Build PySD's own lookup/data object for the element, and read its table."""
+            from pysd.py_backend.external import ExtData, ExtLookup
+            from pysd.py_backend.lookups import HardcodedLookups
+            from pysd.translators.structures import abstract_expressions as ae
+
+            py = self.ns.namespace[el.name]
+            obj = None
+            final_coords = self.el_coords[py]
+            mode = "interpolate"
+            for c in comps:
+                self.def_subs = self.sm.make_coord_dict(list(c.subscripts[0]))
+                if c.subscripts[1]:
+                    self.fail(f"EXCEPT in a {what} definition")
+                ast = c.ast
+                final = self._final_subs(py)
+                if what == "lookup" and isinstance(ast, ae.LookupsStructure):
+                    m = str(ast.type or "interpolate")
+                    args = (list(ast.x), list(ast.y), self.def_subs)
+                    if obj is None:
+                        obj = HardcodedLookups(*args, m, final_coords, "_lk_" + py)
+                    elif isinstance(obj, HardcodedLookups):
+                        obj.add(*args)
+                    else:
+                        self.fail("lookup defined in several ways")
+                    mode = m
+                elif what == "lookup" and isinstance(ast, ae.GetLookupsStructure):
+                    args = (ast.file, ast.tab, ast.x_row_or_col, ast.cell)
+                    if obj is None:
+                        obj = ExtLookup(*args, final, self._externals_root(), final_coords,
+                                        "_ext_lookup_" + py)
+                    elif isinstance(obj, ExtLookup):
+                        obj.add(*args, final)
+                    else:
+                        self.fail("lookup defined in several ways")
+                elif what == "data" and isinstance(ast, ae.GetDataStructure):
+                    kw = getattr(c, "keyword", None)
+                    args = (ast.file, ast.tab, ast.time_row_or_col, ast.cell)
+                    if obj is None:
+                        obj = ExtData(*args, kw, final, self._externals_root(), final_coords,
+                                      "_ext_data_" + py)
+                    elif isinstance(obj, ExtData):
+                        obj.add(*args, kw, final)
+                    else:
+                        self.fail("data defined in several ways")
+                    mode = obj.interp
+                else:
+                    self.fail("data variable" if what == "data" else "lookup definition",
+                              type(ast).__name__.replace("Structure", ""))
+            assert obj is not None
+            with _quiet():
+                obj.initialize()
+            self._record_file(obj)
+            data = obj.data
+            axis = "time" if what == "data" else "lookup_dim"
+            dims = list(self.el_dims[py])
+            x = np.asarray(data.coords[axis].values, dtype=float)
+            y = np.asarray(data.transpose(axis, *dims).values, dtype=float)
+            if mode not in ("interpolate", "extrapolate", "hold_backward", "raw", "look_forward"):
+                self.fail(f"{what} mode {mode}")
+            if len(x) > 1 and not np.all(np.diff(x) > 0):
+                self.fail(f"{what} with a non-increasing axis")
+            shape = tuple(len(c) for c in final_coords.values())
+            return ArrayTable(tuple(float(v) for v in x), tuple(float(v) for v in y.ravel()),
+                              shape, mode, data=what == "data")
 
     return ArrayBuilder
 
 
+def _quiet() -> Any:
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+
+    return cm()
+
+
 # names the builder uses from ir (imported late: ir imports this module lazily)
 import math  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from pvsd.engine.ir import (  # noqa: E402
     CONTROL_NAMES,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pvsd.engine.ir import SMALL_VENSIM, BinOp, Call, Expr, ModelIR, Ref, Unsupported
-from pvsd.engine.ir_arrays import Align, ARef, ArrayNum, Reduce
+from pvsd.engine.ir_arrays import Align, ARef, ArrayNum, ArrayTable, Reduce, TableCall
 
 __all__ = ["ARRAY_RUNTIME", "make_array_gen", "prepare_param", "tinterp"]
 
@@ -128,7 +128,44 @@ def _spow(a: Any, b: Any) -> Any:
     return r
 
 
+def _table(x: Any, xs: np.ndarray, ys: np.ndarray, mode: str, data: bool) -> np.ndarray:
+    """PySD's lookup / data evaluation, element by element, vectorised.
+
+    ``ys`` has shape ``(len(xs), *S)`` with the member axis last (size 1) and
+    ``x`` broadcasts against ``S``; each element uses its own column.
+    """
+    x = np.asarray(x, dtype=float)
+    shape = np.broadcast_shapes(x.shape, ys.shape[1:])
+    xb = np.broadcast_to(x, shape)
+    yb = np.broadcast_to(ys, (ys.shape[0], *shape))
+    n = len(xs)
+    j = np.clip(np.searchsorted(xs, xb, side="right") - 1, 0, n - 1)
+    yj = np.take_along_axis(yb, j[None], 0)[0]
+    j1 = np.minimum(j + 1, n - 1)
+    yj1 = np.take_along_axis(yb, j1[None], 0)[0]
+    exact = xb == xs[j]
+    if mode in ("interpolate", "extrapolate"):
+        with np.errstate(all="ignore"):
+            r = (yj1 - yj) / (xs[j1] - xs[j]) * (xb - xs[j]) + yj
+        r = np.where(exact | (j1 == j), yj, r)
+    elif mode == "hold_backward":
+        r = yj
+    elif mode == "look_forward":
+        r = np.where(exact, yj, yj1)
+    else:  # raw data: only at the data's own times
+        r = np.where(exact, yj, np.nan)
+    lo, hi = xb < xs[0], xb > xs[-1]
+    if mode == "extrapolate" and not data and n > 1:
+        with np.errstate(all="ignore"):
+            r = np.where(hi, yb[-1] + (yb[-1] - yb[-2]) / (xs[-1] - xs[-2]) * (xb - xs[-1]), r)
+            r = np.where(lo, yb[0] + (yb[1] - yb[0]) / (xs[1] - xs[0]) * (xb - xs[0]), r)
+    elif not (data and mode == "raw"):
+        r = np.where(hi, yb[-1], np.where(lo, yb[0], r))
+    return np.where(np.isnan(xb), np.nan, r)
+
+
 ARRAY_RUNTIME = {
+    "_table": _table,
     "_bt": _bt,
     "_spow": _spow,
     "_al": _al,
@@ -194,6 +231,8 @@ def make_array_gen(base: type) -> type:
             if isinstance(e, ArrayNum):
                 arr = np.asarray(e.values, dtype=float).reshape((*e.shape, 1))
                 return self.const(arr)
+            if isinstance(e, TableCall):
+                return self._table_call(e, g)
             if isinstance(e, BinOp) and e.op == "^":
                 # PySD: xarray (numpy) power when an operand has dims, Python floats otherwise
                 if expr_dims(self.ir, e.left) or expr_dims(self.ir, e.right):
@@ -203,6 +242,37 @@ def make_array_gen(base: type) -> type:
                 a = e.args
                 return f"np.where({g(a[0], True)}, {g(a[1])}, {g(a[2])})"
             return super().expr(e, initial, boolean)
+
+        def _table_call(self, e: TableCall, g: Any) -> str:
+            table = self.ir.variables[e.name].lookup
+            assert isinstance(table, ArrayTable)
+            y = np.asarray(table.y, dtype=float).reshape((len(table.x), *table.shape))
+            if e.index:
+                basic: list[Any] = [slice(None)]
+                takes = []
+                k = 1
+                for ix in e.index:
+                    if isinstance(ix, int):
+                        basic.append(ix)
+                        continue
+                    basic.append(slice(None))
+                    if ix is not None:
+                        takes.append((k, ix))
+                    k += 1
+                y = y[tuple(basic)]
+                for axis, ix in takes:
+                    y = np.take(y, np.asarray(ix), axis=axis)
+            if e.dims != e.dims_out:
+                perm = [e.dims.index(d) + 1 for d in e.dims_out if d in e.dims]
+                y = y.transpose([0, *perm])
+                y = y[(slice(None), *(slice(None) if d in e.dims else None
+                                      for d in e.dims_out))]
+            ys = self.const(np.ascontiguousarray(y[..., None]), "_Y")
+            xs = self.const(np.asarray(table.x, dtype=float), "_Z")
+            arg = g(e.arg)
+            if e.arg_dims and e.arg_dims != e.dims_out:
+                arg = self.expr(Align(e.arg, e.arg_dims, e.dims_out))
+            return f"_table({arg}, {xs}, {ys}, {table.mode!r}, {table.data!r})"
 
         def _aref(self, e: ARef) -> str:
             parts: list[str] = []
