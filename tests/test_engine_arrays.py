@@ -55,8 +55,14 @@ def _ir(path: Path):
         ir = build_ir(am, path)
     items = inspect_ir(ir)
     if items:
-        return ir, "fallback-" + re.sub(r"[^A-Za-z0-9]+", "_", items[0].construct).strip("_")
+        return ir, "fallback-" + _slug(items[0])
     return ir, "vectorized"
+
+
+def _slug(u) -> str:
+    """The construct of an Unsupported as an id fragment (function names included)."""
+    text = u.construct + (f" {u.detail}" if u.construct in ("function", "data variable") else "")
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
 
 
 def _cases() -> list:
@@ -176,8 +182,7 @@ def _prepare(path: Path, kind: str):
         construct = kind.removeprefix("fallback-")
         with pytest.raises(NeedsFallback) as info:
             Simulator(ir)
-        assert any(re.sub(r"[^A-Za-z0-9]+", "_", u.construct).strip("_") == construct
-                   for u in info.value.items)
+        assert any(_slug(u) == construct for u in info.value.items)
         pytest.skip(f"falls back to PySD: {info.value.items[0]}")
     ref = _reference(path)
     if ref is None:
@@ -280,3 +285,69 @@ def test_canonical_output_where_pysd_matches(path: Path, kind: str) -> None:
         assert _close(mine[key][rows_r][keep], want[keep], CANON_RTOL), \
             f"{col}: engine != canonical output"
     assert checked, "no canonical column matched by PySD to compare with"
+
+
+# -- the safety net and engine_for on arrayed outputs ----------------------------------
+
+def _loaded(name: str):
+    from conftest import require
+
+    import pvsd
+
+    path = require(TEST_MODELS / "tests" / name)
+    mdl = next(path.glob("*.mdl"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pvsd.load(mdl)
+
+
+def test_safety_net_compares_every_element() -> None:
+    """An arrayed model passes the check; one wrong element in one output fails it."""
+    from pvsd import engine
+
+    model = _loaded("subscript_2d_arrays")
+    engine._engines.pop(model.sha256, None)
+    eng = engine.engine_for(model)
+    assert eng.vectorized and eng.ir.subscripts
+    outs = [n for n, py in model._py.items() if eng.ir.variables[py].shape]
+    t0, t1, dt = model.initial_time, model.final_time, model.time_step
+    times = model.check_times()[3]
+    init = np.arange(1.0, 7.0).reshape(3, 2)  # an arrayed constant, in dims order
+    assert engine.safety_check(model, [{"Initial Values": init}], t0, t1, dt, times, outs)
+    _st, vals = engine.simulate(model, {"Initial Values": np.stack([init, 2 * init])},
+                                t0, t1, dt, times, outs)
+    assert vals["Stock A"].shape == (len(times), 2, 3, 2)
+    _t, ref = engine.pysd_reference(model, {"Initial Values": 2 * init}, t0, t1, dt, times,
+                                    ["Stock A"])
+    np.testing.assert_allclose(vals["Stock A"][:, 1], ref["Stock A"], rtol=1e-12)
+
+    # now corrupt a single element of one output slightly: the net must catch it
+    engine._engines.pop(model.sha256, None)
+    eng = engine.engine_for(model)
+    real_run = eng.simulator.run
+
+    def corrupted(*args, **kwargs):
+        grid, values = real_run(*args, **kwargs)
+        values["stock_a"] = values["stock_a"].copy()
+        values["stock_a"][-1, :, 2, 1] *= 1 + 1e-7
+        return grid, values
+
+    eng.simulator.run = corrupted
+    with pytest.warns(RuntimeWarning, match="disagrees with plain PySD"):
+        assert not engine.safety_check(model, [{}], t0, t1, dt, times, outs)
+    assert not eng.vectorized
+    assert "Stock A" in eng.reason
+    engine._engines.pop(model.sha256, None)
+
+
+def test_arrayed_parameter_shapes_are_checked() -> None:
+    from pvsd.engine.numpy_arrays import prepare_param
+
+    a, n = prepare_param(np.ones((3, 2)), (3, 2), "x")
+    assert a.shape == (3, 2, 1) and n is None
+    a, n = prepare_param(np.ones((4, 3, 2)), (3, 2), "x")
+    assert a.shape == (3, 2, 4) and n == 4
+    a, n = prepare_param(2.0, (3, 2), "x")
+    assert a.shape == (3, 2, 1) and float(a[1, 1, 0]) == 2.0
+    with pytest.raises(ValueError, match="does not fit"):
+        prepare_param(np.ones((2, 3)), (3, 2), "x")
