@@ -351,3 +351,31 @@ def test_arrayed_parameter_shapes_are_checked() -> None:
     assert a.shape == (3, 2, 1) and float(a[1, 1, 0]) == 2.0
     with pytest.raises(ValueError, match="does not fit"):
         prepare_param(np.ones((2, 3)), (3, 2), "x")
+
+
+@pytest.mark.skipif(not TEST_MODELS.exists(), reason="test-models absent")
+@pytest.mark.parametrize(("path", "kind"), CASES or [pytest.param(None, None, id="no-models")])
+def test_scalarised_ir_equals_arrayed_engine(path: Path, kind: str) -> None:
+    """The per-element scalar IR (JavaScript, loops) computes what the arrayed engine does."""
+    from pvsd.engine.numpy_backend import NeedsFallback, Simulator
+    from pvsd.engine.scalarise import element_py, scalarise
+
+    if kind != "vectorized":
+        pytest.skip(f"falls back to PySD ({kind})")
+    ir = _ir(path)[0]
+    outs = _outputs(ir)
+    _g, arrayed = _simulator(path).run(outputs=outs)
+    sir = scalarise(ir)
+    try:
+        ssim = Simulator(sir)
+    except NeedsFallback as nf:
+        pytest.skip(f"not expressible per element: {nf.items[0]}")
+    names = {o: [element_py(o, k) for k in range(int(np.prod(ir.variables[o].shape)))]
+             if ir.variables[o].shape else [o] for o in outs}
+    _g, flat = ssim.run(outputs=[n for ns in names.values() for n in ns])
+    for o in outs:
+        got = np.stack([flat[n][:, 0] for n in names[o]], axis=1)
+        want = arrayed[o][:, 0].reshape(len(got), -1)
+        assert _close(got, want, RTOL), ir.variables[o].name
+    some = next((v for v in sir.variables.values() if "[" in v.name), None)
+    assert some is None or some.name.endswith("]")

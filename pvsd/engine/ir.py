@@ -721,6 +721,11 @@ _SCALAR_FUNCS: dict[str, Callable[..., Any]] = {
     "modulo": lambda a, b: a - _quantum(a, b),
     "xidz": _xidz,
     "zidz": _zidz,
+    # SUM/PROD/VMIN/VMAX of a scalarised arrayed model (NaN skipped, as xarray in PySD)
+    "nansum": lambda *a: math.fsum(x for x in a if x == x) if a else 0.0,
+    "nanprod": lambda *a: math.prod(x for x in a if x == x),
+    "nanmin": lambda *a: min((x for x in a if x == x), default=math.nan),
+    "nanmax": lambda *a: max((x for x in a if x == x), default=math.nan),
 }
 
 #: Builtin function names the IR (and the numpy back end) know.

@@ -366,7 +366,21 @@ def _roll_in(s: np.ndarray, first: Any) -> np.ndarray:
     return t
 
 
+def _nanred(func: Any) -> Any:
+    def red(*args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            r = func(np.stack(np.broadcast_arrays(*[np.asarray(a, dtype=float) for a in args])),
+                     axis=0)
+        return r if np.ndim(r) else float(r)
+
+    return red
+
+
 _RUNTIME = {
+    "_nansum": _nanred(np.nansum),
+    "_nanprod": _nanred(np.nanprod),
+    "_nanmin": _nanred(np.nanmin),
+    "_nanmax": _nanred(np.nanmax),
     "_roll_in": _roll_in,
     "_smin": _smin,
     "_smax": _smax,
@@ -492,6 +506,8 @@ class _Gen:
             if f in _NP_FUNCS:
                 call = f"{_NP_FUNCS[f]}({', '.join(g(x) for x in a)})"
                 return f"float({call})" if self.scalar else call
+            if f in ("nansum", "nanprod", "nanmin", "nanmax"):  # scalarised arrays
+                return f"_{f}({', '.join(g(x) for x in a)})"
             if f == "log":
                 return f"(np.log({g(a[0])}) / np.log({g(a[1])}))"
             if f == "pi":
@@ -537,7 +553,11 @@ class _Gen:
             for k, (t, _c) in list(self.consts.items()):
                 if t is table:
                     return k
-        c = f"_L{len(self.lookup_consts)}"
+        elif name in self.lookup_consts:
+            # a lookup called several times: one table constant (numbering by the
+            # number of names would hand a later lookup's table to this call)
+            return self.lookup_consts[name]
+        c = f"_L{len(self.consts)}"
         self.lookup_consts[key] = c
         self.consts[c] = (table, c)
         return c
