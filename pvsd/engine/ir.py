@@ -722,6 +722,7 @@ _SCALAR_FUNCS: dict[str, Callable[..., Any]] = {
     "xidz": _xidz,
     "zidz": _zidz,
     # SUM/PROD/VMIN/VMAX of a scalarised arrayed model (NaN skipped, as xarray in PySD)
+    "pow_real": lambda a, b: complex(a ** b).real if a < 0 else a ** b,
     "nansum": lambda *a: math.fsum(x for x in a if x == x) if a else 0.0,
     "nanprod": lambda *a: math.prod(x for x in a if x == x),
     "nanmin": lambda *a: min((x for x in a if x == x), default=math.nan),

@@ -376,7 +376,18 @@ def _nanred(func: Any) -> Any:
     return red
 
 
+def _pow_real(a: Any, b: Any) -> Any:
+    """``a ** b`` on floats keeping the real part of a complex result (PySD in arrays)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        r = float(a) ** float(b)
+        return r.real if isinstance(r, complex) else r
+    r = np.power(a, b)
+    bad = np.isnan(r) & (np.asarray(a) < 0) & np.isfinite(b)
+    return np.where(bad, np.power(np.asarray(a, complex), b).real, r) if np.any(bad) else r
+
+
 _RUNTIME = {
+    "_pow_real": _pow_real,
     "_nansum": _nanred(np.nansum),
     "_nanprod": _nanred(np.nanprod),
     "_nanmin": _nanred(np.nanmin),
@@ -506,6 +517,8 @@ class _Gen:
             if f in _NP_FUNCS:
                 call = f"{_NP_FUNCS[f]}({', '.join(g(x) for x in a)})"
                 return f"float({call})" if self.scalar else call
+            if f == "pow_real":  # scalarised arrays: PySD's float power stored in an array
+                return f"_pow_real({g(a[0])}, {g(a[1])})"
             if f in ("nansum", "nanprod", "nanmin", "nanmax"):  # scalarised arrays
                 return f"_{f}({', '.join(g(x) for x in a)})"
             if f == "log":

@@ -36,6 +36,7 @@ from pvsd.engine.ir import (
     references,
 )
 from pvsd.engine.ir_arrays import Align, ARef, ArrayNum, ArrayTable, Reduce, TableCall
+from pvsd.engine.numpy_arrays import expr_dims
 
 __all__ = ["element_name", "element_py", "scalarise"]
 
@@ -66,6 +67,7 @@ class _Scalariser:
         self.new_vars: dict[str, Variable] = {}
         self.unsupported: list[Unsupported] = list(ir.unsupported)
         self._current = ""
+        self.in_array = False
 
     def size(self, dim: str) -> int:
         return len(self.ir.subscripts[dim.rstrip("!")])
@@ -104,6 +106,11 @@ class _Scalariser:
         if isinstance(e, TableCall):
             return LookupCall(self.table_column(e, env), c(e.arg))
         if isinstance(e, BinOp):
+            if e.op == "^" and self.in_array and not (expr_dims(self.ir, e.left)
+                                                       or expr_dims(self.ir, e.right)):
+                # PySD computes this on Python floats and stores it in an array: a complex
+                # power (negative base, fractional exponent) keeps its real part
+                return Call("pow_real", (c(e.left), c(e.right)))
             return BinOp(e.op, c(e.left), c(e.right))
         if isinstance(e, UnaryOp):
             return UnaryOp(e.op, c(e.operand))
@@ -205,7 +212,11 @@ class _Scalariser:
                     if epos in excluded:
                         continue
                     env = dict(zip(comp.dims, bpos, strict=True))
-                    exprs[_ravel(epos, v.shape)] = self.conv(comp.expr, env)
+                    self.in_array = True
+                    try:
+                        exprs[_ravel(epos, v.shape)] = self.conv(comp.expr, env)
+                    finally:
+                        self.in_array = False
             for pos in itertools.product(*(range(n) for n in v.shape)):
                 k = _ravel(pos, v.shape)
                 name = element_py(py, k)
