@@ -167,7 +167,7 @@ class ModelCard:
     """A model's documentation, section by section.
 
     Use :meth:`html` for a self-contained page, :meth:`markdown` for Markdown,
-    or add :attr:`blocks` to a :class:`~pvsd.report.document.Report`.
+    or add :attr:`blocks` to a :class:`~pvsd.document.Report`.
     """
 
     model: Any
@@ -176,7 +176,7 @@ class ModelCard:
 
     def html(self) -> str:
         """A self-contained HTML page (no script, no network)."""
-        from pvsd.report.document import Report, plotly_js
+        from pvsd.document import Report, plotly_js
 
         rep = Report(title=f"{self.model.name}: model card",
                      subtitle=f"Model {self.model.path.name} · SHA-256 {self.model.sha256[:16]}… · "
@@ -199,7 +199,7 @@ class ModelCard:
 
 
 def add_card(rep: Any, card: ModelCard, css: bool = True, prefix: str = "") -> None:
-    """Append the card's sections to a :class:`~pvsd.report.document.Report`."""
+    """Append the card's sections to a :class:`~pvsd.document.Report`."""
     for k, b in enumerate(card.blocks):
         rep.section(prefix + b.title)
         rep.add_html((f"<style>{CARD_CSS}</style>" if css and k == 0 else "") + b.html)
@@ -387,7 +387,7 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
                                 ("stock", "flow", "aux", "constant", "lookup") if counts.get(k, 0))),
     ]
     purpose = desc or "The model file has no header comment describing its purpose."
-    from pvsd.report.document import kv_table
+    from pvsd.document import kv_table
 
     blocks.append(Block(
         "Purpose",

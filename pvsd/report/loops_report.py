@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pvsd.report.document import Report, kv_table
+from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
     from pvsd.loops import LoopResult

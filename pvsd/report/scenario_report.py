@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from pvsd.document import Report, kv_table
 from pvsd.plotting import PALETTE
 from pvsd.provenance import provenance
-from pvsd.report.document import Report, kv_table
 
 if TYPE_CHECKING:
     from pvsd.model import Model
@@ -150,7 +150,7 @@ def scenario_report(
     rep.add_heading("Model constants (baseline values)")
     rep.add_table(_short_comments(consts), index=False, name="constants")
     if model_sections or live:
-        from pvsd.embed.sections import add_model_sections
+        from pvsd.report.sections import add_model_sections
 
         add_model_sections(rep, model, scenarios=comparison.scenarios.values(), live=live,
                            card=model_sections)
