@@ -118,7 +118,7 @@ def handle(args: argparse.Namespace) -> int:
                                     **time_kwargs(args))
     with pd.option_context("display.width", 200, "display.max_columns", 20,
                            "display.max_colwidth", 40):
-        say(comparison.wide_table().to_string())
+        say(comparison.display_table().to_string())
     if args.out:
         from pvsd.report.scenario_report import scenario_report
 

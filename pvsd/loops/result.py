@@ -46,7 +46,8 @@ class LoopResult:
     loops
         One row per loop: ``id`` (stable for a model and search settings),
         ``name`` (the modeller's name for the loop, from the loop-names file;
-        empty when unnamed), ``polarity`` (``R`` reinforcing, ``B`` balancing, ``U`` undetermined),
+        empty when unnamed), ``meaning`` (what the loop does, from the same file),
+        ``polarity`` (``R`` reinforcing, ``B`` balancing, ``U`` undetermined),
         ``length`` (variables), ``variables`` (in causal order, tuple),
         ``stocks``, ``partition`` (cycle partition: loops are compared within
         one), ``mean_relative_score`` (signed mean over the run),
