@@ -226,7 +226,8 @@ def analyse(
             "active_share": float(np.mean(active)) if active.size else 0.0,
         })
     columns = ["id", "name", "meaning", "polarity", "length", "variables", "stocks", "partition",
-               "mean_relative_score", "mean_abs_relative_score", "max_abs_relative_score", "polarity_changes", "active_share"]
+               "mean_relative_score", "mean_abs_relative_score", "max_abs_relative_score", "polarity_changes",
+               "active_share"]
     table = pd.DataFrame(rows, columns=columns)
     index = pd.Index(times, name="time")
     scores = pd.DataFrame(rel, index=index, columns=ids)

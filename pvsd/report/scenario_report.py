@@ -106,6 +106,8 @@ def scenario_report(
     ]))
 
     rep.section("Key results")
+    if not effects.empty:
+        rep.add_csv("headline_effects", effects)
     wide = comparison.display_table()
     rep.add_table(
         wide,
