@@ -342,7 +342,8 @@ class Report:
     def section_html(self) -> str:
         """The report's sections as one embeddable block (load plotly.js once in the page)."""
         _, body = self.body_html()
-        return f'<div class="pvsd-report" id="{self.element_id("report")}">{"".join(body)}</div>'
+        head = f'<p class="headline">{html.escape(self.headline)}</p>' if self.headline else ""
+        return f'<div class="pvsd-report" id="{self.element_id("report")}">{head}{"".join(body)}</div>'
 
     def render(self, plotly_js: str = "inline") -> str:
         """The whole page as one string, no network needed.

@@ -128,6 +128,9 @@ def scenario_report(
                 continue
             best = sub.loc[sub["pct_difference"].idxmax()]
             worst = sub.loc[sub["pct_difference"].idxmin()]
+            if len(sub) == 1:
+                lines.append(f"{var} in {last:g} under '{best['label']}': {best['pct_difference']:+.1f}% vs baseline.")
+                continue
             lines.append(
                 f"{var} in {last:g}: highest under '{best['label']}' "
                 f"({best['pct_difference']:+.1f}% vs baseline), lowest under "
