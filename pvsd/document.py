@@ -81,7 +81,11 @@ svg { max-width:100%; height:auto; }
   .figure { max-width:100%; overflow:hidden; }
   .tablewrap { overflow:visible; }
   table.data { font-size:7.5pt; width:100%; table-layout:auto; }
-  table.data th, table.data td { padding:.15rem .3rem; word-break:break-word; }
+  table.data th, table.data td { padding:.15rem .3rem; word-break:normal; overflow-wrap:break-word;
+                                 min-width:0 !important; font-size:7.5pt !important; }
+  td.eq, code.eq { font-size:7pt !important; }
+  .sd-figure { overflow:visible !important; border:none !important; break-inside:avoid; }
+  .sd-figure svg { width:100% !important; max-width:100% !important; height:auto !important; }
   tr { break-inside:avoid; }
   thead { display:table-header-group; }
   dl.prov { font-size:7.5pt; }

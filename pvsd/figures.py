@@ -137,8 +137,10 @@ def save_figures(figures: Mapping[str, Any] | Sequence[tuple[Any, str | os.PathL
             fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{fmt}", dir=path.parent)
             os.close(fd)
             staged.append((Path(tmp), path))
-            specs.append({"fig": fig.to_dict() if hasattr(fig, "to_dict") else fig, "path": tmp,
-                          "opts": {"format": fmt, "width": width, "height": height,
+            d = fig.to_dict() if hasattr(fig, "to_dict") else dict(fig)
+            h = (d.get("layout") or {}).get("height") or height  # many-panel figures set their own
+            specs.append({"fig": d, "path": tmp,
+                          "opts": {"format": fmt, "width": width, "height": h,
                                    "scale": 2 if fmt == "png" else 1}})
         old = os.environ.get("BROWSER_PATH")
         os.environ["BROWSER_PATH"] = browser

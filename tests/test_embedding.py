@@ -131,3 +131,33 @@ def test_every_page_pvsd_writes_has_unique_ids(tmp_path, teacup):
         assert repeated_ids(p.read_text(encoding="utf-8")) == [], p.name
     prov = json.loads((tmp_path / "rep" / "provenance.json").read_text())
     assert prov["model_sha256"] == teacup.sha256
+
+
+@pytest.mark.browser
+def test_a4_print_keeps_every_column_and_diagram(tmp_path, teacup):
+    """Print media at the A4 text width (186 mm = 703 CSS px): no table or diagram is cut."""
+    from browser import browser_page
+
+    from pvsd.report.scenario_report import scenario_report
+
+    comp = pvsd.run_scenarios(teacup, [pvsd.Scenario("hot", constants={"Room Temperature": 150}),
+                                       pvsd.Scenario("cold", constants={"Room Temperature": 40})])
+    path = scenario_report(comp, teacup).write(tmp_path / "rep")
+    with browser_page(width=703, height=1000) as (page, _):
+        page.emulate_media(media="print")
+        page.goto(path.as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15000)
+        cut = page.evaluate("""() => {
+            const W = document.documentElement.clientWidth, out = [];
+            document.querySelectorAll('table, .sd-figure svg, .js-plotly-plot').forEach(e => {
+                const r = e.getBoundingClientRect();
+                if (r.right > W + 1 || e.scrollWidth > e.clientWidth + 1 && e.tagName === 'TABLE')
+                    out.push(e.tagName + ' ' + (e.className.baseVal ?? e.className) + ' ' + Math.round(r.right));
+            });
+            return {W, out, tables: document.querySelectorAll('table').length,
+                    svgs: document.querySelectorAll('.sd-figure svg').length};
+        }""")
+        pdf = page.pdf(format="A4")
+    assert cut["out"] == [], cut
+    assert cut["tables"] >= 4 and cut["svgs"] >= 1
+    assert pdf[:4] == b"%PDF"

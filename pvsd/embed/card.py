@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pvsd.document import new_id
 from pvsd.engine.ir import BinOp, Call, Expr, InlineLookup, LookupCall, LookupTable, ModelIR, Num, Ref, UnaryOp
 from pvsd.errors import PvsdError
 
@@ -317,7 +318,7 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
             vs = _loop_vars(r.get("variables", ()))
             if len(vs) < 2:
                 continue
-            d = loop_diagram(model, vs, uid=f"loop{k}-{model.sha256[:6]}")
+            d = loop_diagram(model, vs, uid=new_id(f"loop{k}-{model.sha256[:6]}"))
             label = f"{r.get('id', '')} {r.get('name', '') or ''}".strip()
             cap = (f"Loop {label} ({_POLARITY.get(str(r.get('polarity', '')), '')}) "
                    f"highlighted in view '{d.title}'")
@@ -413,7 +414,7 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
 
     # diagram(s)
     if diagram:
-        figs = diagrams(model, uid=f"card-{model.sha256[:6]}")
+        figs = diagrams(model, uid=new_id(f"card-{model.sha256[:6]}"))
         parts_h, parts_m = [], []
         for d in figs:
             cap = d.title
