@@ -156,11 +156,21 @@ def figure_fragment(fig: go.Figure, name: str, div_id: str | None = None) -> str
     )
 
 
+def _number(v: float, digits: int) -> str:
+    """A number for people: ``2050`` not ``2.05e+03``; ``0.0123``; exponents only when tiny or huge."""
+    if pd.isna(v):
+        return ""
+    a = abs(v)
+    if 10 ** digits <= a < 1e12:
+        return f"{v:.0f}"
+    return f"{v:.{digits}g}"
+
+
 def table_html(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
     """An HTML table with numbers right-aligned and text left-aligned."""
     def cell(v: Any, tag: str) -> str:
         if isinstance(v, float):
-            text, cls = (f"{v:.{digits}g}" if pd.notna(v) else ""), ""
+            text, cls = _number(v, digits), ""
         elif isinstance(v, (int,)) and not isinstance(v, bool):
             text, cls = str(v), ""
         else:

@@ -90,7 +90,7 @@ def handle(args: argparse.Namespace) -> int:
     say("")
     say(result.summary())
     out = args.out or str(default_out(f"{m.name}-sensitivity-{meth.name}"))
-    rep = sensitivity_report(result, bands)
+    rep = sensitivity_report(result, bands, model=m)
     path = rep.write(out, force=args.force, fragments=args.fragment, **figopts)
     say(f"\nreport: {path.resolve()}")
     return 0
