@@ -76,7 +76,9 @@ def handle(args: argparse.Namespace) -> int:
         for r in t.itertuples(index=False):
             text = textwrap.fill(r.variables, width=100, initial_indent=" " * 4, subsequent_indent=" " * 6)
             say(f"  {res.label(r.id)} ({r.polarity}) {100 * r.mean_relative_score:+5.1f}%\n{text}")
-        lead = res.leading()
+        from pvsd.report.loops_report import reporting_period
+
+        lead = res.leading(reporting_period(res, model))
         say("\nLeading loop by period:")
         for r in lead.itertuples(index=False):
             say(f"  {r.start:g}-{r.end:g}: {res.label(r.id)} ({r.polarity}), "
