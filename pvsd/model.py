@@ -9,7 +9,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,14 @@ from pvsd.timefunc import PiecewiseLinear, TimeFunction
 if TYPE_CHECKING:
     import xarray as xr
 
-    from pvsd.scenarios import Scenario
+
+class Scenario(Protocol):
+    """What a run needs of a scenario (:class:`pvsd.scenarios.Scenario` is one); model.py
+    does not import pvsd.scenarios, which sits above it (scenarios run models)."""
+
+    name: str
+
+    def settings(self) -> Mapping[str, Any]: ...
 
 __all__ = ["Model", "load"]
 
