@@ -57,10 +57,10 @@ MIN_WAVES = 6
 @dataclass
 class PanelData:
     units: list[str]
-    years: np.ndarray          # fitted wave years
-    osi: np.ndarray            # (unit, year) OSI, NaN = not assessed
-    egdi: pd.DataFrame         # all waves, for the naive forecasts and the hold-out
-    inputs: pd.DataFrame       # per unit model inputs
+    years: np.ndarray  # fitted wave years
+    osi: np.ndarray  # (unit, year) OSI, NaN = not assessed
+    egdi: pd.DataFrame  # all waves, for the naive forecasts and the hold-out
+    inputs: pd.DataFrame  # per unit model inputs
 
 
 def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
@@ -78,13 +78,15 @@ def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
         last4 = t.iloc[-4:]
         g = np.log(1 - np.clip(last4.to_numpy(float), 0, 0.999))
         rate = -np.polyfit(last4.index.to_numpy(float), g, 1)[0] if len(last4) >= 2 else 0.0
-        rows.append({
-            "iso3": u,
-            "Human Capital Index Input": float(np.clip(h.iloc[-1], 0, 1)),
-            "Telecom Reference Level": float(np.clip(t.iloc[-1], 0, 1)),
-            "Telecom Gap Closing Rate": float(np.clip(rate, -0.5, 0.5)),
-            "Input Reference Year": float(t.index[-1]),
-        })
+        rows.append(
+            {
+                "iso3": u,
+                "Human Capital Index Input": float(np.clip(h.iloc[-1], 0, 1)),
+                "Telecom Reference Level": float(np.clip(t.iloc[-1], 0, 1)),
+                "Telecom Gap Closing Rate": float(np.clip(rate, -0.5, 0.5)),
+                "Input Reference Year": float(t.index[-1]),
+            }
+        )
     inputs = pd.DataFrame(rows).set_index("iso3")
     osi = wide["osi"].reindex(columns=years).to_numpy(float)
     egdi = d.pivot(index="iso3", columns="survey_year", values="egdi").loc[units]
@@ -138,9 +140,13 @@ class PanelFit:
 
     def simulate(self, x: np.ndarray, outputs, final_time: float, time_step: float | None = None):
         ens = self.model.run_ensemble(
-            self.frame(np.clip(x, self.lower, self.upper)), outputs=list(outputs),
-            initial_time=float(self.data.years[0]), final_time=final_time,
-            time_step=time_step or self.time_step, progress=False)
+            self.frame(np.clip(x, self.lower, self.upper)),
+            outputs=list(outputs),
+            initial_time=float(self.data.years[0]),
+            final_time=final_time,
+            time_step=time_step or self.time_step,
+            progress=False,
+        )
         if ens.attrs.get("engine") != "vectorized":
             raise RuntimeError(f"ensemble fell back to PySD: {ens.attrs.get('fallback_reason')}")
         return ens
@@ -156,15 +162,22 @@ class PanelFit:
         ny = len(self.data.years)
         s = lil_matrix((self.n * ny, self.n * self.nu + self.ns), dtype=int)
         for i in range(self.n):
-            s[i * ny:(i + 1) * ny, i * self.nu:(i + 1) * self.nu] = 1
-        s[:, self.n * self.nu:] = 1
+            s[i * ny : (i + 1) * ny, i * self.nu : (i + 1) * self.nu] = 1
+        s[:, self.n * self.nu :] = 1
         return s
 
     def fit(self, max_nfev: int = 60):
         t0 = time.perf_counter()
-        res = least_squares(self.residuals, self.x0(), bounds=(self.lower, self.upper),
-                            jac_sparsity=self.sparsity(), x_scale="jac", max_nfev=max_nfev,
-                            diff_step=1e-4, method="trf")
+        res = least_squares(
+            self.residuals,
+            self.x0(),
+            bounds=(self.lower, self.upper),
+            jac_sparsity=self.sparsity(),
+            x_scale="jac",
+            max_nfev=max_nfev,
+            diff_step=1e-4,
+            method="trf",
+        )
         res.runtime = time.perf_counter() - t0
         return res
 
@@ -180,13 +193,22 @@ def skill_table(pred: pd.Series, naive: pd.DataFrame, actual: pd.Series, last: p
         ape = (p - actual).abs() / actual
         dp, da = p - last, actual - last
         corr = float(np.corrcoef(dp, da)[0, 1]) if np.std(dp) > 0 else float("nan")
-        rows[name] = {"MAPE %": 100 * ape.mean(), "RMSE": float(np.sqrt(((p - actual) ** 2).mean())),
-                      "within 5 %": 100 * (ape < 0.05).mean(), "corr(change)": corr}
+        rows[name] = {
+            "MAPE %": 100 * ape.mean(),
+            "RMSE": float(np.sqrt(((p - actual) ** 2).mean())),
+            "within 5 %": 100 * (ape < 0.05).mean(),
+            "corr(change)": corr,
+        }
     return pd.DataFrame(rows).T
 
 
-def run(indicators: Path = DEFAULT_INDICATORS, last_fit: int = 2020, target: int = 2022,
-        max_nfev: int = 60, verbose: bool = True):
+def run(
+    indicators: Path = DEFAULT_INDICATORS,
+    last_fit: int = 2020,
+    target: int = 2022,
+    max_nfev: int = 60,
+    verbose: bool = True,
+):
     import pvsd
 
     model = pvsd.load(str(MODEL))
@@ -201,22 +223,36 @@ def run(indicators: Path = DEFAULT_INDICATORS, last_fit: int = 2020, target: int
     table = skill_table(pred[have], naive.loc[have], data.egdi.loc[have, target], last[have]) if len(have) else None
     bounds = at_bound(res.x, pf.lower, pf.upper)
     shared_names = list(SHARED_PARAMS)
-    shared = dict(zip(shared_names, res.x[pf.n * pf.nu:]))
-    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu:]) if b]
+    shared = dict(zip(shared_names, res.x[pf.n * pf.nu :], strict=False))
+    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu :], strict=False) if b]
     out = {
-        "result": res, "fit": pf, "pred": pred, "naive": naive, "table": table,
-        "n_units": pf.n, "n_eval": len(have), "n_params": res.x.size,
-        "n_at_bound": int(bounds.sum()), "share_at_bound": float(bounds.mean()),
-        "shared": shared, "shared_at_bound": shared_at_bound,
-        "unit_at_bound": {n: int(bounds[: pf.n * pf.nu].reshape(pf.n, pf.nu)[:, j].sum()) for j, n in enumerate(UNIT_PARAMS)},
+        "result": res,
+        "fit": pf,
+        "pred": pred,
+        "naive": naive,
+        "table": table,
+        "n_units": pf.n,
+        "n_eval": len(have),
+        "n_params": res.x.size,
+        "n_at_bound": int(bounds.sum()),
+        "share_at_bound": float(bounds.mean()),
+        "shared": shared,
+        "shared_at_bound": shared_at_bound,
+        "unit_at_bound": {
+            n: int(bounds[: pf.n * pf.nu].reshape(pf.n, pf.nu)[:, j].sum()) for j, n in enumerate(UNIT_PARAMS)
+        },
         "rmse_osi_fit": float(np.sqrt(np.mean(res.fun[pf.mask.reshape(-1)] ** 2))),
     }
     if verbose:
-        print(f"panel: {pf.n} countries with >= {MIN_WAVES} assessed waves up to {last_fit}; "
-              f"{out['n_eval']} with a {target} value; {res.x.size} parameters; "
-              f"{pf.evals} ensemble runs in {res.runtime:.1f} s ({res.message})")
+        print(
+            f"panel: {pf.n} countries with >= {MIN_WAVES} assessed waves up to {last_fit}; "
+            f"{out['n_eval']} with a {target} value; {res.x.size} parameters; "
+            f"{pf.evals} ensemble runs in {res.runtime:.1f} s ({res.message})"
+        )
         print("shared:", {k: round(v, 4) for k, v in shared.items()}, "at a bound:", shared_at_bound or "none")
-        print(f"parameters at a bound: {out['n_at_bound']} of {res.x.size} ({100 * out['share_at_bound']:.1f} %); per unit: {out['unit_at_bound']}")
+        print(
+            f"parameters at a bound: {out['n_at_bound']} of {res.x.size} ({100 * out['share_at_bound']:.1f} %); per unit: {out['unit_at_bound']}"
+        )
         print(f"in-sample OSI RMSE {out['rmse_osi_fit']:.4f}")
         if table is not None:
             print(f"out of sample, EGDI {target} (fitted to {last_fit}):")

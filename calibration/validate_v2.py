@@ -32,22 +32,35 @@ sys.path.insert(0, str(HERE))
 
 #: The behavioural claims of models/README.md (v2), each a function of scenario results.
 CLAIMS = {
-    "C1 technology alone creates less public value by 2050 than the baseline mix":
-        lambda r: r["technology_alone"]["Cumulative Public Value"][:, -1] < r["baseline"]["Cumulative Public Value"][:, -1],
-    "C2 at the same budget a balanced mix creates more public value by 2050 than technology alone":
-        lambda r: r["balanced_mix"]["Cumulative Public Value"][:, -1] > r["technology_alone"]["Cumulative Public Value"][:, -1],
-    "C3 technology + reform gives higher service quality in 2050 than technology alone":
-        lambda r: r["technology_and_reform"]["Service Quality"][:, -1] > r["technology_alone"]["Service Quality"][:, -1],
-    "C4 technology alone hardens hierarchical control (2050 above baseline)":
-        lambda r: r["technology_alone"]["Hierarchical Control"][:, -1] > r["baseline"]["Hierarchical Control"][:, -1],
-    "C5 a bigger budget (0.5 -> 0.8) creates more public value by 2050":
-        lambda r: r["bigger_budget"]["Cumulative Public Value"][:, -1] > r["baseline"]["Cumulative Public Value"][:, -1],
-    "C6 after a 60% trust shock in 2030, trust has regained at least half of its loss by 2040":
-        lambda r: _recovered(r),
+    "C1 technology alone creates less public value by 2050 than the baseline mix": lambda r: (
+        r["technology_alone"]["Cumulative Public Value"][:, -1] < r["baseline"]["Cumulative Public Value"][:, -1]
+    ),
+    "C2 at the same budget a balanced mix creates more public value by 2050 than technology alone": lambda r: (
+        r["balanced_mix"]["Cumulative Public Value"][:, -1] > r["technology_alone"]["Cumulative Public Value"][:, -1]
+    ),
+    "C3 technology + reform gives higher service quality in 2050 than technology alone": lambda r: (
+        r["technology_and_reform"]["Service Quality"][:, -1] > r["technology_alone"]["Service Quality"][:, -1]
+    ),
+    "C4 technology alone hardens hierarchical control (2050 above baseline)": lambda r: (
+        r["technology_alone"]["Hierarchical Control"][:, -1] > r["baseline"]["Hierarchical Control"][:, -1]
+    ),
+    "C5 a bigger budget (0.5 -> 0.8) creates more public value by 2050": lambda r: (
+        r["bigger_budget"]["Cumulative Public Value"][:, -1] > r["baseline"]["Cumulative Public Value"][:, -1]
+    ),
+    "C6 after a 60% trust shock in 2030, trust has regained at least half of its loss by 2040": lambda r: _recovered(r),
 }
-STOCKS_01 = ["Agile Capability", "Collaboration Capacity", "Digital Capability", "Hierarchical Control",
-             "Measured Performance", "Public Expectations", "Public Trust", "Service Quality",
-             "Technology Organisation Fit", "Value Understanding"]
+STOCKS_01 = [
+    "Agile Capability",
+    "Collaboration Capacity",
+    "Digital Capability",
+    "Hierarchical Control",
+    "Measured Performance",
+    "Public Expectations",
+    "Public Trust",
+    "Service Quality",
+    "Technology Organisation Fit",
+    "Value Understanding",
+]
 CLAIM_OUTPUTS = ["Cumulative Public Value", "Service Quality", "Hierarchical Control", "Public Trust"]
 
 
@@ -75,8 +88,9 @@ def sample(n: int, seed: int) -> pd.DataFrame:
 def run_scenarios(model, scen, draws, names, outputs, **kw):
     out = {}
     for nm in names:
-        ens = model.run_ensemble(draws, outputs=outputs, scenario=None if nm == "baseline" else scen[nm],
-                                 progress=False, **kw)
+        ens = model.run_ensemble(
+            draws, outputs=outputs, scenario=None if nm == "baseline" else scen[nm], progress=False, **kw
+        )
         if ens.attrs.get("engine") != "vectorized":
             raise RuntimeError(f"fallback to PySD: {ens.attrs.get('fallback_reason')}")
         out[nm] = {v: ens[v].to_numpy() for v in outputs}
@@ -92,7 +106,7 @@ def check_claims(model, scen, draws):
 
 def check_time_step(model, scen, draws, dt=None):
     dt = dt or model.time_step
-    outputs = STOCKS_01 + ["Cumulative Public Value"]
+    outputs = [*STOCKS_01, "Cumulative Public Value"]
     worst = np.zeros(len(draws))
     for nm in ["baseline", "trust_shock", "technology_alone"]:
         a = run_scenarios(model, scen, draws, [nm], outputs, time_step=dt)[nm]
@@ -117,6 +131,7 @@ def check_ranges(model, scen, draws):
 
 def named_loop_share(model):
     from pvsd.loops import loops
+
     res = loops(model)
     L = res.loops
     total = L["mean_abs_relative_score"].sum()
@@ -126,6 +141,7 @@ def named_loop_share(model):
 
 def us_calibration():
     import pvsd
+
     res = pvsd.calibrate(str(US_SPEC), mcmc=False)
     st = res.stats if isinstance(res.stats, pd.DataFrame) else pd.DataFrame(res.stats)
     return res, st
@@ -152,36 +168,75 @@ def main():
 
     if not a.skip_panel:
         import egdi_panel_v2 as panel
+
         out = panel.run(max_nfev=100)
         t = out["table"]
         m = t.loc["model"]
         for naive in ("last_value", "linear_trend", "drift"):
-            report(f"panel MAPE model vs {naive}", f"{m['MAPE %']:.2f}% vs {t.loc[naive, 'MAPE %']:.2f}%",
-                   "model lower", m["MAPE %"] < t.loc[naive, "MAPE %"])
+            report(
+                f"panel MAPE model vs {naive}",
+                f"{m['MAPE %']:.2f}% vs {t.loc[naive, 'MAPE %']:.2f}%",
+                "model lower",
+                m["MAPE %"] < t.loc[naive, "MAPE %"],
+            )
         report("panel share of countries within 5%", f"{m['within 5 %']:.1f}%", ">= 55%", m["within 5 %"] >= 55)
-        report("panel corr(predicted, actual 2020-2022 change)", f"{m['corr(change)']:.3f}", ">= 0.3", m["corr(change)"] >= 0.3)
-        report("panel parameters at a bound", f"{out['n_at_bound']} of {out['n_params']} ({100 * out['share_at_bound']:.1f}%)",
-               "<= 10%", out["share_at_bound"] <= 0.10)
-        report("panel shared parameters at a bound", ", ".join(out["shared_at_bound"]) or "none", "none",
-               not out["shared_at_bound"])
+        report(
+            "panel corr(predicted, actual 2020-2022 change)",
+            f"{m['corr(change)']:.3f}",
+            ">= 0.3",
+            m["corr(change)"] >= 0.3,
+        )
+        report(
+            "panel parameters at a bound",
+            f"{out['n_at_bound']} of {out['n_params']} ({100 * out['share_at_bound']:.1f}%)",
+            "<= 10%",
+            out["share_at_bound"] <= 0.10,
+        )
+        report(
+            "panel shared parameters at a bound",
+            ", ".join(out["shared_at_bound"]) or "none",
+            "none",
+            not out["shared_at_bound"],
+        )
     if not a.skip_us:
         _, st = us_calibration()
         row = st[(st["series"] == "service_quality") & (st["period"] == "holdout")].iloc[0]
-        report("US held-out service quality RMSE (0.5 + 0.2 x WGI scale)", f"{row['rmse']:.4f}", "<= 0.05", row["rmse"] <= 0.05)
+        report(
+            "US held-out service quality RMSE (0.5 + 0.2 x WGI scale)",
+            f"{row['rmse']:.4f}",
+            "<= 0.05",
+            row["rmse"] <= 0.05,
+        )
         report("US held-out service quality bias share U^M", f"{row['theil_um']:.3f}", "<= 0.3", row["theil_um"] <= 0.3)
     draws = sample(a.draws, a.seed)
     for claim, share in check_claims(model, scen, draws).items():
         report(claim, f"{100 * share:.1f}% of {a.draws} draws", ">= 90%", share >= 0.9)
     share, worst = check_time_step(model, scen, draws)
-    report(f"halving the time step ({model.time_step:g}) changes no output by > 1%", f"{100 * share:.1f}% of draws (worst {100 * worst:.2f}%)",
-           ">= 99%", share >= 0.99)
+    report(
+        f"halving the time step ({model.time_step:g}) changes no output by > 1%",
+        f"{100 * share:.1f}% of draws (worst {100 * worst:.2f}%)",
+        ">= 99%",
+        share >= 0.99,
+    )
     bad = check_ranges(model, scen, draws)
-    report("stocks inside [0, 1] at every step, dt 0.25/0.125/0.0625, shocks included",
-           "no violation" if not bad else f"{len(bad)} violations, e.g. {bad[0]}", "none", not bad)
+    report(
+        "stocks inside [0, 1] at every step, dt 0.25/0.125/0.0625, shocks included",
+        "no violation" if not bad else f"{len(bad)} violations, e.g. {bad[0]}",
+        "none",
+        not bad,
+    )
     ls, n, k = named_loop_share(model)
-    report("named loops' share of the loop score (baseline)", f"{100 * ls:.1f}% ({k} named of {n} loops)", ">= 50%", ls >= 0.5)
+    report(
+        "named loops' share of the loop score (baseline)",
+        f"{100 * ls:.1f}% ({k} named of {n} loops)",
+        ">= 50%",
+        ls >= 0.5,
+    )
     missed = [r for r in rows if r[3] == "MISS"]
-    print(f"\n{len(rows) - len(missed)} of {len(rows)} targets met; missed: " + ("; ".join(r[0] for r in missed) or "none"))
+    print(
+        f"\n{len(rows) - len(missed)} of {len(rows)} targets met; missed: "
+        + ("; ".join(r[0] for r in missed) or "none")
+    )
 
 
 if __name__ == "__main__":
