@@ -240,16 +240,25 @@ def fast_run(
 ) -> pd.DataFrame | None:
     """One run with the vectorised engine, shaped like ``Model._simulate_pysd``'s frame.
 
-    Returns None when the model needs PySD (the caller then runs PySD).
+    ``outputs`` are labels (``"Var"``, ``"Var[e1,e2]"``); a whole arrayed variable
+    gives one column per element. Returns None when the model needs PySD (the
+    caller then runs PySD).
     """
+    from pvsd.arrays import split_label
+    from pvsd.model_arrays import flatten
+
     eng = engine_for(model)
     if eng.simulator is None:
         return None
+    if getattr(model, "_dims", None) and not getattr(eng.ir, "subscripts", None):
+        return None  # an engine without dims support must not run an arrayed model
+    # outputs are labels ("Var", "Var[e1,e2]"); the engine simulates whole variables
+    names = list(dict.fromkeys(split_label(o)[0] for o in outputs))
     if check_enabled(check) and not eng.checked:
-        if not safety_check(model, [params], t0, t1, dt, times, outputs):
+        if not safety_check(model, [params], t0, t1, dt, times, names):
             return None
     try:
-        st, vals = simulate(model, params, t0, t1, dt, times, outputs, n=1)
+        st, vals = simulate(model, params, t0, t1, dt, times, names, n=1)
     except NeedsFallback:
         return None
     except Exception as exc:  # an engine bug must not stop the user: PySD runs it
@@ -257,5 +266,5 @@ def fast_run(
         warnings.warn(f"pvsd's vectorised engine failed on {model.path.name} ({exc}); using PySD.",
                       RuntimeWarning, stacklevel=3)
         return None
-    frame = pd.DataFrame({o: vals[o][:, 0] for o in outputs}, index=pd.Index(st, name="time"))
-    return frame[list(outputs)].astype(float)
+    # engine arrays are (n_times, n, *shape); one member here
+    return flatten(model, outputs, st, {k: np.asarray(v, float)[:, 0] for k, v in vals.items()})
