@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pvsd.cli.common import default_out, say, split_names
+from pvsd.cli.common import add_quiet_arg, default_out, say, split_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="random seed (overrides the spec's)")
     p.add_argument("--scenario-name", default="calibrated", metavar="NAME",
                    help="name of the scenario in fitted_parameters.toml (default: calibrated)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet_arg(p)
     p.set_defaults(func=handle)
 
 

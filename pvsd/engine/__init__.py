@@ -387,22 +387,30 @@ def fast_run(
 ) -> pd.DataFrame | None:
     """One run with the vectorised engine, shaped like ``Model._simulate_pysd``'s frame.
 
-    Returns None when the model needs PySD (the caller then runs PySD). With
-    ``method="rk4"`` a model the engine cannot run raises
-    :class:`~pvsd.errors.UnsupportedModelError` (PySD has no RK4: falling back
-    would silently give Euler numbers).
+    ``outputs`` are labels (``"Var"``, ``"Var[e1,e2]"``); a whole arrayed variable
+    gives one column per element. Returns None when the model needs PySD (the
+    caller then runs PySD). With ``method="rk4"`` a model the engine cannot run
+    raises :class:`~pvsd.errors.UnsupportedModelError` (PySD has no RK4: falling
+    back would silently give Euler numbers).
     """
+    from pvsd.arrays import split_label
+    from pvsd.model_arrays import flatten
+
     eng = engine_for(model)
     if eng.simulator is None:
         return _no_engine(model, method, eng.reason)
+    if getattr(model, "_dims", None) and not getattr(eng.ir, "subscripts", None):
+        return _no_engine(model, method, "arrayed model without engine dims support")
+    # outputs are labels ("Var", "Var[e1,e2]"); the engine simulates whole variables
+    names = list(dict.fromkeys(split_label(o)[0] for o in outputs))
     # PySD integrates with Euler only: the safety net compares the engine's Euler run
     # with PySD; once that agrees, RK4 uses the same compiled equations.
     if check_enabled(check) and not eng.checked:
-        if not safety_check(model, [params], t0, t1, dt, times, outputs):
+        if not safety_check(model, [params], t0, t1, dt, times, names):
             return _no_engine(model, method, eng.reason)
     diag: dict[str, Any] = {}
     try:
-        st, vals = simulate(model, params, t0, t1, dt, times, outputs, n=1, method=method,
+        st, vals = simulate(model, params, t0, t1, dt, times, names, n=1, method=method,
                             diagnostics=diag)
     except NeedsFallback as nf:
         return _no_engine(model, method, describe(nf.items))
@@ -414,5 +422,5 @@ def fast_run(
     from pvsd.numerics.ranges import warn_violations
 
     warn_violations(model.path.name, diag.get("ranges", []), dt, method, stacklevel=4)
-    frame = pd.DataFrame({o: vals[o][:, 0] for o in outputs}, index=pd.Index(st, name="time"))
-    return frame[list(outputs)].astype(float)
+    # engine arrays are (n_times, n, *shape); one member here
+    return flatten(model, outputs, st, {k: np.asarray(v, float)[:, 0] for k, v in vals.items()})
