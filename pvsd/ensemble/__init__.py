@@ -221,6 +221,10 @@ def run_ensemble(
     from pvsd.numerics import check_work, estimate_work, resolve_method, warn_violations
 
     method = resolve_method(method)
+    from pvsd.engine.controls import refuse_in_ensemble
+
+    refuse_in_ensemble(model, {"final_time": final_time, "time_step": time_step,
+                               "saveper": save_every}, return_times)
     cols, n = normalize_samples(model, samples)
     fixed = model.check_params(params, scenario)
     for k in cols:
