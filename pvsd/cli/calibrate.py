@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pvsd.cli.common import default_out, say, split_names
+from pvsd.cli.common import add_quiet_arg, default_out, say, split_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="integration method: euler or rk4 (overrides the spec's method)")
     p.add_argument("--scenario-name", default="calibrated", metavar="NAME",
                    help="name of the scenario in fitted_parameters.toml (default: calibrated)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet_arg(p)
     p.set_defaults(func=handle)
 
 

@@ -367,7 +367,32 @@ def _roll_in(s: np.ndarray, first: Any) -> np.ndarray:
     return t
 
 
+def _nanred(func: Any) -> Any:
+    def red(*args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            r = func(np.stack(np.broadcast_arrays(*[np.asarray(a, dtype=float) for a in args])),
+                     axis=0)
+        return r if np.ndim(r) else float(r)
+
+    return red
+
+
+def _pow_real(a: Any, b: Any) -> Any:
+    """``a ** b`` on floats keeping the real part of a complex result (PySD in arrays)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        r = float(a) ** float(b)
+        return r.real if isinstance(r, complex) else r
+    r = np.power(a, b)
+    bad = np.isnan(r) & (np.asarray(a) < 0) & np.isfinite(b)
+    return np.where(bad, np.power(np.asarray(a, complex), b).real, r) if np.any(bad) else r
+
+
 _RUNTIME = {
+    "_pow_real": _pow_real,
+    "_nansum": _nanred(np.nansum),
+    "_nanprod": _nanred(np.nanprod),
+    "_nanmin": _nanred(np.nanmin),
+    "_nanmax": _nanred(np.nanmax),
     "_roll_in": _roll_in,
     "_smin": _smin,
     "_smax": _smax,
@@ -494,6 +519,10 @@ class _Gen:
             if f in _NP_FUNCS:
                 call = f"{_NP_FUNCS[f]}({', '.join(g(x) for x in a)})"
                 return f"float({call})" if self.scalar else call
+            if f == "pow_real":  # scalarised arrays: PySD's float power stored in an array
+                return f"_pow_real({g(a[0])}, {g(a[1])})"
+            if f in ("nansum", "nanprod", "nanmin", "nanmax"):  # scalarised arrays
+                return f"_{f}({', '.join(g(x) for x in a)})"
             if f == "log":
                 return f"(np.log({g(a[0])}) / np.log({g(a[1])}))"
             if f == "pi":
@@ -539,7 +568,11 @@ class _Gen:
             for k, (t, _c) in list(self.consts.items()):
                 if t is table:
                     return k
-        c = f"_L{len(self.lookup_consts)}"
+        elif name in self.lookup_consts:
+            # a lookup called several times: one table constant (numbering by the
+            # number of names would hand a later lookup's table to this call)
+            return self.lookup_consts[name]
+        c = f"_L{len(self.consts)}"
         self.lookup_consts[key] = c
         self.consts[c] = (table, c)
         return c
@@ -1043,14 +1076,24 @@ class Simulator:
             v = self.ir.variables.get(p)
             if v is not None and v.kind in ("lookup", "data"):
                 raise NeedsFallback([Unsupported("parameter on a lookup/data variable", v.name)])
-        gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar, method=method,
-                   dynamic_ctl=dynamic_ctl)
+        arrayed = bool(self.ir.subscripts)
+        if arrayed:
+            from pvsd.engine.numpy_arrays import ARRAY_RUNTIME, make_array_gen
+
+            gen = make_array_gen(_Gen)(self.ir, static_params, dynamic_params, scalar=False,
+                                       method=method, dynamic_ctl=dynamic_ctl)
+        else:
+            gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar, method=method,
+                       dynamic_ctl=dynamic_ctl)
         src = gen.program(outputs)
         ns: dict[str, Any] = dict(_RUNTIME)
         ns["_pow"] = _pow_exact if self.exact_pow else _pow_fast
         ns["_mod"] = lambda a, b: a - _quantum(a, b)
         ns["_TooLong"] = _TooLong
         ns["_maxsteps"] = MAX_DYNAMIC_STEPS
+        if arrayed:
+            ns.update(ARRAY_RUNTIME)
+            ns.update(gen.arrays)
         for c, (table, _c) in gen.consts.items():
             ns[c + "_x"] = np.asarray(table.x, dtype=float)
             ns[c + "_y"] = np.asarray(table.y, dtype=float)
@@ -1118,6 +1161,21 @@ class Simulator:
         for k, v in params.items():
             if k not in ir.variables:
                 raise KeyError(k)
+            shape = ir.variables[k].shape
+            if shape:
+                from pvsd.engine.numpy_arrays import prepare_param
+
+                if isinstance(v, TimeFunction):
+                    x = np.asarray(v.x, dtype=float)
+                    y = np.asarray(v.y, dtype=float)
+                    y = np.broadcast_to(y.reshape(len(x), *([1] * len(shape))) if y.ndim == 1
+                                        else y, (len(x), *shape))[..., None]
+                    dyn_p[k] = (x, np.ascontiguousarray(y))
+                else:
+                    static_p[k], m = prepare_param(v, shape, k)
+                    if m is not None:
+                        sizes.add(m)
+                continue
             if isinstance(v, TimeFunction):
                 dyn_p[k] = (np.asarray(v.x, dtype=float), np.asarray(v.y, dtype=float))
             else:
@@ -1134,7 +1192,8 @@ class Simulator:
         N = n if n is not None else (sizes.pop() if sizes else 1)
         if sizes and N not in sizes:
             raise ValueError(f"n={N} but parameter arrays have length {sizes}")
-        ctl = self.control_values({k: v for k, v in static_p.items()})
+        ctl = self.control_values({k: v for k, v in static_p.items()
+                                   if not ir.variables[k].shape})
         if initial_time is not None:
             ctl["initial_time"] = float(initial_time)
         if time_step is not None:
@@ -1152,7 +1211,10 @@ class Simulator:
         if outputs is None:
             outputs = [v.py_name for v in ir.variables.values() if v.kind not in ("lookup", "data")]
         outputs = tuple(outputs)
-        scalar = N == 1
+        scalar = N == 1 and not ir.subscripts
+        if ir.subscripts:
+            static_p = {k: (np.broadcast_to(v, (*ir.variables[k].shape, N))
+                            if ir.variables[k].shape else v) for k, v in static_p.items()}
         if scalar:
             static_p = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in static_p.items()}
             dyn_p = {k: (x.tolist(), y.tolist()) for k, (x, y) in dyn_p.items()}
@@ -1160,10 +1222,11 @@ class Simulator:
         comp = self.compile(frozenset(static_p), frozenset(dyn_p), outputs, scalar=scalar,
                             method=method)
         nsave = int(grid.save.sum())
-        if out is None:
-            arrays = [np.empty((nsave, N), dtype=float) for _ in outputs]
-        else:
-            arrays = [out[o] for o in outputs]
+        shapes = [ir.variables[o].shape if o in ir.variables else () for o in outputs]
+        # arrayed outputs are filled in the internal layout (nsave, *shape, N)
+        arrays = [np.empty((nsave, *sh, N), dtype=float) if sh else
+                  (out[o] if out is not None else np.empty((nsave, N), dtype=float))
+                  for o, sh in zip(outputs, shapes, strict=True)]
         if init_clock is not None:
             ctl["init_clock"] = float(init_clock)
         P: dict[str, Any] = dict(static_p)
@@ -1171,7 +1234,15 @@ class Simulator:
         with np.errstate(all="ignore"):
             comp.func(P, N, grid.times.tolist(), grid.save.tolist(), arrays,
                       ctl["time_step"], ctl, diagnostics if diagnostics is not None else {})
-        return grid, dict(zip(outputs, arrays, strict=False))
+        result = {}
+        for o, a, sh in zip(outputs, arrays, shapes, strict=True):
+            if sh:
+                a = np.moveaxis(a, -1, 1)  # public layout (nsave, n, *shape)
+                if out is not None and o in out:
+                    out[o][...] = a
+                    a = out[o]
+            result[o] = a
+        return grid, result
 
 
     @property
