@@ -395,10 +395,10 @@ class Model:
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
         dt = self.time_step if time_step is None else time_step
-        for label, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
+        for what, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(v):
-                raise TimeRangeError(f"{label} must be a finite number, got {v!r}.")
+                raise TimeRangeError(f"{what} must be a finite number, got {v!r}.")
         t0, t1, dt = float(t0), float(t1), float(dt)
         if t1 <= t0:
             raise TimeRangeError(
@@ -492,28 +492,36 @@ class Model:
         SimulationError
             PySD failed during the simulation.
         """
+        from pvsd.engine.controls import dynamic_run
         from pvsd.numerics import check_work, estimate_work, resolve_method
 
         method = resolve_method(method)
         merged = self.check_params(params, scenario)
-        t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
-                                             return_times, allow_long=allow_long)
         cols = self.resolve_outputs(outputs)
-        check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
-                   allow_long)
-        from pvsd.engine import fast_run
+        # FINAL TIME / TIME STEP / SAVEPER that change during the run: as PySD does
+        given = {"initial_time": initial_time, "final_time": final_time, "time_step": time_step,
+                 "saveper": saveper}
+        dyn = dynamic_run(self, merged, given, return_times, cols, method)
+        if dyn is not None:
+            frame, (t0, t1, dt) = dyn
+        else:
+            t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
+                                                 return_times, allow_long=allow_long)
+            check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
+                       allow_long)
+            from pvsd.engine import fast_run
 
-        # pvsd's vectorised engine when it supports the model (same numbers as
-        # PySD, checked against PySD on first use), else plain PySD
-        frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
-        if frame is None:
-            frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+            # pvsd's vectorised engine when it supports the model (same numbers as
+            # PySD, checked against PySD on first use), else plain PySD
+            frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
+            if frame is None:
+                frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name,
-            initial_time=t0, final_time=t1, time_step=dt, method=method,
+            initial_time=t0, final_time=t1, time_step=dt, integration=method,
         )
         return RunResult(
             data=frame,
