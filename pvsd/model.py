@@ -513,7 +513,7 @@ class Model:
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name,
-            initial_time=t0, final_time=t1, time_step=dt, method=method,
+            initial_time=t0, final_time=t1, time_step=dt, integration=method,
         )
         return RunResult(
             data=frame,

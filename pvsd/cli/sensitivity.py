@@ -41,6 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sample size: Sobol base samples (power of two), Morris trajectories, eFAST samples "
                         "per parameter, delta runs (default: the spec's, else the method's)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
+    p.add_argument("--integration", metavar="NAME",
+                   help="integration method of every run: euler (default) or rk4 (Vensim's RK4 Fixed)")
     p.add_argument("--second-order", action="store_true", help="Sobol: also second-order indices")
     p.add_argument("--tolerance", type=float, metavar="W",
                    help="flag indices whose confidence interval is wider than W (default 0.1)")
@@ -72,7 +74,8 @@ def handle(args: argparse.Namespace) -> int:
     model = pvsd.load(args.model)
     scenario = base_scenario(args, model)
     options = {"second_order": True if args.second_order else None, "tolerance": args.tolerance,
-               "until_converged": True if args.until_converged else None, "max_runs": args.max_runs}
+               "until_converged": True if args.until_converged else None, "max_runs": args.max_runs,
+               "integration": getattr(args, "integration", None)}
     # Check everything (names, bounds, method, n) before any run and say what will happen.
     m, spec, meth, n, seed, opt = prepare(model, args.spec, args.analysis, args.n, args.seed, **options)
     runs = meth.runs(n, spec.space, opt)
