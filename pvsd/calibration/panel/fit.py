@@ -206,16 +206,15 @@ def _block_var_z(pb: PanelProblem, J: sparse.csr_matrix, x: np.ndarray) -> np.nd
     """Laplace variance of each unit's per-unit parameters on the logit scale, (n, K)."""
     S, K = pb.n_shared, pb.K
     _, U = pb.split(x)
-    Jc = J.tocsc()
+    H = (J.T @ J).tocsr()
     out = np.empty((pb.n_units, K))
     for i in range(pb.n_units):
         cols = S + i * K + np.arange(K)
-        Ji = Jc[:, cols].toarray()
-        H = Ji.T @ Ji
+        Hi = H[cols][:, cols].toarray()
         try:
-            v = np.diag(np.linalg.inv(H))
+            v = np.diag(np.linalg.inv(Hi))
         except np.linalg.LinAlgError:
-            v = np.diag(np.linalg.pinv(H))
+            v = np.diag(np.linalg.pinv(Hi))
         u = np.clip(U[i], EPS, 1 - EPS)
         out[i] = np.abs(v) / (u * (1 - u)) ** 2
     return out
