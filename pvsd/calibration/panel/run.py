@@ -231,6 +231,17 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
     if n_bound:
         warnings_.append(f"{n_bound} of {pb.n_vars} fitted parameters end at a bound (no standard "
                          "error; the others' errors are conditional on them).")
+    wide = shared[shared["stderr"] > (shared["bound_upper"] - shared["bound_lower"])] \
+        if len(shared) else shared
+    for r in wide.itertuples(index=False):
+        warnings_.append(f"shared parameter {r.parameter!r} is not identified by the data: its "
+                         f"standard error ({r.stderr:.3g}) exceeds its whole range; it trades off "
+                         "against other parameters (fix it or fit a combination).")
+    nwide = int((estimates["stderr"] > (estimates["bound_upper"] - estimates["bound_lower"])).sum()) \
+        if len(estimates) else 0
+    if nwide:
+        warnings_.append(f"{nwide} per-unit estimate(s) have a standard error wider than the "
+                         "parameter's range (not identified for that unit).")
     if post is not None:
         mx = float(np.nanmax(np.concatenate([post.rhat, post.rhat_hyper])))
         if mx >= 1.01:
