@@ -248,10 +248,14 @@ def fit_pooled(pb: PanelProblem, start: PointFit, log: Callable[[str], None] | N
         mu_new = z.mean(axis=0)
         tau_new = np.sqrt(np.maximum(np.mean((z - mu_new) ** 2 + v, axis=0), 1e-6))
         delta = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(tau_new - tau) / tau))
-        mu, tau = mu_new, tau_new
+        # over-relaxed EM (step 1.7 x the EM step on mu, log tau): EM converges linearly and
+        # slowly here; over-relaxation with a factor below 2 keeps the fixed point
+        omega = 1.7 if it > 1 else 1.0
+        mu = mu + omega * (mu_new - mu)
+        tau = tau * np.exp(omega * (np.log(tau_new) - np.log(tau)))
         say(f"pooled (Laplace-EM) iteration {it}: mu = {np.round(mu, 3).tolist()}, "
             f"tau = {np.round(tau, 3).tolist()}")
-        if delta < 1e-3:
+        if delta < 2e-3:
             break
     obj = _Objective(pb, mu, tau)
     res = _lsq(obj, x, int(pb.spec.search["maxiter"]))
