@@ -221,6 +221,7 @@ def test_naive_forecasts_by_hand() -> None:
                           "model": [10.4, 25.0], "last value": [11.0, 20.0],
                           "linear trend": [10.0, 20.0], "last + drift": [9.0, 19.0]})
     overall, per_unit = compare(frame)
+    assert len(per_unit) == 2 * 4
     m = overall.set_index("method")
     assert m.loc["model", "mape"] == pytest.approx(100 * (0.04 + 0.25) / 2)
     assert m.loc["model", "within_5pct"] == 0.5
@@ -314,3 +315,38 @@ def test_cli_panel_writes_forecast_and_report(synthetic: tuple[Path, pd.DataFram
     ids = re.findall(r'id="([^"]+)"', body)
     assert len(ids) == len(set(ids))
     assert (out / "results.nc").is_file() and (out / "estimates.csv").is_file()
+
+
+def test_single_unit_report_compares_with_naive(tmp_path: Path) -> None:
+    from pvsd.calibration import calibrate
+
+    truth = _truth(1, 71)
+    y = _simulate(truth, YEARS)[0] + np.random.default_rng(72).normal(0, NOISE, len(YEARS))
+    pd.DataFrame({"year": YEARS, "value": y}).to_csv(tmp_path / "one.csv", index=False)
+    (tmp_path / "one.toml").write_text(f"""
+[calibration]
+model = "{MODEL.as_posix()}"
+fit_period = [2000, 2014]
+holdout_period = [2016, 2020]
+[series.level]
+file = "one.csv"
+variable = "Level"
+[parameters."Growth Rate"]
+lower = 0.01
+upper = 2
+[parameters."Initial Level"]
+lower = 0
+upper = 1
+[search]
+global = false
+starts = 1
+""")
+    r = calibrate(tmp_path / "one.toml", mcmc=False, progress=False)
+    sk = r.skill.set_index("method")
+    assert list(sk.index) == ["model", "last value", "linear trend", "last + drift"]
+    assert (sk["n"] == 3).all()
+    last = y[YEARS.index(2014)]
+    actual = y[-3:]
+    assert sk.loc["last value", "rmse"] == pytest.approx(np.sqrt(np.mean((actual - last) ** 2)))
+    assert len(r.skill_verdict) == 3 and "[[Forecast skill" in r.report()
+    assert "Forecast skill" in r.html_report().render()
