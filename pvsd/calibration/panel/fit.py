@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import optimize, sparse
@@ -121,11 +120,10 @@ class _Objective:
 
 
 def _lsq(obj: _Objective, x0: np.ndarray, maxiter: int) -> optimize.OptimizeResult:
-    n_vars = obj.pb.n_vars
-    dense = n_vars <= 1500
-    jac: Callable[[np.ndarray], Any] = (lambda x: obj.jac(x).toarray()) if dense else obj.jac
-    return optimize.least_squares(obj, np.clip(x0, 0, 1), jac=jac, bounds=(0.0, 1.0), method="trf",
-                                  x_scale="jac", tr_solver="exact" if dense else "lsmr",
+    # The trust-region subproblem is solved by LSMR on the sparse Jacobian: a dense SVD of
+    # the (units x observations) by (units x parameters) matrix dominates the cost otherwise.
+    return optimize.least_squares(obj, np.clip(x0, 0, 1), jac=obj.jac, bounds=(0.0, 1.0),
+                                  method="trf", x_scale="jac", tr_solver="lsmr",
                                   xtol=1e-10, ftol=1e-10, gtol=1e-10, max_nfev=maxiter)
 
 

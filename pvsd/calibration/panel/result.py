@@ -118,7 +118,7 @@ class PanelResult:
                  f"    observations       = {f['n_obs']} fitted",
                  f"    parameters         = {f['n_params']} ({f['n_shared']} shared, "
                  f"{f['n_per_unit']} per unit)",
-                 f"    sigma              = " + ", ".join(f"{k} {_g(v)}" for k, v in f["sigma"].items()),
+                 "    sigma              = " + ", ".join(f"{k} {_g(v)}" for k, v in f["sigma"].items()),
                  f"    cost               = {f['model_runs']} model runs in {f['ensemble_calls']} "
                  f"ensemble calls; point fit {f['seconds_point']} s, total {f['seconds']} s"]
         lines.append("[[Shared parameters]] (value +/- standard error)")
