@@ -272,6 +272,9 @@ def test_cli_writes_a_self_contained_report(tmp_path: Path) -> None:
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "2 feedback loops (1 reinforcing, 1 balancing)" in page
     assert "Causal-loop diagram" in page and "How to read this" in page
+    from htmlcheck import repeated_ids
+
+    assert repeated_ids(page) == []
     # plotly.js beside the page (shared by the folder's pages), no network
     assert '<script src="plotly.min.js"' in page and (out / "plotly.min.js").is_file()
     assert "<script src=\"http" not in page

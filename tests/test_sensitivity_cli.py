@@ -61,6 +61,9 @@ def test_cli_writes_report_and_csvs(tmp_path, spec, capsys):
                   "Provenance", "ranking", "over-time-1", "bands"):
         assert words in html
     assert html.count("Plotly.newPlot") >= 3
+    from htmlcheck import repeated_ids
+
+    assert repeated_ids(html) == []
     ind = pd.read_csv(out / "indices.csv")
     assert {"outcome", "time", "S1", "S1_conf", "ST", "ST_conf", "converged"} <= set(ind.columns)
     assert len(ind) == 3 + 3 * 11
