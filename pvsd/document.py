@@ -417,7 +417,8 @@ class Report:
                 write_plotly_js(tmp)
             write_csv(tmp / "series.csv", self.series(), index=False)
             for name, frame in self._tables.items():
-                write_csv(tmp / f"{name}.csv", frame, index=not isinstance(frame.index, pd.RangeIndex))
+                plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+                write_csv(tmp / f"{name}.csv", frame, index=not plain)  # no unnamed 0,1,2 column
             write_text(tmp / "provenance.json", json.dumps(
                 {"files": sorted(["series.csv", *(f"{n}.csv" for n in self._tables), filename]),
                  **{k: v for k, v in self.provenance.items()}}, indent=2, sort_keys=False, default=str) + "\n")

@@ -1,4 +1,4 @@
-"""The HTML report of a calibration (built on :mod:`pvsd.report`)."""
+"""The HTML report of a calibration (built on :mod:`pvsd.document`)."""
 
 from __future__ import annotations
 
