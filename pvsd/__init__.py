@@ -25,6 +25,7 @@ from pvsd.errors import (
 from pvsd.loops import loops
 from pvsd.model import Model, load
 from pvsd.parameters import Parameter, ParameterSpace
+from pvsd.policy import discover, optimize
 from pvsd.results import RunResult
 from pvsd.scenarios import Scenario, ScenarioComparison, ScenarioSet, load_scenarios, run_scenarios
 from pvsd.sensitivity import sensitivity, uncertainty_bands
@@ -44,6 +45,8 @@ __all__ = [
     "Parameter",
     "ParameterError",
     "ParameterSpace",
+    "discover",
+    "optimize",
     "PvsdError",
     "Ramp",
     "RunResult",
