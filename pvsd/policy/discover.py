@@ -141,7 +141,7 @@ class DiscoverySpec:
     def validate(self, model: Any) -> DiscoverySpec:
         from dataclasses import replace
 
-        from pvsd.policy.spec import PolicySpec, Objective
+        from pvsd.policy.spec import Objective, PolicySpec
 
         loc = f"{self.where}, [case]"
         out = PolicySpec._check_obj(Objective(self.outcome), model, loc).outcome

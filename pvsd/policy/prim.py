@@ -190,7 +190,7 @@ def _paste(A: np.ndarray, y: np.ndarray, box: tuple[np.ndarray, np.ndarray], alp
     while True:
         inb = _in_box(A, lo, hi)
         m_old = y[inb].mean()
-        step = max(1, int(round(alpha * inb.sum())))
+        step = max(1, round(float(alpha * inb.sum())))
         best = None
         for j in range(A.shape[1]):
             others = np.ones(len(y), dtype=bool)

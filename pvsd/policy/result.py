@@ -212,8 +212,8 @@ class OptimizationResult:
         return fig
 
     def plot_trajectories(self) -> go.Figure:
-        from plotly.subplots import make_subplots
         import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
 
         t = self.trajectories
         vars_ = list(dict.fromkeys(t["variable"]))
