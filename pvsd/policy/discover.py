@@ -234,7 +234,8 @@ class DiscoveryResult:
         fig.add_trace(go.Scatter(x=[c["coverage"]], y=[c["density"]], mode="markers", name="chosen box",
                                  marker=dict(size=16, symbol="circle-open", color="#D55E00", line=dict(width=3))))
         fig.update_layout(title="PRIM peeling trajectory: coverage against density", xaxis_title="coverage",
-                          yaxis_title="density", height=440, template="plotly_white")
+                          yaxis_title="density", height=460, template="plotly_white",
+                          legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
         return fig
 
     def plot_box(self) -> go.Figure:

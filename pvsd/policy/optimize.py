@@ -115,14 +115,16 @@ def optimize(
         nominal = (Xn[0], Fn[0], ev_nom)
     # how the chosen policies do in every world (and the nominal optimum beside the robust one)
     robustness = None
-    if worlds is not None:
+    if worlds is not None and spec.robust is not None:
+        # judged on fresh worlds, not the ones searched over (in-sample would flatter the robust policy)
+        fresh = spec.robust.space.sample(max(4 * spec.robust.n, 200), seed=seed + 1)
         chosen = X[:1] if len(spec.objectives) == 1 else X
         rows = []
         cand = [("robust optimum" if nominal else f"policy {i + 1}", x) for i, x in enumerate(chosen)]
         if nominal is not None:
             cand.append(("nominal optimum", nominal[0]))
         for label, x in cand:
-            data = ev.simulate(x[None, :], worlds)
+            data = ev.simulate(x[None, :], fresh)
             for o in spec.objectives:
                 v = ev.values(o, data)[0]
                 rows.append({"policy": label, "objective": o.label, "mean": v.mean(),

@@ -44,7 +44,7 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
     if result.robustness is not None:
         rep.section("Robustness")
         rep.add_table(result.robustness.set_index(["policy", "objective"]), name="robustness",
-                      caption="Each chosen policy across the uncertainty ensemble.")
+                      caption="Each chosen policy across a fresh sample of the uncertainty ensemble (not the worlds the search used).")
         rep.add_figure(result.plot_robustness(), "policy-robustness")
     rep.section("Convergence")
     rep.add_figure(result.plot_convergence(), "policy-convergence")
@@ -71,7 +71,13 @@ def discovery_report(result: Any, title: str | None = None) -> Any:
     rep.section("Peeling trajectory")
     rep.add_figure(result.plot_tradeoff(), "prim-tradeoff",
                    caption="Each point is a box; peeling moves left (less coverage) and up (more density).")
-    rep.add_table(result.prim.trajectory.set_index("box"), name="trajectory")
+    traj = result.prim.trajectory
+    step = max(1, len(traj) // 12)
+    shown = traj[(traj["box"] % step == 0) | (traj.index == result.prim.chosen) | (traj.index == len(traj) - 1)]
+    rep.add_table(shown.set_index("box"), name="trajectory",
+                  caption=f"One box in {step} of the {len(traj)}, the chosen one and the last (all in trajectory.csv)."
+                  if step > 1 else "")
+    rep.add_csv("trajectory", traj)
     rep.section("Box")
     rep.add_figure(result.plot_box(), "prim-box-limits")
     rep.add_table(result.prim.box, name="box", caption="Limits of the chosen box on its restricted inputs.")

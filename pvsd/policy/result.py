@@ -65,8 +65,9 @@ class OptimizationResult:
     history
         Every evaluated member: generation, decision variables, objectives, violation.
     robustness
-        With a robust search: each chosen policy's objectives across the uncertainty
-        worlds (mean, percentiles, min, max).
+        With a robust search: each chosen policy's objectives across fresh uncertainty
+        worlds (a new sample, 4 x n and at least 200, not the worlds searched over):
+        mean, percentiles, min, max.
     trajectories
         Nominal runs of the baseline and the chosen policies (policy, variable, time, value).
     """
