@@ -57,12 +57,13 @@ def test_minimise_and_sum_objective():
 
 
 def test_step_lever_level_found():
-    spec = {"settings": {"population": 8, "generations": 12, "seed": 1},
+    spec = {"settings": {"population": 10, "generations": 15, "seed": 1},
             "levers": {"X": {"type": "step", "year": [1, 5], "level": [0, 1]},
-                       "Y": {"lower": 0.7, "upper": 0.7}},
+                       "Y": {"type": "ramp", "start": [1, 2], "duration": [0, 3], "level": [0, 1]}},
             "objectives": [{"variable": "Score", "stat": "mean", "period": [6, 10], "sense": "max"}]}
     res = pvsd.optimize(pvsd.load(QUAD), spec)
     assert res.best["X: level"] == pytest.approx(0.3, abs=0.03)
+    assert res.best["Y: level"] == pytest.approx(0.7, abs=0.03)
     assert res.best.iloc[-1] == pytest.approx(1.0, rel=1e-3)
     text = res.to_scenarios_toml()
     assert "step" in text
