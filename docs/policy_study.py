@@ -80,7 +80,7 @@ def main() -> None:
                                           "statistic": "percentile", "percentile": 10}), progress=False)
     ch = r.chosen.set_index("policy")
     print("\nRobust (10th percentile over the uncertainty ensemble) vs nominal optimum, budget 1.6:\n")
-    print(md(ch[[f"{n}: level" for n in LEVERS + []]] .join(ch.iloc[:, -1:])))
+    print(md(ch[[f"{n}: level" for n in LEVERS]] .join(ch.iloc[:, -1:])))
     print()
     print(md(r.robustness.drop(columns="objective"), index=False))
     if a.out:

@@ -91,8 +91,8 @@ def optimize(
     st = spec.settings
     P = int(population or st.get("population", 100))
     G = int(generations or st.get("generations", 20))
-    if P < 4:
-        raise SpecError(f"population must be at least 4 members, got {P}.")
+    if P < 5:
+        raise SpecError(f"population must be at least 5 members, got {P}.")
     if seed is None:
         seed = st.get("seed")
     if seed is None:
@@ -118,7 +118,8 @@ def optimize(
     if worlds is not None and spec.robust is not None:
         # judged on fresh worlds, not the ones searched over (in-sample would flatter the robust policy)
         fresh = spec.robust.space.sample(max(4 * spec.robust.n, 200), seed=seed + 1)
-        chosen = X[:1] if len(spec.objectives) == 1 else X
+        spread = np.unique(np.linspace(0, len(X) - 1, min(len(X), 10)).round().astype(int))
+        chosen = X[:1] if len(spec.objectives) == 1 else X[spread]
         rows = []
         cand = [("robust optimum" if nominal else f"policy {i + 1}", x) for i, x in enumerate(chosen)]
         if nominal is not None:
@@ -148,8 +149,12 @@ def optimize(
     prov = provenance(model.path, model.sha256, {}, seed=seed, method=method, population=P,
                       generations=G, robust=use_robust, worlds=0 if worlds is None else len(worlds),
                       spec=str(spec.source) if spec.source else "", levers=spec.names,
+                      bounds=[list(b) for b in spec.bounds],
                       objectives=[o.label for o in spec.objectives],
                       constraints=[c.label for c in spec.constraints], n_runs=ev.n_runs,
+                      robust_spec=({"uncertainties": spec.robust.source, "n": spec.robust.n,
+                                    "statistic": spec.robust.statistic, "percentile": spec.robust.percentile}
+                                   if use_robust and spec.robust else None),
                       run_seconds=round(ev.seconds, 3), elapsed_seconds=round(elapsed, 3))
     return OptimizationResult(model=model.name, spec=spec, method=method, chosen=chosen_df,
                               history=ev.history(), robustness=robustness, trajectories=trajectories,

@@ -44,7 +44,8 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
     if result.robustness is not None:
         rep.section("Robustness")
         rep.add_table(result.robustness.set_index(["policy", "objective"]), name="robustness",
-                      caption="Each chosen policy across a fresh sample of the uncertainty ensemble (not the worlds the search used).")
+                      caption="Each chosen policy across a fresh sample of the uncertainty ensemble "
+                          "(not the worlds the search used).")
         rep.add_figure(result.plot_robustness(), "policy-robustness")
     rep.section("Convergence")
     rep.add_figure(result.plot_convergence(), "policy-convergence")
