@@ -131,20 +131,35 @@ class Model:
 
     # ------------------------------------------------------------------ metadata
     def _fresh(self) -> Any:
-        """A new PySD model object loaded from the cached translation."""
+        """A new PySD model object loaded from the cached translation.
+
+        A cached translation PySD cannot load (damaged on disk, or written by a
+        crashed process) is rebuilt once from the model file before giving up.
+        """
         import pysd
 
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return pysd.load(str(self.source.py_path))
-        except Exception as exc:  # PySD raises many types on broken modules
-            from pvsd.errors import ModelLoadError
+        from pvsd.errors import ModelLoadError
 
-            raise ModelLoadError(
-                f"PySD could not load the translation of {str(self.path)!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        for attempt in (0, 1):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return pysd.load(str(self.source.py_path))
+            except Exception as exc:  # PySD raises many types on broken modules
+                cached = self.source.py_path != self.path
+                if attempt == 0 and cached:
+                    from pvsd.loading import translate
+
+                    self.source = translate(self.path, rebuild=True)
+                    continue
+                where = (f" (its cached translation {str(self.source.py_path.parent)!r} was "
+                         "rebuilt and still fails; delete that folder or set PVSD_CACHE_DIR to "
+                         "start a fresh cache)") if cached else ""
+                raise ModelLoadError(
+                    f"PySD could not load the translation of {str(self.path)!r}{where}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _variable_table(template: Any, doc: pd.DataFrame) -> pd.DataFrame:
