@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 __all__ = [
     "DataError",
+    "EquationOverrideWarning",
+    "IneffectiveSettingWarning",
     "ModelLoadError",
     "OutputExistsError",
     "ParameterError",
@@ -103,3 +105,11 @@ class UnsupportedModelError(PvsdError):
 
 class SimulationError(PvsdError, RuntimeError):
     """The simulation itself failed (for example PySD raised while integrating)."""
+
+
+class EquationOverrideWarning(UserWarning):
+    """A setting replaces the equation of an auxiliary or flow for the whole run."""
+
+
+class IneffectiveSettingWarning(UserWarning):
+    """A lever (step, ramp, table) changes nothing inside the simulated period."""

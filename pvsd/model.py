@@ -313,6 +313,9 @@ class Model:
                 else "use the initial_time/final_time/time_step/saveper arguments"
             )
             raise ParameterError(f"{canonical!r} is a {kind} and cannot be set as a parameter: {hint}.")
+        from pvsd.overrides import warn_equation_override
+
+        warn_equation_override(canonical, kind, where)
         if base in self._dims:
             if kind == "lookup":
                 raise ParameterError(
@@ -514,6 +517,9 @@ class Model:
         t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
                                              return_times, allow_long=allow_long)
         cols = self.resolve_outputs(outputs)
+        from pvsd.overrides import warn_ineffective_levers
+
+        warn_ineffective_levers(self, merged, t0, t1, dt)
         check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
                    allow_long)
         from pvsd.engine import fast_run
