@@ -473,6 +473,7 @@ class Model:
         outputs: Sequence[str] | str | None = None,
         method: str = "euler",
         allow_long: bool = False,
+        seed: int | None = None,
     ) -> RunResult:
         """Simulate the model once, from its original state.
 
@@ -497,6 +498,10 @@ class Model:
         allow_long
             Run even when the estimated work or memory is above pvsd's limits
             (:mod:`pvsd.numerics.limits`).
+        seed
+            Seed of the model's random functions (default: the model's own seed
+            arguments, else :data:`pvsd.randomness.DEFAULT_SEED`); recorded in the
+            provenance, so a run repeats bit for bit.
 
         Returns
         -------
@@ -526,14 +531,18 @@ class Model:
 
         # pvsd's vectorised engine when it supports the model (same numbers as
         # PySD, checked against PySD on first use), else plain PySD
+        from pvsd.randomness import run_seed, seeded
+
+        rseed = run_seed(self, seed)  # None unless the model draws random numbers
         frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
         if frame is None:
-            frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+            with seeded(rseed):
+                frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
-            self.path, self.sha256, described, scenario=scen_name,
+            self.path, self.sha256, described, scenario=scen_name, seed=rseed,
             initial_time=t0, final_time=t1, time_step=dt, method=method,
         )
         return RunResult(
