@@ -107,9 +107,9 @@ def seeded(seed: int | None) -> Iterator[None]:
     if seed is None:
         yield
         return
-    state = np.random.get_state()
-    np.random.seed(int(seed) % (2**32))
+    state = np.random.get_state()  # noqa: NPY002 - PySD draws from the legacy global generator
+    np.random.seed(int(seed) % (2**32))  # noqa: NPY002
     try:
         yield
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002

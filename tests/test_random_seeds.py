@@ -67,11 +67,11 @@ def test_explicit_seed_overrides_and_reruns_bit_for_bit(tmp_path: Path) -> None:
 
 def test_global_numpy_state_is_left_alone(tmp_path: Path) -> None:
     m = _model(tmp_path, 7)
-    np.random.seed(123)
-    expected = np.random.uniform(size=3)
-    np.random.seed(123)
+    np.random.seed(123)  # noqa: NPY002 - the legacy global state is what PySD uses
+    expected = np.random.uniform(size=3)  # noqa: NPY002
+    np.random.seed(123)  # noqa: NPY002 - the legacy global state is what PySD uses
     m.run(outputs=["Total"])
-    np.testing.assert_array_equal(np.random.uniform(size=3), expected)
+    np.testing.assert_array_equal(np.random.uniform(size=3), expected)  # noqa: NPY002
 
 
 def test_models_without_random_functions_record_no_seed(tmp_path: Path) -> None:
