@@ -14,6 +14,7 @@ __all__ = [
     "IneffectiveSettingWarning",
     "ModelLoadError",
     "OutputExistsError",
+    "OutputPathError",
     "ParameterError",
     "PvsdError",
     "ScenarioError",
@@ -97,6 +98,10 @@ class DataError(PvsdError, ValueError):
 
 class OutputExistsError(PvsdError, FileExistsError):
     """An output file or folder exists already and overwriting was not asked for."""
+
+
+class OutputPathError(PvsdError, OSError):
+    """An output cannot be written where asked (read-only folder, a file on the way ...)."""
 
 
 class UnsupportedModelError(PvsdError):

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from pvsd.errors import OutputExistsError
+from pvsd.errors import OutputExistsError, OutputPathError
 
 __all__ = [
     "atomic_write",
@@ -35,6 +35,19 @@ def _umask() -> int:
 def check_new(path: str | Path, force: bool = False) -> Path:
     """Raise :class:`OutputExistsError` if ``path`` exists and ``force`` is false."""
     p = Path(path)
+    for parent in p.parents:  # a file on the way makes every write fail later, half-way
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputPathError(
+                    f"Output {str(p)!r} cannot be written: {str(parent)!r} is a file, not a "
+                    "folder. Choose another output path."
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise OutputPathError(
+                    f"Output {str(p)!r} cannot be written: the folder {str(parent)!r} is not "
+                    "writable for you. Choose an output path in a folder you can write."
+                )
+            break
     if p.exists() and not force:
         raise OutputExistsError(
             f"Output {str(p)!r} exists already; pvsd never overwrites output silently. "

@@ -98,7 +98,10 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
 
 def parse_model_file(path: Path) -> Any:
     """PySD's abstract model of a Vensim ``.mdl`` or XMILE file (raises :class:`ModelLoadError`)."""
+    from pvsd.modelcheck import explain_parse_error, precheck
+
     suffix = path.suffix.lower()
+    precheck(path)  # also in translate(), cheap: a cached entry may predate the check
     try:
         with warnings.catch_warnings():
             # PySD warns that it assumes UTF-8 when a file has no {UTF-8} marker: so does Vensim.
@@ -106,7 +109,20 @@ def parse_model_file(path: Path) -> Any:
             return _parse_with_pysd(path, suffix)
     except ModelLoadError:
         raise
+    except RecursionError:
+        raise ModelLoadError(
+            f"Could not parse model file {str(path)!r}: an equation is nested too deeply for "
+            "PySD's parser. Split very long equations into intermediate variables."
+        ) from None
     except Exception as exc:  # PySD's parser errors are of many types
+        explained = explain_parse_error(path, exc)
+        if explained:
+            raise ModelLoadError(explained) from None
+        if suffix not in VENSIM_SUFFIXES:
+            raise ModelLoadError(
+                f"Could not parse XMILE file {str(path)!r}: {type(exc).__name__}: {exc}. Check "
+                "that it is well-formed XMILE exported by Stella, iThink or Vensim."
+            ) from None
         raise ModelLoadError(
             f"Could not parse model file {str(path)!r}: {type(exc).__name__}: {exc}. "
             "Check that it is a valid Vensim .mdl or XMILE file (it must open in "
@@ -199,6 +215,9 @@ def translate(path: Path, rebuild: bool = False) -> ModelSource:
             f"{str(path)!r} has suffix {suffix!r}; pvsd reads Vensim .mdl, XMILE "
             ".xmile/.stmx/.xml and PySD-translated .py files."
         )
+    from pvsd.modelcheck import precheck
+
+    precheck(path)  # mistakes PySD would translate into a broken module
     key = cache_key(path, sha)
     target = cache_dir() / key
     py_path = target / (path.stem + ".py")
@@ -245,6 +264,11 @@ def translate(path: Path, rebuild: bool = False) -> ModelSource:
         raise
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
+        from pvsd.modelcheck import explain_translate_error
+
+        explained = explain_translate_error(path, exc)
+        if explained:
+            raise ModelLoadError(explained) from None
         raise ModelLoadError(
             f"PySD could not translate {str(path)!r}: {type(exc).__name__}: {exc}. "
             "The model may use a Vensim/XMILE feature PySD does not support."

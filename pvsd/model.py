@@ -118,6 +118,9 @@ class Model:
         self._table.insert(4, "dims", [", ".join(self._dims[n].dims) if n in self._dims else ""
                                        for n in self._table["name"]])
         self._py = dict(zip(self._table["name"], self._table["py_name"], strict=True))
+        from pvsd.modelcheck import check_cycles
+
+        check_cycles(self.path, template.dependencies, {py: n for n, py in self._py.items()})
         self._names = NameIndex(
             self._table["name"],
             aliases={py: name for name, py in self._py.items()},
