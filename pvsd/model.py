@@ -416,10 +416,10 @@ class Model:
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
         dt = self.time_step if time_step is None else time_step
-        for label, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
+        for what, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(v):
-                raise TimeRangeError(f"{label} must be a finite number, got {v!r}.")
+                raise TimeRangeError(f"{what} must be a finite number, got {v!r}.")
         t0, t1, dt = float(t0), float(t1), float(dt)
         if t1 <= t0:
             raise TimeRangeError(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.ensemble.executors import (
     RANGES_KEY,
     ChunkTask,
@@ -31,7 +32,6 @@ from pvsd.ensemble.executors import (
     run_local,
     run_processes,
 )
-from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.errors import ParameterError, PvsdError, SimulationError
 
 __all__ = ["EnsembleFallbackWarning", "normalize_samples", "run_ensemble"]
