@@ -20,7 +20,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 # Order is the order of `pvsd --help`.
 COMMANDS: tuple[str, ...] = (
     "report", "run", "scenarios", "ensemble", "explore", "info",
-    "sensitivity", "calibrate", "loops", "doc", "diagram", "embed",
+    "sensitivity", "calibrate", "loops", "doc", "diagram", "embed", "stepcheck",
 )
 
 

@@ -758,8 +758,11 @@ class _Gen:
         if self.dynamic_ctl:
             # PySD's loop with control variables evaluated at every step: TIME STEP,
             # FINAL TIME and SAVEPER may change during the run
-            ctl_first = [n for n in step_part if n in CONTROL_NAMES]
-            step_part = [n for n in step_part if n not in CONTROL_NAMES]
+            # the control variables and what they depend on (time and constants only,
+            # see support.inspect_ir), before everything else of the step
+            ctl_need = closure({c for c in CONTROL_NAMES if c in ir.variables})
+            ctl_first = [n for n in step_part if n in ctl_need]
+            step_part = [n for n in step_part if n not in ctl_need]
             L.append(f"{I1}_tinit = time")
             L.append(f"{I1}_i = 0")
             L.append(f"{I1}while True:")
