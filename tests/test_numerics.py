@@ -286,3 +286,20 @@ def test_sensitivity_integration_setting_checked() -> None:
         prepare(pvsd.load("public_value_chain"),
                 ROOT / "models" / "public_value_chain_sensitivity.toml", "morris", 4, 1,
                 integration="rk3")
+
+
+def test_javascript_rk4_equals_numpy_rk4() -> None:
+    from pvsd.embed.js_backend import compile_js, ir_of, node_available, run_in_node
+
+    if node_available() is None:
+        pytest.skip("Node.js is not installed")
+    m = pvsd.load("public_value_chain")
+    js = compile_js(ir_of(m))
+    outs = m.stocks
+    res = run_in_node(js, [{"params": {"trust_shock_size": 0.5},
+                            "opts": {"method": "rk4", "outputs": [m._py[o] for o in outs]}}])[0]
+    ref = m.run(params={"Trust Shock Size": 0.5}, method="rk4", outputs=outs).to_dataframe()
+    euler = m.run(params={"Trust Shock Size": 0.5}, outputs=outs).to_dataframe()
+    for o in outs:
+        np.testing.assert_allclose(res["values"][m._py[o]], ref[o].to_numpy(), rtol=1e-9, atol=1e-12)
+    assert any(not np.allclose(ref[o], euler[o], rtol=1e-6) for o in outs)
