@@ -307,6 +307,16 @@ def _delay_order(order: Any, dt: float, delay_time: Any, owner: str) -> int:
     return orders.pop()
 
 
+def _fixed_order(delay_time: Any, dt: float, owner: str) -> int:
+    """PySD's DELAY FIXED pipe length ``round(max(delay / dt, 1) + 1e-6)``, same for all members."""
+    d = np.atleast_1d(np.asarray(delay_time, dtype=float))
+    orders = {round(max(float(x) / dt, 1) + SMALL_VENSIM) for x in np.unique(d)}
+    if len(orders) > 1:
+        raise NeedsFallback([Unsupported("DELAY FIXED delay time differing between members",
+                                         owner)])
+    return orders.pop()
+
+
 def _smin(a: Any, b: Any) -> Any:
     """``np.minimum`` for Python floats (NaN propagates)."""
     return a if (a <= b or a != a) else b
@@ -412,6 +422,7 @@ _RUNTIME = {
     "_full": _full,
     "_uniform_int": _uniform_int,
     "_delay_order": _delay_order,
+    "_fixed_order": _fixed_order,
     "_nan": math.nan,
     "_SMALL": SMALL_VENSIM,
 }
@@ -599,6 +610,15 @@ class _Gen:
             lines.append(f"{ind}k_{name} = _delay_order({g(a['order'])}, _dt, _dtm, {owner})")
             lines.append(f"{ind}o_{name} = k_{name}")
             lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])} * _dtm, _N), (k_{name}, 1))")
+        elif st.kind == "delay_fixed":
+            # PySD's DelayFixed: a pipe of round(max(delay / TIME STEP, 1)) values
+            lines.append(f"{ind}k_{name} = _fixed_order({g(a['delay_time'])}, _dt, {owner})")
+            if self.scalar:
+                lines.append(f"{ind}{s} = float({g(a['initial'])})")
+            else:
+                lines.append(f"{ind}{s} = _full({g(a['initial'])}, _N)")
+            lines.append(f"{ind}q_{name} = [{s}] * k_{name}")
+            lines.append(f"{ind}p_{name} = 0")
         elif st.kind == "trend":
             lines.append(f"{ind}{s} = _full({g(a['input'])} / ((1.0) + {g(a['initial_trend'])}"
                          f" * {g(a['average_time'])}), _N)")
@@ -618,7 +638,7 @@ class _Gen:
         a = st.args
         s = "s_" + name
         g = lambda x: self.expr(x, initial=initial)  # noqa: E731
-        if st.kind in ("integ", "initial"):
+        if st.kind in ("integ", "initial", "delay_fixed"):
             return s
         last = f"float({s}[-1, 0])" if self.scalar else f"{s}[-1]"
         if st.kind == "smooth":
@@ -651,6 +671,8 @@ class _Gen:
             lines.append(f"{ind}d_{name} = (_if - _of) * o_{name}")
         elif st.kind in ("trend", "forecast"):
             lines.append(f"{ind}d_{name} = ({g(a['input'])} - {s}) / {g(a['average_time'])}")
+        elif st.kind == "delay_fixed":
+            lines.append(f"{ind}d_{name} = {g(a['input'])}")
         elif st.kind == "sample_if_true":
             lines.append(f"{ind}d_{name} = {s} * (0.0) + _where({g(a['condition'], False, True)}, "
                          f"{g(a['input'])}, {s})")
@@ -660,7 +682,11 @@ class _Gen:
         s = "s_" + name
         if st.kind == "initial":
             return
-        if st.kind == "sample_if_true":
+        if st.kind == "delay_fixed":
+            lines.append(f"{ind}q_{name}[p_{name}] = d_{name}")
+            lines.append(f"{ind}p_{name} = (p_{name} + 1) % k_{name}")
+            lines.append(f"{ind}{s} = q_{name}[p_{name}]")
+        elif st.kind == "sample_if_true":
             lines.append(f"{ind}{s} = d_{name}")
         elif st.kind == "integ" and st.non_negative:
             mx = "_smax" if self.scalar else "np.maximum"
