@@ -917,7 +917,10 @@ class _Gen:
         """Per-step check of the declared bounds (one reduction per bound while inside)."""
         L: list[str] = []
         for k, (n, side, bound, tol) in enumerate(tracked):
-            v = _ident(n)
+            var = self.ir.variables[n]
+            # a stock's value is its state (its variable is only computed when needed)
+            v = ("s_" + var.expr.name if var.kind == "stock" and isinstance(var.expr, Ref)
+                 else _ident(n))
             if side == "below":
                 lim, cmp, better = bound - tol, "<", "<"
             else:
