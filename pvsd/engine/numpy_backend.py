@@ -307,6 +307,31 @@ def _delay_order(order: Any, dt: float, delay_time: Any, owner: str) -> int:
     return orders.pop()
 
 
+def _fixed_order(delay_time: Any, dt: float, owner: str) -> int:
+    """PySD's DELAY FIXED pipe length ``round(max(delay / dt, 1) + 1e-6)``, same for all members."""
+    d = np.atleast_1d(np.asarray(delay_time, dtype=float))
+    orders = {round(max(float(x) / dt, 1) + SMALL_VENSIM) for x in np.unique(d)}
+    if len(orders) > 1:
+        raise NeedsFallback([Unsupported("DELAY FIXED delay time differing between members",
+                                         owner)])
+    return orders.pop()
+
+
+def _rstart(v: Any, n: int) -> np.ndarray:
+    """A fresh running-extreme array for a tracked bound: ``v`` per member (copied)."""
+    a = np.asarray(v, dtype=float)
+    return np.array(np.broadcast_to(a, a.shape if a.ndim else (n,)), dtype=float)
+
+
+def _rcount(rm: np.ndarray, lim: float, below: bool, n: int) -> int:
+    """Members whose running extreme crossed ``lim`` (any element of an arrayed variable)."""
+    bad = rm < lim if below else rm > lim
+    bad = np.asarray(bad)
+    if bad.ndim == 0:
+        return n if bool(bad) else 0
+    return int(np.count_nonzero(bad.reshape(bad.shape[0], -1).any(axis=1)))
+
+
 def _smin(a: Any, b: Any) -> Any:
     """``np.minimum`` for Python floats (NaN propagates)."""
     return a if (a <= b or a != a) else b
@@ -412,6 +437,9 @@ _RUNTIME = {
     "_full": _full,
     "_uniform_int": _uniform_int,
     "_delay_order": _delay_order,
+    "_fixed_order": _fixed_order,
+    "_rstart": _rstart,
+    "_rcount": _rcount,
     "_nan": math.nan,
     "_SMALL": SMALL_VENSIM,
 }
@@ -599,6 +627,15 @@ class _Gen:
             lines.append(f"{ind}k_{name} = _delay_order({g(a['order'])}, _dt, _dtm, {owner})")
             lines.append(f"{ind}o_{name} = k_{name}")
             lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])} * _dtm, _N), (k_{name}, 1))")
+        elif st.kind == "delay_fixed":
+            # PySD's DelayFixed: a pipe of round(max(delay / TIME STEP, 1)) values
+            lines.append(f"{ind}k_{name} = _fixed_order({g(a['delay_time'])}, _dt, {owner})")
+            if self.scalar:
+                lines.append(f"{ind}{s} = float({g(a['initial'])})")
+            else:
+                lines.append(f"{ind}{s} = _full({g(a['initial'])}, _N)")
+            lines.append(f"{ind}q_{name} = [{s}] * k_{name}")
+            lines.append(f"{ind}p_{name} = 0")
         elif st.kind == "trend":
             lines.append(f"{ind}{s} = _full({g(a['input'])} / ((1.0) + {g(a['initial_trend'])}"
                          f" * {g(a['average_time'])}), _N)")
@@ -618,7 +655,7 @@ class _Gen:
         a = st.args
         s = "s_" + name
         g = lambda x: self.expr(x, initial=initial)  # noqa: E731
-        if st.kind in ("integ", "initial"):
+        if st.kind in ("integ", "initial", "delay_fixed"):
             return s
         last = f"float({s}[-1, 0])" if self.scalar else f"{s}[-1]"
         if st.kind == "smooth":
@@ -651,6 +688,8 @@ class _Gen:
             lines.append(f"{ind}d_{name} = (_if - _of) * o_{name}")
         elif st.kind in ("trend", "forecast"):
             lines.append(f"{ind}d_{name} = ({g(a['input'])} - {s}) / {g(a['average_time'])}")
+        elif st.kind == "delay_fixed":
+            lines.append(f"{ind}d_{name} = {g(a['input'])}")
         elif st.kind == "sample_if_true":
             lines.append(f"{ind}d_{name} = {s} * (0.0) + _where({g(a['condition'], False, True)}, "
                          f"{g(a['input'])}, {s})")
@@ -660,7 +699,11 @@ class _Gen:
         s = "s_" + name
         if st.kind == "initial":
             return
-        if st.kind == "sample_if_true":
+        if st.kind == "delay_fixed":
+            lines.append(f"{ind}q_{name}[p_{name}] = d_{name}")
+            lines.append(f"{ind}p_{name} = (p_{name} + 1) % k_{name}")
+            lines.append(f"{ind}{s} = q_{name}[p_{name}]")
+        elif st.kind == "sample_if_true":
             lines.append(f"{ind}{s} = d_{name}")
         elif st.kind == "integ" and st.non_negative:
             mx = "_smax" if self.scalar else "np.maximum"
@@ -758,8 +801,11 @@ class _Gen:
         if self.dynamic_ctl:
             # PySD's loop with control variables evaluated at every step: TIME STEP,
             # FINAL TIME and SAVEPER may change during the run
-            ctl_first = [n for n in step_part if n in CONTROL_NAMES]
-            step_part = [n for n in step_part if n not in CONTROL_NAMES]
+            # the control variables and what they depend on (time and constants only,
+            # see support.inspect_ir), before everything else of the step
+            ctl_need = closure({c for c in CONTROL_NAMES if c in ir.variables})
+            ctl_first = [n for n in step_part if n in ctl_need]
+            step_part = [n for n in step_part if n not in ctl_need]
             L.append(f"{I1}_tinit = time")
             L.append(f"{I1}_i = 0")
             L.append(f"{I1}while True:")
@@ -786,9 +832,11 @@ class _Gen:
         for n in step_part:
             self.node(n, L, I2, initial=False)
         tracked = self.tracked_ranges(step_part, static)
+        at = L.index(f"{I1}_nst = len(_times) - 1")
         for k, (_n, _side, bound, _tol) in enumerate(tracked):
-            L.insert(L.index(f"{I1}_nst = len(_times) - 1"),
-                     f"{I1}_rt{k} = None; _rx{k} = {bound!r}; _rb{k} = False")
+            L.insert(at, f"{I1}_rt{k} = None; _rx{k} = {bound!r}; _rb{k} = False; _rm{k} = None")
+        if tracked:
+            L.insert(at, f"{I1}_tsv = time")
         L.extend(self.range_lines(tracked, I2))
         L.append(f"{I2}if {'_sv' if self.dynamic_ctl else '_save[_i]'}:")
         body: list[str] = []
@@ -803,6 +851,7 @@ class _Gen:
             body.append(f"{I2}    _diag.setdefault('times', []).append(time)")
             body.append(f"{I2}    _diag.setdefault('steps', []).append(_dt)")
         body.append(f"{I2}    nsave += 1")
+        body.extend(self.range_checks(tracked, I2 + "    "))
         L.extend(body)
         if self.dynamic_ctl:
             L.append(f"{I2}if not _inb:")
@@ -821,12 +870,18 @@ class _Gen:
             L.extend(self.rk4_stages(dyn_states, step_part, ddt, I2,
                                      "_t0 + _dt" if self.dynamic_ctl else "_times[_i + 1]"))
         if tracked:
+            L.extend(self.range_checks(tracked, I1))  # the last stretch after the last save
             L.append(f"{I1}_diag['ranges'] = [")
-            for k, (n, side, bound, _tol) in enumerate(tracked):
-                cnt = (f"_rb{k}" if self.scalar else
-                       f"int(np.count_nonzero(np.broadcast_to(_rb{k}, (_N,))))")
-                L.append(f"{I1}    ({n!r}, {side!r}, {bound!r}, _rx{k}, _rt{k}, "
-                         f"int({cnt}) if _rt{k} is not None else 0),")
+            for k, (n, side, bound, tol) in enumerate(tracked):
+                if self.scalar:
+                    ext, cnt = f"_rx{k}", f"int(_rb{k})"
+                else:
+                    lim = bound - tol if side == "below" else bound + tol
+                    red = "min" if side == "below" else "max"
+                    ext = f"float(np.{red}(_rm{k}))"
+                    cnt = f"_rcount(_rm{k}, {lim!r}, {side == 'below'}, _N)"
+                L.append(f"{I1}    ({n!r}, {side!r}, {bound!r}, {ext} if _rt{k} is not None else "
+                         f"None, _rt{k}, {cnt} if _rt{k} is not None else 0),")
             L.append(f"{I1}]")
         L.append(f"{I1}return nsave")
         return "\n".join(L) + "\n"
@@ -862,22 +917,41 @@ class _Gen:
         """Per-step check of the declared bounds (one reduction per bound while inside)."""
         L: list[str] = []
         for k, (n, side, bound, tol) in enumerate(tracked):
-            v = _ident(n)
+            var = self.ir.variables[n]
+            # a stock's value is its state (its variable is only computed when needed)
+            v = ("s_" + var.expr.name if var.kind == "stock" and isinstance(var.expr, Ref)
+                 else _ident(n))
             if side == "below":
-                lim, cmp, red, better = bound - tol, "<", "min", "<"
+                lim, cmp, better = bound - tol, "<", "<"
             else:
-                lim, cmp, red, better = bound + tol, ">", "max", ">"
+                lim, cmp, better = bound + tol, ">", ">"
             if self.scalar:
                 L.append(f"{ind}if {v} {cmp} {lim!r}:")
                 L.append(f"{ind}    if _rt{k} is None: _rt{k} = time")
                 L.append(f"{ind}    if {v} {better} _rx{k}: _rx{k} = {v}")
                 L.append(f"{ind}    _rb{k} = True")
             else:
-                L.append(f"{ind}_r = np.{red}({v})")
-                L.append(f"{ind}if _r {cmp} {lim!r}:")
-                L.append(f"{ind}    if _rt{k} is None: _rt{k} = time")
-                L.append(f"{ind}    if _r {better} _rx{k}: _rx{k} = float(_r)")
-                L.append(f"{ind}    _rb{k} = np.logical_or(_rb{k}, {v} {cmp} {lim!r})")
+                # per member running extreme, in place (one ufunc call per bound and step);
+                # bounds are tested at saved times (see range_checks)
+                fn = "np.minimum" if side == "below" else "np.maximum"
+                L.append(f"{ind}if _rm{k} is None: _rm{k} = _rstart({v}, _N)")
+                L.append(f"{ind}else: {fn}(_rm{k}, {v}, out=_rm{k})")
+        return L
+
+    def range_checks(self, tracked: Sequence[tuple[str, str, float, float]],
+                     ind: str) -> list[str]:
+        """At a saved time: note the first save interval in which a bound was crossed."""
+        if self.scalar or not tracked:
+            return []
+        L: list[str] = []
+        for k, (_n, side, bound, tol) in enumerate(tracked):
+            if side == "below":
+                L.append(f"{ind}if _rt{k} is None and np.min(_rm{k}) < {bound - tol!r}: "
+                         f"_rt{k} = (_tsv, time)")
+            else:
+                L.append(f"{ind}if _rt{k} is None and np.max(_rm{k}) > {bound + tol!r}: "
+                         f"_rt{k} = (_tsv, time)")
+        L.append(f"{ind}_tsv = time")
         return L
 
     def rk4_stages(self, dyn_states: list[str], step_part: list[str], ddt: list[str],

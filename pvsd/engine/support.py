@@ -67,8 +67,6 @@ def inspect_ir(ir: ModelIR) -> list[Unsupported]:
     static = static_names(ir)
     for st in ir.states.values():
         owner = ir.variables[st.owner].name
-        if st.kind == "delay_fixed":
-            out.append(Unsupported("DELAY FIXED", owner))
         if st.kind == "delayn" and not _refs(st.args["delay_time"]) <= static:
             out.append(Unsupported("DELAY N with a time-varying delay time", owner))
     for name in CONTROL_NAMES:
