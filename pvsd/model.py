@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pvsd import model_arrays as _arr
-from pvsd.arrays import ArrayPiecewise, Dims, element_labels, label, split_label
+from pvsd.arrays import ArrayPiecewise, Dims, element_labels, split_label
+from pvsd.arrays import label as _label
 from pvsd.errors import ParameterError, SimulationError, TimeRangeError
 from pvsd.loading import ModelSource, resolve_model_path, translate
 from pvsd.naming import NameIndex
@@ -187,7 +188,7 @@ class Model:
             return self._names.resolve(name, where=where)
         canonical = self._names.resolve(base, where=where)
         dims = self._dims.get(canonical, Dims((), ()))
-        return label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
+        return _label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
 
     def dims(self, name: str) -> tuple[str, ...]:
         """Dimensions of a variable (empty for a scalar or for one element)."""

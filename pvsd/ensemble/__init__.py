@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.ensemble.executors import (
     ChunkTask,
     as_param_arrays,
@@ -30,7 +31,6 @@ from pvsd.ensemble.executors import (
     run_local,
     run_processes,
 )
-from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.errors import ParameterError, PvsdError, SimulationError
 
 __all__ = ["EnsembleFallbackWarning", "normalize_samples", "run_ensemble"]
@@ -289,7 +289,9 @@ def run_ensemble(
     if executor == "dask":
         it = run_dask(_light(model), tasks, scheduler=scheduler, workers=nw, on_client=_on_client)
     elif executor == "processes" or mode == "pysd":
-        it = run_processes(_light(model), tasks, workers=nw) if n > 1 else run_local(model, tasks)
+        # one worker asked for: no pool to start
+        it = run_processes(_light(model), tasks, workers=nw) if n > 1 and nw > 1 \
+            else run_local(model, tasks)
     else:
         it = run_local(model, tasks)
     try:
