@@ -9,7 +9,7 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,14 @@ from pvsd.timefunc import PiecewiseLinear, TimeFunction
 if TYPE_CHECKING:
     import xarray as xr
 
-    from pvsd.scenarios import Scenario
+
+class Scenario(Protocol):
+    """What a run needs of a scenario (:class:`pvsd.scenarios.Scenario` is one); model.py
+    does not import pvsd.scenarios, which sits above it (scenarios run models)."""
+
+    name: str
+
+    def settings(self) -> Mapping[str, Any]: ...
 
 __all__ = ["Model", "load"]
 
@@ -376,20 +383,23 @@ class Model:
         time_step: float | None = None,
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
+        allow_long: bool = False,
     ) -> tuple[float, float, float, np.ndarray]:
         """Validate time settings; return (initial, final, time step, save times).
 
         Save times always lie on the time-step grid ``initial + k * time_step``: explicit
-        ``return_times`` off the grid raise :class:`TimeRangeError`, and a ``saveper``
-        that is not a multiple of the time step is rounded to the nearest multiple.
+        ``return_times`` off the grid raise :class:`TimeRangeError`; with a ``saveper``
+        that is not a multiple of the time step only the common multiples are saved, as
+        PySD and Vensim do (with a warning). Runs above pvsd's work limits raise
+        :class:`pvsd.numerics.WorkLimitError` unless ``allow_long``.
         """
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
         dt = self.time_step if time_step is None else time_step
-        for label, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
+        for what, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(v):
-                raise TimeRangeError(f"{label} must be a finite number, got {v!r}.")
+                raise TimeRangeError(f"{what} must be a finite number, got {v!r}.")
         t0, t1, dt = float(t0), float(t1), float(dt)
         if t1 <= t0:
             raise TimeRangeError(
@@ -400,6 +410,10 @@ class Model:
             raise TimeRangeError(
                 f"time_step must be positive and at most the run length ({t1 - t0:g}), got {dt:g}."
             )
+        from pvsd.numerics import check_work, estimate_work
+
+        # refuse absurd grids before building them (the estimate itself is cheap)
+        check_work(estimate_work(t0, t1, dt, 0, 0, len(self._table)), allow_long)
         if return_times is not None:
             times = np.asarray(list(return_times), dtype=float)
             if times.size == 0 or not np.all(np.isfinite(times)):
@@ -422,11 +436,11 @@ class Model:
         if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(sp) or sp <= 0:
             raise TimeRangeError(f"saveper must be a positive number, got {sp!r}.")
-        # Save only at simulated times: a saveper that is not a multiple of the time
-        # step is rounded to the nearest multiple (PySD would silently skip times).
-        every = max(1, round(float(sp) / dt))
-        n_steps = math.floor((t1 - t0) / dt + 1e-9)
-        return t0, t1, dt, t0 + dt * np.arange(0, n_steps + 1, every)
+        from pvsd.numerics import saveper_times
+
+        # PySD's and Vensim's rule: save the steps that are multiples of SAVEPER (warns
+        # when SAVEPER is not a multiple of TIME STEP)
+        return t0, t1, dt, saveper_times(t0, t1, dt, float(sp))
 
     # ------------------------------------------------------------------ running
     def run(
@@ -440,6 +454,8 @@ class Model:
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
         outputs: Sequence[str] | str | None = None,
+        method: str = "euler",
+        allow_long: bool = False,
     ) -> RunResult:
         """Simulate the model once, from its original state.
 
@@ -458,6 +474,12 @@ class Model:
             Explicit save times (instead of every ``saveper``).
         outputs
             Variables to return (default: every stock, flow and auxiliary).
+        method
+            Integration method: ``"euler"`` (default, as PySD) or ``"rk4"`` (Vensim's
+            "RK4 Fixed"; needs the vectorised engine).
+        allow_long
+            Run even when the estimated work or memory is above pvsd's limits
+            (:mod:`pvsd.numerics.limits`).
 
         Returns
         -------
@@ -471,23 +493,36 @@ class Model:
         SimulationError
             PySD failed during the simulation.
         """
-        merged = self.check_params(params, scenario)
-        t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
-                                             return_times)
-        cols = self.resolve_outputs(outputs)
-        from pvsd.engine import fast_run
+        from pvsd.engine.controls import dynamic_run
+        from pvsd.numerics import check_work, estimate_work, resolve_method
 
-        # pvsd's vectorised engine when it supports the model (same numbers as
-        # PySD, checked against PySD on first use), else plain PySD
-        frame = fast_run(self, merged, t0, t1, dt, times, cols)
-        if frame is None:
-            frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+        method = resolve_method(method)
+        merged = self.check_params(params, scenario)
+        cols = self.resolve_outputs(outputs)
+        # FINAL TIME / TIME STEP / SAVEPER that change during the run: as PySD does
+        given = {"initial_time": initial_time, "final_time": final_time, "time_step": time_step,
+                 "saveper": saveper}
+        dyn = dynamic_run(self, merged, given, return_times, cols, method)
+        if dyn is not None:
+            frame, (t0, t1, dt) = dyn
+        else:
+            t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
+                                                 return_times, allow_long=allow_long)
+            check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
+                       allow_long)
+            from pvsd.engine import fast_run
+
+            # pvsd's vectorised engine when it supports the model (same numbers as
+            # PySD, checked against PySD on first use), else plain PySD
+            frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
+            if frame is None:
+                frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name,
-            initial_time=t0, final_time=t1, time_step=dt,
+            initial_time=t0, final_time=t1, time_step=dt, integration=method,
         )
         return RunResult(
             data=frame,

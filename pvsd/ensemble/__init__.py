@@ -24,6 +24,7 @@ import pandas as pd
 
 from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.ensemble.executors import (
+    RANGES_KEY,
     ChunkTask,
     as_param_arrays,
     default_workers,
@@ -151,6 +152,8 @@ def run_ensemble(
     progress: bool | None = None,
     check: bool | None = True,
     seed: int | None = None,
+    method: str = "euler",
+    allow_long: bool = False,
     _on_client: Any = None,
 ) -> Any:
     """Run every row of ``samples`` and collect the outputs.
@@ -196,6 +199,12 @@ def run_ensemble(
         to PySD on disagreement. None follows ``PVSD_ENGINE_CHECK``.
     seed
         Seed of the choice of members checked (recorded in the provenance).
+    method
+        ``"euler"`` (default) or ``"rk4"`` (Vensim's "RK4 Fixed"; needs the
+        vectorised engine: PySD has no RK4, so a model that falls back refuses it).
+    allow_long
+        Run even when steps x members x variables or the result's memory is
+        above pvsd's limits (:mod:`pvsd.numerics.limits`).
 
     Returns
     -------
@@ -220,6 +229,13 @@ def run_ensemble(
             f"executor must be 'inprocess', 'processes', 'dask' or a Dask scheduler address "
             f"(tcp://host:8786), got {executor!r}."
         )
+    from pvsd.numerics import check_work, estimate_work, resolve_method, warn_violations
+
+    method = resolve_method(method)
+    from pvsd.engine.controls import refuse_in_ensemble
+
+    refuse_in_ensemble(model, {"final_time": final_time, "time_step": time_step,
+                               "saveper": save_every}, return_times)
     cols, n = normalize_samples(model, samples)
     fixed = model.check_params(params, scenario)
     # per variable: (N,) for scalars, (N, *shape) for arrayed constants in dims order
@@ -227,7 +243,7 @@ def run_ensemble(
     for k in members:
         fixed.pop(k, None)
     t0, t1, dt, times = model.check_times(initial_time, final_time, time_step, save_every,
-                                          return_times)
+                                          return_times, allow_long=allow_long)
     if outputs is None:
         outputs = model.stocks or model.default_outputs()
     outs = model.resolve_outputs(outputs)
@@ -256,6 +272,12 @@ def run_ensemble(
                                   for k, v in members.items()}} for i in probe_idx]
             if not safety_check(model, probe, t0, t1, dt, times, names):
                 mode, reason = "pysd", eng.reason
+    check_work(estimate_work(t0, t1, dt, len(times), len(outs), len(model.variables), n),
+               allow_long, vectorized=mode == "vectorized", what=f"this ensemble of {n} runs")
+    if mode == "pysd" and method != "euler":
+        from pvsd.engine import _no_engine
+
+        _no_engine(model, method, reason)
     if mode == "pysd" and not eng.warned:
         warnings.warn(
             f"{model.path.name}: the vectorised engine does not support {reason}; running the "
@@ -276,7 +298,7 @@ def run_ensemble(
     chunk_size = max(1, int(chunk_size))
     tasks = [
         ChunkTask(s, min(n, s + chunk_size), as_param_arrays(members, s, min(n, s + chunk_size)),
-                  fixed, t0, t1, dt, times, names, mode)
+                  fixed, t0, t1, dt, times, names, mode, method)
         for s in range(0, n, chunk_size)
     ]
     # the times PySD (and the engine) actually reach: requested times that are not
@@ -286,6 +308,7 @@ def run_ensemble(
     saved = time_grid(t0, t1, dt, save_times=list(times)).save_times
     shapes = {o: _out_shape(model, o) for o in outs}
     data = {o: np.empty((n, len(saved), *shapes[o]), dtype=float) for o in outs}
+    violations: list[Any] = []
     if executor == "dask":
         it = run_dask(_light(model), tasks, scheduler=scheduler, workers=nw, on_client=_on_client)
     elif executor == "processes" or mode == "pysd":
@@ -299,6 +322,8 @@ def run_ensemble(
             for start, stop, vals in it:
                 for o in outs:
                     data[o][start:stop] = _select(model, o, vals)
+                for v in vals.get(RANGES_KEY, ()):
+                    violations.append(v)
                 bar.update(stop - start)
     except PvsdError:
         raise
@@ -306,6 +331,8 @@ def run_ensemble(
         raise SimulationError(f"Ensemble of {model.path.name} failed: {type(exc).__name__}: {exc}"
                               ) from exc
     elapsed = _time.perf_counter() - t_start
+    violations = _merge_violations(violations)
+    warn_violations(model.path.name, violations, dt, method, stacklevel=3)
 
     coords: dict[str, Any] = {"run": np.arange(n), "time": np.asarray(saved, dtype=float)}
     for k, v in cols.items():
@@ -326,12 +353,31 @@ def run_ensemble(
     rec = provenance(
         model.path, model.sha256, described, scenario=scen_name, seed=seed,
         method="ensemble", n_runs=n, sampled=list(cols), outputs=outs,
-        initial_time=t0, final_time=t1, time_step=dt, engine=mode,
+        initial_time=t0, final_time=t1, time_step=dt, engine=mode, integration=method,
         fallback_reason=reason if mode == "pysd" else "", executor=executor,
         elapsed_seconds=round(elapsed, 3),
     )
     ds.attrs.update(as_attrs(rec))
+    ds.attrs["range_violations"] = "; ".join(str(v) for v in violations)
     return ds
+
+
+def _merge_violations(items: Sequence[Any]) -> list[Any]:
+    """One record per (variable, side) over all chunks: earliest time, extreme value, members."""
+    from dataclasses import replace
+
+    merged: dict[tuple[str, str], Any] = {}
+    for v in items:
+        key = (v.variable, v.side)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = v
+            continue
+        worse = min if v.side == "below" else max
+        merged[key] = replace(old, time=min(old.time, v.time),
+                              extreme=worse(old.extreme, v.extreme),
+                              members=old.members + v.members)
+    return list(merged.values())
 
 
 def member_arrays(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any], n: int

@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 
+#: Key of a chunk's result holding its :class:`pvsd.numerics.RangeViolation` records.
+RANGES_KEY = "__ranges__"
+
+
 def default_workers() -> int:
     """Workers of a local pool: at most 2, at most the CPU count."""
     return max(1, min(2, os.cpu_count() or 1))
@@ -58,6 +62,7 @@ class ChunkTask:
     times: np.ndarray
     outputs: list[str]
     mode: str
+    method: str = "euler"
 
 
 def run_chunk(model: Any, task: ChunkTask) -> tuple[int, int, dict[str, np.ndarray]]:
@@ -68,8 +73,12 @@ def run_chunk(model: Any, task: ChunkTask) -> tuple[int, int, dict[str, np.ndarr
 
         params: dict[str, Any] = dict(task.fixed)
         params.update(task.params)
+        diag: dict[str, Any] = {}
         _, vals = simulate(model, params, task.t0, task.t1, task.dt, task.times, task.outputs,
-                           n=n)
+                           n=n, method=task.method, diagnostics=diag)
+        if diag.get("ranges"):
+            # declared bounds crossed between saved points travel with the chunk's values
+            vals = {**vals, RANGES_KEY: diag["ranges"]}
         return task.start, task.stop, vals
     return task.start, task.stop, _pysd_chunk(model, task)
 
