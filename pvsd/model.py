@@ -208,6 +208,11 @@ class Model:
         d = self._dims.get(canonical)
         return [canonical] if d is None else element_labels(canonical, d)
 
+    def expand(self, name: str, where: str = "") -> list[str]:
+        """Labels a name stands for: ``"Pop[*]"`` -> every element, ``"Pop[*, Young]"`` ->
+        every element along the starred dimension; any other name -> ``[canonical name]``."""
+        return _arr.expand(self, name, where)
+
     def defaults(self, name: str) -> Any:
         """The model's own value of a constant: a float, or an xarray DataArray if arrayed."""
         canonical = self.resolve(name)

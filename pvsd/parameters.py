@@ -649,7 +649,9 @@ class ParameterSpace:
         where = f"{self._where()} [parameters]"
         out = []
         seen: dict[str, str] = {}
-        for p in self.parameters:
+        expanded = [replace(p, name=lab) for p in self.parameters
+                    for lab in model.expand(p.name, where=where)]
+        for p in expanded:
             canonical = model.resolve(p.name, where=where)
             if canonical in seen:
                 raise SpecError(
