@@ -223,7 +223,7 @@ class Model:
     def kind(self, name: str) -> str:
         """Kind of a variable (stock, flow, aux, constant, lookup, data, control)."""
         canonical = self.resolve(name)
-        return str(self._table.loc[self._table["name"] == canonical, "kind"].iloc[0])
+        return str(self._row(canonical)["kind"])
 
     def _row(self, canonical: str) -> pd.Series:
         base = split_label(canonical)[0]
