@@ -26,6 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pvsd.io import check_new, replace_dir, write_csv, write_text
+from pvsd.provenance import markup_comment
 
 __all__ = ["PLOTLY_JS_FILE", "Report", "figure_fragment", "new_id", "plotly_js", "write_plotly_js"]
 
@@ -417,7 +418,8 @@ class Report:
                 write_plotly_js(tmp)
             write_csv(tmp / "series.csv", self.series(), index=False)
             for name, frame in self._tables.items():
-                write_csv(tmp / f"{name}.csv", frame, index=not isinstance(frame.index, pd.RangeIndex))
+                plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+                write_csv(tmp / f"{name}.csv", frame, index=not plain)  # no unnamed 0,1,2 column
             write_text(tmp / "provenance.json", json.dumps(
                 {"files": sorted(["series.csv", *(f"{n}.csv" for n in self._tables), filename]),
                  **{k: v for k, v in self.provenance.items()}}, indent=2, sort_keys=False, default=str) + "\n")
@@ -432,6 +434,7 @@ class Report:
                         f'<script src="{PLOTLY_JS_FILE}"></script> (a copy is in the report folder, '
                         "or use plotly.offline.get_plotlyjs()). Its element id is unique, so any "
                         "number of pvsd fragments can share one page. -->\n"
+                        + markup_comment({**self.provenance, "figure": f.name}) + "\n"
                         + figure_fragment(f.fig, f.name) + "\n",
                     )
             if fmts:

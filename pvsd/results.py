@@ -106,11 +106,29 @@ class RunResult:
         ds.attrs.update(as_attrs(self.provenance))
         return ds
 
-    def to_csv(self, path: str | Path, force: bool = False) -> Path:
-        """Write the outputs as CSV, provenance in ``#`` header lines (atomic)."""
+    def to_long(self) -> pd.DataFrame:
+        """The outputs in long (tidy) form: time, variable, units, value (one value per row)."""
+        long = self.data.rename_axis("time").reset_index().melt(id_vars="time", var_name="variable",
+                                                                value_name="value")
+        long.insert(2, "units", long["variable"].map(lambda v: self.units.get(v, "")))
+        return long
+
+    def to_csv(self, path: str | Path, force: bool = False, layout: str = "long") -> Path:
+        """Write the outputs as CSV (atomic), provenance in ``<name>.provenance.json``.
+
+        Parameters
+        ----------
+        layout
+            ``"long"`` (default, tidy: time, variable, units, value) or ``"wide"``
+            (index time, one column per output).
+        """
         from pvsd.io import write_csv
 
-        return write_csv(path, self.data, self.provenance, force=force)
+        if layout == "long":
+            return write_csv(path, self.to_long(), self.provenance, force=force, index=False)
+        if layout == "wide":
+            return write_csv(path, self.data, self.provenance, force=force)
+        raise ValueError(f"layout must be 'long' or 'wide', got {layout!r}")
 
     def plot(self, variables: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
         """Plot trajectories, one panel per variable (variables have different units).

@@ -9,33 +9,13 @@ and no element id may repeat in it.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from htmlcheck import element_ids, repeated_ids
 
 import pvsd
 from pvsd.document import Report, figure_fragment, plotly_js
-
-
-class _Ids(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ids: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        self.ids += [v for k, v in attrs if k == "id" and v]
-
-
-def element_ids(text: str) -> list[str]:
-    p = _Ids()
-    p.feed(text)
-    return p.ids
-
-
-def repeated_ids(text: str) -> list[str]:
-    return sorted(k for k, n in Counter(element_ids(text)).items() if n > 1)
 
 
 @pytest.fixture(scope="module")

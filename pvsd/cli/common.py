@@ -83,8 +83,8 @@ def add_model_arg(p: argparse.ArgumentParser, optional: bool = False) -> None:
         p.add_argument("model", metavar="MODEL", help=help_)
 
 
-def add_time_args(p: argparse.ArgumentParser, saveper: bool = True) -> None:
-    """--initial-time, --final-time, --time-step, --saveper (hidden alias --save-every)."""
+def add_time_args(p: argparse.ArgumentParser, saveper: bool = True, method: bool = True) -> None:
+    """--initial-time, --final-time, --time-step, --saveper (hidden alias --save-every), --method."""
     g = p.add_argument_group("time settings (default: the model file's)")
     g.add_argument("--initial-time", type=float, metavar="T")
     g.add_argument("--final-time", type=float, metavar="T")
@@ -92,10 +92,11 @@ def add_time_args(p: argparse.ArgumentParser, saveper: bool = True) -> None:
     if saveper:
         g.add_argument("--saveper", type=float, metavar="DT", help="interval between saved times")
         add_alias(g, "--save-every", "saveper", type=float)
-    g.add_argument("--method", metavar="NAME", default=None,
-                   help="integration method: euler (default, as PySD) or rk4 (Vensim's RK4 Fixed)")
-    g.add_argument("--force-long", action="store_true", default=False,
-                   help="run even when the estimated work or memory is above pvsd's limits")
+    if method:
+        g.add_argument("--method", metavar="NAME", default=None,
+                       help="integration method: euler (default, as PySD) or rk4 (Vensim's RK4 Fixed)")
+        g.add_argument("--force-long", action="store_true", default=False,
+                       help="run even when the estimated work or memory is above pvsd's limits")
 
 
 def add_set_arg(p: argparse.ArgumentParser) -> None:

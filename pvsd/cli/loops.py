@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--names", metavar="FILE",
                    help="loop-names TOML file ([[loop]] name, variables in causal order); default: "
                         "MODEL_loops.toml next to the model, if any")
-    add_time_args(p, saveper=False)  # scores are computed at every time step
+    add_time_args(p, saveper=False, method=False)  # scores: every Euler time step
     add_figure_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)

@@ -53,6 +53,9 @@ def handle(args: argparse.Namespace) -> int:
         raise PvsdError(f"--out {args.out!r}: use a .csv or .nc file name.")
     figopts = figure_options(args)
     model = pvsd.load(args.model)
+    stem = Path(args.plot).with_suffix("") if args.plot else Path(f"{model.name}-run")
+    for f in figopts["formats"]:  # refuse before anything is written
+        check_new(f"{stem}.{f}", args.force)
     scenario = base_scenario(args, model)
     result = model.run(scenario=scenario, outputs=split_names(args.outputs), **time_kwargs(args))
     if args.out:
@@ -64,8 +67,8 @@ def handle(args: argparse.Namespace) -> int:
             result.to_csv(args.out, force=args.force)
         say(f"wrote {args.out} ({len(result.variables)} outputs x {len(result.times)} times)")
     if args.plot:
+        from pvsd.document import Report
         from pvsd.io import write_text
-        from pvsd.report import Report
 
         rep = Report(title=f"{model.name}: run", subtitle=model.path.name,
                      provenance=result.provenance)
@@ -79,7 +82,6 @@ def handle(args: argparse.Namespace) -> int:
     if figopts["formats"]:
         from pvsd.figures import save_figures
 
-        stem = Path(args.plot).with_suffix("") if args.plot else Path(f"{model.name}-run")
         written = save_figures([(result.plot(), f"{stem}.{f}") for f in figopts["formats"]], force=args.force)
         say("wrote " + ", ".join(str(w) for w in written))
     if not args.out:

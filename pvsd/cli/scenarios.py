@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from pvsd.cli.common import (
     add_figure_args,
@@ -50,9 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "scenarios",
         help="run the baseline and each scenario of a file and compare them",
-        description="Run the baseline and every scenario of a TOML scenario file, print a table "
-        "of chosen outputs at chosen years (absolute and percent vs baseline) and, with --out, "
-        "write a report folder with overlay charts and CSVs.",
+        description=textwrap.fill("Run the baseline and every scenario of a TOML scenario file, print a table "
+                                  "of chosen outputs at chosen years (absolute and percent vs baseline) and, "
+                                  "with --out, write a report folder with overlay charts and CSVs.", 80),
         epilog=SCENARIO_FORMAT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -287,6 +287,9 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
     if key is not None:
         t = t.sort_values(key, ascending=False, kind="stable")
     shown = t.head(max_loops)
+    if "name" in t.columns:  # every loop the modeller named is listed, however small its score
+        named = t[(t["name"].fillna("") != "") & ~t.index.isin(shown.index)]
+        shown = pd.concat([shown, named])
     rows = []
     for r in shown.to_dict("records"):
         vs = _loop_vars(r.get("variables", ()))
@@ -304,8 +307,8 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
     counts = t["polarity"].value_counts() if "polarity" in t.columns else pd.Series(dtype=int)
     summary = (f"{len(t)} feedback loops ({counts.get('R', 0)} reinforcing, {counts.get('B', 0)} balancing"
                + (f", {counts.get('U', 0)} undetermined" if counts.get("U", 0) else "") + "). "
-               + (f"The {len(shown)} that matter most over the baseline run (Loops that Matter relative "
-                  "scores) are listed. " if len(shown) < len(t) else "")
+               + (f"The {min(max_loops, len(t))} that matter most over the baseline run (Loops that Matter "
+                  "relative scores) and every named loop are listed. " if len(shown) < len(t) else "")
                + "Reinforcing loops amplify change, balancing loops counteract it; polarities come from "
                  "the run. Highlight a loop in the diagram with `pvsd diagram MODEL --highlight \"A,B,C\"`.")
     h = f"<p>{html.escape(summary)}</p>" + _html_table(frame, num_cols=("Length", "Mean |relative score|"),
@@ -536,15 +539,15 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
 def write_card(model: Any, out: str | Path | None = None, markdown: str | Path | None = None,
                force: bool = False, loops: bool = True) -> list[Path]:
     """Write the model card as HTML and/or Markdown (atomically; never overwrite without ``force``)."""
-    from pvsd.io import check_new, write_text
+    from pvsd.io import check_new, write_texts
 
     targets = [p for p in (out, markdown) if p is not None]
     for p in targets:
         check_new(p, force)
     card = model_card(model, loops=loops)
-    written = []
+    files: dict[str | Path, str] = {}
     if out is not None:
-        written.append(write_text(out, card.html(), force=force))
+        files[out] = card.html()
     if markdown is not None:
-        written.append(write_text(markdown, card.markdown(), force=force))
-    return written
+        files[markdown] = card.markdown()
+    return write_texts(files, force=force)  # both or neither

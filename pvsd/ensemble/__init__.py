@@ -198,7 +198,9 @@ def run_ensemble(
         process, compare two random members with plain PySD runs and fall back
         to PySD on disagreement. None follows ``PVSD_ENGINE_CHECK``.
     seed
-        Seed of the choice of members checked (recorded in the provenance).
+        Seed of the choice of members checked and, for models with random
+        functions, of the members' independent random streams (spawned from it;
+        default: the model's own seed arguments). Recorded in the provenance.
     method
         ``"euler"`` (default) or ``"rk4"`` (Vensim's "RK4 Fixed"; needs the
         vectorised engine: PySD has no RK4, so a model that falls back refuses it).
@@ -296,9 +298,16 @@ def run_ensemble(
             if mode == "vectorized":
                 chunk_size = min(chunk_size, DEFAULT_CHUNK)
     chunk_size = max(1, int(chunk_size))
+    from pvsd.randomness import member_seeds, run_seed
+
+    rseed = run_seed(model, seed)
+    streams = None if rseed is None else member_seeds(rseed, n)
+    if rseed is not None:
+        seed = rseed
     tasks = [
         ChunkTask(s, min(n, s + chunk_size), as_param_arrays(members, s, min(n, s + chunk_size)),
-                  fixed, t0, t1, dt, times, names, mode, method)
+                  fixed, t0, t1, dt, times, names, mode, method,
+                  None if streams is None else streams[s:min(n, s + chunk_size)])
         for s in range(0, n, chunk_size)
     ]
     # the times PySD (and the engine) actually reach: requested times that are not
@@ -362,24 +371,6 @@ def run_ensemble(
     return ds
 
 
-def _merge_violations(items: Sequence[Any]) -> list[Any]:
-    """One record per (variable, side) over all chunks: earliest time, extreme value, members."""
-    from dataclasses import replace
-
-    merged: dict[tuple[str, str], Any] = {}
-    for v in items:
-        key = (v.variable, v.side)
-        old = merged.get(key)
-        if old is None:
-            merged[key] = v
-            continue
-        worse = min if v.side == "below" else max
-        merged[key] = replace(old, time=min(old.time, v.time),
-                              extreme=worse(old.extreme, v.extreme),
-                              members=old.members + v.members)
-    return list(merged.values())
-
-
 def member_arrays(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any], n: int
                   ) -> dict[str, np.ndarray]:
     """Sample columns (labels) -> per variable member values: (N,) or (N, *shape).
@@ -421,6 +412,24 @@ def _select(model: Any, label: str, vals: Mapping[str, np.ndarray]) -> np.ndarra
     if elems is not None:
         a = a[(slice(None), slice(None), *model._dims[base].position(elems))]
     return a
+
+
+def _merge_violations(items: Sequence[Any]) -> list[Any]:
+    """One record per (variable, side) over all chunks: earliest time, extreme value, members."""
+    from dataclasses import replace
+
+    merged: dict[tuple[str, str], Any] = {}
+    for v in items:
+        key = (v.variable, v.side)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = v
+            continue
+        worse = min if v.side == "below" else max
+        merged[key] = replace(old, time=min(old.time, v.time),
+                              extreme=worse(old.extreme, v.extreme),
+                              members=old.members + v.members)
+    return list(merged.values())
 
 
 def _runtime_probe(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any],

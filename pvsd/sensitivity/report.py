@@ -1,4 +1,4 @@
-"""The HTML report of a sensitivity study (built with :class:`pvsd.report.Report`)."""
+"""The HTML report of a sensitivity study (built with :class:`pvsd.document.Report`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 from pvsd.sensitivity.results import MorrisResult, SensitivityResult, UncertaintyBands
 
 if TYPE_CHECKING:
-    from pvsd.report import Report
+    from pvsd.document import Report
 
 __all__ = ["sensitivity_report"]
 
@@ -99,11 +99,11 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
 
     Returns
     -------
-    pvsd.report.Report
+    pvsd.document.Report
         Call ``.write(folder)`` to write ``report.html`` and the CSVs
         (``indices.csv``, ``outcomes.csv``, ``bands.csv``, ``convergence.csv`` ...).
     """
-    from pvsd.report import Report
+    from pvsd.document import Report
 
     info = result.method_info
     prov = dict(result.provenance)
