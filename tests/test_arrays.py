@@ -97,7 +97,8 @@ def test_results_shapes_and_labels(actors, tmp_path):
     assert res["Engagement"].shape == (len(res.times), 3)
     out = res.to_csv(tmp_path / "run.csv")
     back = pd.read_csv(out, comment="#", index_col=0)
-    assert "Engagement[Civil Society]" in back.columns
+    names = set(back["variable"]) if "variable" in back.columns else set(back.columns)
+    assert "Engagement[Civil Society]" in names
     fig = res.plot(["Engagement[Firms]"])
     assert len(fig.data) >= 1
 
