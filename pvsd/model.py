@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pvsd import model_arrays as _arr
-from pvsd.arrays import ArrayPiecewise, Dims, element_labels, label, split_label
+from pvsd.arrays import ArrayPiecewise, Dims, element_labels, split_label
+from pvsd.arrays import label as _label
 from pvsd.errors import ParameterError, SimulationError, TimeRangeError
 from pvsd.loading import ModelSource, resolve_model_path, translate
 from pvsd.naming import NameIndex
@@ -212,7 +213,7 @@ class Model:
             return self._names.resolve(name, where=where)
         canonical = self._names.resolve(base, where=where)
         dims = self._dims.get(canonical, Dims((), ()))
-        return label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
+        return _label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
 
     def dims(self, name: str) -> tuple[str, ...]:
         """Dimensions of a variable (empty for a scalar or for one element)."""
@@ -225,6 +226,11 @@ class Model:
         d = self._dims.get(canonical)
         return [canonical] if d is None else element_labels(canonical, d)
 
+    def expand(self, name: str, where: str = "") -> list[str]:
+        """Labels a name stands for: ``"Pop[*]"`` -> every element, ``"Pop[*, Young]"`` ->
+        every element along the starred dimension; any other name -> ``[canonical name]``."""
+        return _arr.expand(self, name, where)
+
     def defaults(self, name: str) -> Any:
         """The model's own value of a constant: a float, or an xarray DataArray if arrayed."""
         canonical = self.resolve(name)
@@ -235,7 +241,7 @@ class Model:
     def kind(self, name: str) -> str:
         """Kind of a variable (stock, flow, aux, constant, lookup, data, control)."""
         canonical = self.resolve(name)
-        return str(self._table.loc[self._table["name"] == canonical, "kind"].iloc[0])
+        return str(self._row(canonical)["kind"])
 
     def _row(self, canonical: str) -> pd.Series:
         base = split_label(canonical)[0]
@@ -530,7 +536,8 @@ class Model:
         from pvsd.randomness import run_seed, seeded
 
         rseed = run_seed(self, seed)  # None unless the model draws random numbers
-        dyn = dynamic_run(self, merged, given, return_times, cols, method)
+        with seeded(rseed):
+            dyn = dynamic_run(self, merged, given, return_times, cols, method)
         if dyn is not None:
             frame, (t0, t1, dt) = dyn
         else:

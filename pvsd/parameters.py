@@ -29,6 +29,11 @@ and calibration. A policy analyst writes it by hand in TOML::
     value = 100
     vary = false                      # held fixed at ``value`` in every run
 
+Subscripted constants: ``[parameters."Population[Town A]"]`` samples one element;
+``[parameters."Population[*]"]`` makes every element a separate parameter with the
+same table (``"Population[*, Young]"`` stars one dimension); the bare name
+``"Population"`` is ONE parameter whose value every element takes.
+
 Distributions are ``uniform`` (lower, upper), ``loguniform`` (lower, upper > 0),
 ``triangular`` (lower, mode, upper), ``normal`` (mean, sd; truncated to
 lower/upper when given) and ``lognormal`` (mu, sigma of the natural logarithm;
@@ -649,7 +654,9 @@ class ParameterSpace:
         where = f"{self._where()} [parameters]"
         out = []
         seen: dict[str, str] = {}
-        for p in self.parameters:
+        expanded = [replace(p, name=lab) for p in self.parameters
+                    for lab in model.expand(p.name, where=where)]
+        for p in expanded:
             canonical = model.resolve(p.name, where=where)
             if canonical in seen:
                 raise SpecError(
