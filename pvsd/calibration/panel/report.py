@@ -69,7 +69,7 @@ def panel_report(result: PanelResult) -> Report:
                       "periods, and how many of its parameters end at a bound.")
         wide = result.estimates.pivot(index="unit", columns="parameter", values="value")
         se = result.estimates.pivot(index="unit", columns="parameter", values="stderr")
-        table = wide.join(se, rsuffix=" (SE)")
+        table = wide.join(se.rename(columns=lambda c: f"{c} (SE)"))
         bnd = result.estimates[result.estimates["at_bound"] != ""]
         rep.add_table(table, name="unit_estimates",
                       caption="Estimates and standard errors per unit (all rows: estimates.csv).")
