@@ -178,6 +178,7 @@ class Problem:
             samples, outputs=outputs or self.variables, params=self.fixed or None,
             return_times=list(times), final_time=final_time or self.t1,
             time_step=self.dt, progress=False, check=True,
+            method=getattr(self.spec, "method", "euler"),
         )
         self.n_calls += 1
         self.n_runs += len(samples)

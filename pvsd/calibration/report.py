@@ -1,4 +1,4 @@
-"""The HTML report of a calibration (built on :mod:`pvsd.report`)."""
+"""The HTML report of a calibration (built on :mod:`pvsd.document`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pvsd.report.document import Report, kv_table
+from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
-    from pvsd.calibration.result import CalibrationResult
+    from typing import Any as CalibrationResult  # a pvsd.calibration.result.CalibrationResult;
+    # not imported: the result builds its report (result -> report), never the other way round
 
 __all__ = ["calibration_report"]
 

@@ -311,7 +311,7 @@ class CalibrationResult:
 
     # ------------------------------------------------------------------ HTML
     def _repr_html_(self) -> str:
-        from pvsd.report.document import table_html
+        from pvsd.document import table_html
 
         warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         cols = ["parameter", "value", "stderr", "lower", "upper", "initial"]

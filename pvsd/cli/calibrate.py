@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pvsd.cli.common import default_out, say, split_names
+from pvsd.cli.common import add_quiet_arg, default_out, say, split_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,13 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="profile-likelihood intervals for these parameters (comma-separated or "
                    "repeated; 'all' for every parameter)")
     p.add_argument("--seed", type=int, help="random seed (overrides the spec's)")
+    p.add_argument("--method", metavar="NAME",
+                   help="integration method: euler or rk4 (overrides the spec's method)")
     p.add_argument("--scenario-name", default="calibrated", metavar="NAME",
                    help="name of the scenario in fitted_parameters.toml (default: calibrated)")
     p.add_argument("--holdout", type=int, metavar="N",
                    help="panel specs: hold out each unit's last N waves (overrides [panel] holdout)")
     p.add_argument("--forecast", type=float, nargs="+", metavar="YEAR",
                    help="panel specs: also forecast these years (forecast.csv)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_quiet_arg(p)
     p.set_defaults(func=handle)
 
 
@@ -59,6 +61,10 @@ def handle(args: argparse.Namespace) -> int:
         raise SpecError(f"{args.spec}: --holdout and --forecast apply to panel specs (with a "
                         "[panel] table); for a single-unit spec set holdout_period in [calibration].")
     spec = load_spec(args.spec)
+    if getattr(args, "method", None):
+        import dataclasses
+
+        spec = dataclasses.replace(spec, method=args.method)  # validated by the spec
     out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
     check_new(out, args.force)
     mcmc: bool | dict | None = args.mcmc
