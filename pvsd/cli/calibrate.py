@@ -105,6 +105,10 @@ def _handle_panel(args: argparse.Namespace) -> int:
     spec = load_panel_spec(args.spec)
     if args.seed is not None:
         spec = spec.with_options(seed=args.seed)
+    if getattr(args, "method", None):
+        from pvsd.calibration.panel.spec import _method
+
+        spec = spec.with_options(method=_method(args.method, "--method"))
     out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
     check_new(out, args.force)
     post: bool | dict | None = args.mcmc
