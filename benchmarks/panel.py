@@ -69,7 +69,7 @@ value = 0.4
     return p
 
 
-def synthetic_pooled(folder: Path, n: int, iterations: int, warmup: int) -> Path:
+def synthetic_pooled(folder: Path, n: int, iterations: int, warmup: int, chains: int) -> Path:
     rng = np.random.default_rng(5)
     model = ROOT / "tests" / "models" / "panel_growth.mdl"
     m = pvsd.load(model)
@@ -111,7 +111,7 @@ lower = 0
 upper = 1
 [posterior]
 enabled = true
-chains = 4
+chains = {chains}
 iterations = {iterations}
 warmup = {warmup}
 draws = 200
@@ -122,39 +122,42 @@ draws = 200
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--loop-units", type=int, default=3)
-    ap.add_argument("--iterations", type=int, default=3000)
-    ap.add_argument("--warmup", type=int, default=1000)
+    ap.add_argument("--iterations", type=int, default=2500)
+    ap.add_argument("--warmup", type=int, default=800)
+    ap.add_argument("--chains", type=int, default=8)
+    ap.add_argument("--posterior-only", action="store_true")
     ap.add_argument("--egdi-posterior", action="store_true",
                     help="also sample the EGDI panel with pooled per-country parameters")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()}; cpu count {os.cpu_count()}")
     pvsd.load("public_value_chain").run_ensemble(pd.DataFrame({"Obsolescence Time": [10.0]}),
                                                  progress=False)  # warm translation cache
-    t = time.perf_counter()
-    res = calibrate_panel(EGDI, posterior=False)
-    t_panel = time.perf_counter() - t
-    print(f"EGDI panel point fit: {res.fit['n_units']} units, {res.fit['n_params']} parameters, "
-          f"{t_panel:.1f} s total ({res.fit['seconds_point']} s in the fit), "
-          f"{res.fit['model_runs']} model runs in {res.fit['ensemble_calls']} ensemble calls")
-    print(res.skill.to_string(index=False))
-    for s in res.verdict:
-        print("  " + s)
-    units = ["DNK", "USA", "IND", "BRA", "NGA", "EST"][: args.loop_units]
-    times = []
+    if not args.posterior_only:
+        t = time.perf_counter()
+        res = calibrate_panel(EGDI, posterior=False)
+        t_panel = time.perf_counter() - t
+        print(f"EGDI panel point fit: {res.fit['n_units']} units, {res.fit['n_params']} parameters, "
+              f"{t_panel:.1f} s total ({res.fit['seconds_point']} s in the fit), "
+              f"{res.fit['model_runs']} model runs in {res.fit['ensemble_calls']} ensemble calls")
+        print(res.skill.to_string(index=False))
+        for s in res.verdict:
+            print("  " + s)
+        units = ["DNK", "USA", "IND", "BRA", "NGA", "EST"][: args.loop_units]
+        times = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for u in units:
+                spec = single_country_spec(Path(tmp), u)
+                t = time.perf_counter()
+                calibrate(spec, mcmc=False, progress=False)
+                times.append(time.perf_counter() - t)
+                print(f"  single-country fit {u}: {times[-1]:.1f} s")
+        per = float(np.mean(times))
+        loop = per * res.fit["n_units"]
+        print(f"one spec per country: {per:.1f} s each -> {loop:.0f} s for {res.fit['n_units']} "
+              f"countries; panel {t_panel:.1f} s: {loop / t_panel:.0f}x faster")
+        print(f"point fit within 30 s: {'yes' if t_panel <= 30 else 'NO'}")
     with tempfile.TemporaryDirectory() as tmp:
-        for u in units:
-            spec = single_country_spec(Path(tmp), u)
-            t = time.perf_counter()
-            calibrate(spec, mcmc=False, progress=False)
-            times.append(time.perf_counter() - t)
-            print(f"  single-country fit {u}: {times[-1]:.1f} s")
-    per = float(np.mean(times))
-    loop = per * res.fit["n_units"]
-    print(f"one spec per country: {per:.1f} s each -> {loop:.0f} s for {res.fit['n_units']} "
-          f"countries; panel {t_panel:.1f} s: {loop / t_panel:.0f}x faster")
-    print(f"point fit within 30 s: {'yes' if t_panel <= 30 else 'NO'}")
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = synthetic_pooled(Path(tmp), 193, args.iterations, args.warmup)
+        spec = synthetic_pooled(Path(tmp), 193, args.iterations, args.warmup, args.chains)
         t = time.perf_counter()
         post = calibrate_panel(spec, log=lambda m: print("  " + m) if "sweeps" in m else None)
         t_post = time.perf_counter() - t
