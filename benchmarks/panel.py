@@ -122,9 +122,9 @@ draws = 200
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--loop-units", type=int, default=3)
-    ap.add_argument("--iterations", type=int, default=2500)
-    ap.add_argument("--warmup", type=int, default=800)
-    ap.add_argument("--chains", type=int, default=8)
+    ap.add_argument("--iterations", type=int, default=2200)
+    ap.add_argument("--warmup", type=int, default=700)
+    ap.add_argument("--chains", type=int, default=16)
     ap.add_argument("--posterior-only", action="store_true")
     ap.add_argument("--egdi-posterior", action="store_true",
                     help="also sample the EGDI panel with pooled per-country parameters")
@@ -164,7 +164,7 @@ def main() -> None:
     m = post.mcmc
     print(f"pooled posterior (193 synthetic units, 2 shared + 2 pooled, {m['chains']} chains x "
           f"{m['iterations']} sweeps): {t_post:.0f} s total, sampler {m['seconds']} s, max R-hat "
-          f"{m['max_rhat']:.4f}, min bulk ESS {m['min_ess']:.0f}, acceptance units "
+          f"{m['max_rhat']:.4f} ({m['worst_rhat']}), min bulk ESS {m['min_ess']:.0f}, acceptance units "
           f"{m['acceptance_units']}, shared {m['acceptance_shared']}, joint {m['acceptance_joint']}")
     sh = post.shared.set_index("parameter")
     print(sh[["value", "stderr", "posterior_mean", "posterior_sd", "rhat", "ess"]].to_string())
