@@ -593,7 +593,11 @@ def _skill(problem: Problem, fitted: pd.DataFrame) -> tuple[pd.DataFrame, list[s
         fit_d, ho = d[d["period"] == "fit"], d[d["period"] == "holdout"]
         if ho.empty or fit_d.empty:
             continue
-        back = lambda v: (np.asarray(v, float) - b.spec.offset) / b.spec.scale  # noqa: E731
+        off, sc = b.spec.offset, b.spec.scale
+
+        def back(v: Any, off: float = off, sc: float = sc) -> np.ndarray:
+            return (np.asarray(v, float) - off) / sc
+
         nv = naive_forecasts(fit_d["time"].to_numpy(), back(fit_d["data"]), ho["time"].to_numpy())
         for j, (t_, y_, m_) in enumerate(zip(ho["time"], back(ho["data"]), back(ho["fitted"]),
                                              strict=True)):
