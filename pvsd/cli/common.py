@@ -17,7 +17,7 @@ and the ``add_*`` helpers below; an option that means something else gets anothe
 ``--final-time T``,        times; there is no ``--save-every``)
 ``--time-step DT``,
 ``--saveper DT``
-``--method NAME``          the integration method (euler, rk4 ...), wherever a model runs.
+``--method NAME``          the integration method (euler, rk4), wherever a model runs.
                            Other choices of algorithm have their own names: ``--analysis``
                            (sensitivity: morris, sobol, fast, delta), ``--search`` (loops)
 ``-n/--n N``               sample size / number of runs drawn
@@ -39,6 +39,7 @@ and the ``add_*`` helpers below; an option that means something else gets anothe
 
 Old spellings kept as hidden aliases: ``--scenario-file`` (= ``--scenarios``), ``--only``
 (= ``--scenario``), ``--save-every`` (= ``--saveper``), ``--no-progress`` (= ``--quiet``),
+``--integration`` (= ``--method`` in sensitivity),
 ``--band-runs`` (= ``--bands``), ``--uncertainty`` (= ``--spec``).
 """
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_executor_args, add_model_arg, add_output_args, default_out, executor_of, say
+from pvsd.cli.common import (
+    add_executor_args,
+    add_model_arg,
+    add_output_args,
+    add_quiet_arg,
+    default_out,
+    executor_of,
+    say,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nominal", action="store_true", help="ignore the spec's [robust] table")
     p.add_argument("--polish", action="store_true", help="one objective: finish with L-BFGS-B")
     add_executor_args(p)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_quiet_arg(p)
     p.add_argument("--fragment", action="store_true", help="also write one embeddable HTML fragment per figure")
     add_output_args(p)
     p.set_defaults(func=handle)
@@ -54,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
            if rob and spec.robust else ""))
     res = optimize(model, spec, population=args.population, generations=args.generations, seed=args.seed,
                    robust=False if args.nominal else None, executor=executor_of(args),
-                   progress=False if args.no_progress else None, polish=args.polish)
+                   progress=False if args.quiet else None, polish=args.polish)
     say(res.summary())
     out = args.out or str(default_out(f"{model.name}-optimize"))
     path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment)
