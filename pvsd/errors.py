@@ -44,6 +44,8 @@ class UnknownVariableError(PvsdError, KeyError):
         Where the name came from (``"params"``, ``"outputs"``, a file and line ...).
     model
         The model's file name, for the message.
+    hint
+        How to fix it (default: the suggestions); e.g. the elements of a dimension.
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class UnknownVariableError(PvsdError, KeyError):
         suggestions: Sequence[str] = (),
         where: str = "",
         model: str = "",
+        hint: str | None = None,
     ) -> None:
         self.name = name
         self.suggestions = list(suggestions)
@@ -59,7 +62,7 @@ class UnknownVariableError(PvsdError, KeyError):
         self.model = model
         loc = f" in {where}" if where else ""
         of = f" of model {model}" if model else ""
-        hint = (
+        hint = hint or (
             "Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
             if self.suggestions
             else "List the variables with `pvsd info MODEL` or `Model.variables`."

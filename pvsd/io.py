@@ -61,6 +61,12 @@ def write_text(path: str | Path, text: str, force: bool = True) -> Path:
     return Path(path)
 
 
+def provenance_path(path: str | Path) -> Path:
+    """The provenance sidecar of a data file: ``out.csv`` -> ``out.provenance.json``."""
+    p = Path(path)
+    return p.with_name(p.stem + ".provenance.json")
+
+
 def write_csv(
     path: str | Path,
     frame: pd.DataFrame,
@@ -68,15 +74,17 @@ def write_csv(
     force: bool = True,
     index: bool = True,
 ) -> Path:
-    """Write a DataFrame as CSV with provenance as leading ``#`` comment lines.
-
-    Read it back with ``pandas.read_csv(path, comment="#")``.
+    """Write a DataFrame as a plain CSV (the header is the first line, so spreadsheets
+    open it as it is) and its provenance, if given, as the sidecar
+    ``<name>.provenance.json`` (see :func:`provenance_path`). Both are atomic.
     """
+    if provenance:
+        check_new(provenance_path(path), force)
     with atomic_write(path, force=force) as fh:
-        for key, value in (provenance or {}).items():
-            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-            fh.write(f"# {key}: {text}\n".replace("\r", " "))
         frame.to_csv(fh, index=index, lineterminator="\n")
+    if provenance:
+        record = {"data_file": Path(path).name, **dict(provenance)}
+        write_text(provenance_path(path), json.dumps(record, indent=2, default=str) + "\n", force=force)
     return Path(path)
 
 

@@ -92,6 +92,9 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
 def parse_model_file(path: Path) -> Any:
     """PySD's abstract model of a Vensim ``.mdl`` or XMILE file (raises :class:`ModelLoadError`)."""
     suffix = path.suffix.lower()
+    from pvsd.numerics.limits import check_model_file
+
+    check_model_file(path)  # huge or junk files never reach PySD's parser
     try:
         with warnings.catch_warnings():
             # PySD warns that it assumes UTF-8 when a file has no {UTF-8} marker: so does Vensim.

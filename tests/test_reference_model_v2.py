@@ -1,0 +1,195 @@
+"""Reference model v2: structure, ranges by construction, levers, measurement layer, loops.
+
+Fast checks only; the full validation (panel forecast skill, US calibration, 1,000-draw claims)
+is calibration/validate_v2.py.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pvsd
+from pvsd.scenarios import load_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "public_value_chain_v2.mdl"
+SCEN = ROOT / "models" / "scenarios" / "public_value_chain_v2.toml"
+INDICATORS = ROOT.parent / "shared" / "data" / "indicators"
+sys.path.insert(0, str(ROOT / "calibration"))
+
+STOCKS = [
+    "Agile Capability",
+    "Collaboration Capacity",
+    "Digital Capability",
+    "Hierarchical Control",
+    "Measured Performance",
+    "Public Expectations",
+    "Public Trust",
+    "Service Quality",
+    "Technology Organisation Fit",
+    "Value Understanding",
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return pvsd.load(str(MODEL))
+
+
+@pytest.fixture(scope="module")
+def scenarios(model):
+    return load_scenarios(SCEN, model)
+
+
+def test_every_variable_has_units_and_comment(model):
+    t = model.variables
+    t = t[t["kind"] != "control"]
+    assert (t["units"].fillna("").str.len() > 0).all(), t.loc[t["units"].fillna("") == "", "name"].tolist()
+    assert (t["comment"].fillna("").str.len() > 10).all()
+
+
+def test_runs_on_the_vectorised_engine_and_matches_plain_pysd(model):
+    draws = pd.DataFrame({"Digital Government Budget": [0.2, 0.9], "Partner Selectivity": [0.1, 0.9]})
+    ens = model.run_ensemble(draws, outputs=["Public Trust", "EGDI Indicator"], progress=False)
+    assert ens.attrs["engine"] == "vectorized", ens.attrs.get("fallback_reason")
+    import pysd
+
+    py = pysd.read_vensim(str(MODEL))
+    ref = py.run(
+        params={"Digital Government Budget": 0.9, "Partner Selectivity": 0.9},
+        return_columns=["Public Trust"],
+        return_timestamps=list(range(2000, 2051)),
+    )
+    np.testing.assert_allclose(ens["Public Trust"].isel(run=1).to_numpy(), ref["Public Trust"].to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dt", [0.25, 0.125])
+@pytest.mark.parametrize("name", ["baseline", "technology_alone", "severe_trust_shock", "bigger_budget_balanced"])
+def test_stocks_stay_in_range_at_every_step(model, scenarios, name, dt):
+    rng = np.random.default_rng(7)
+    draws = pd.DataFrame(
+        {
+            "Capability Build Time": rng.uniform(0.5, 5, 50),
+            "Trust Adjustment Time": rng.uniform(2, 15, 50),
+            "Trust Loss Asymmetry": rng.uniform(1, 2, 50),
+            "Fit Sensitivity to New Technology": rng.uniform(0, 2, 50),
+            "Frontier Growth Rate": rng.uniform(0, 0.2, 50),
+        }
+    )
+    ens = model.run_ensemble(
+        draws,
+        outputs=STOCKS,
+        scenario=None if name == "baseline" else scenarios[name],
+        time_step=dt,
+        save_every=dt,
+        progress=False,
+    )
+    for v in STOCKS:
+        x = ens[v].to_numpy()
+        assert x.min() >= 0 and x.max() <= 1, (v, x.min(), x.max())
+
+
+def test_shock_loss_is_independent_of_the_time_step(model, scenarios):
+    s = scenarios["severe_trust_shock"]
+    a = model.run(scenario=s, outputs=["Public Trust"], time_step=0.25).to_dataframe()["Public Trust"]
+    b = model.run(scenario=s, outputs=["Public Trust"], time_step=0.0625).to_dataframe()["Public Trust"]
+    assert abs(a.loc[2031] - b.loc[2031]) < 0.01
+    base = model.run(outputs=["Public Trust"]).to_dataframe()["Public Trust"]
+    assert b.loc[2031] < 0.2 * base.loc[2030] + 0.05  # 90% lost within half a year, little regained yet
+
+
+def test_budget_is_finite_and_has_diminishing_returns(model):
+    """Spreading a budget beats concentrating it; doubling a lever's share less than doubles it."""
+    r = model.run(
+        params={
+            "Technology Allocation": 1,
+            "Reform Allocation": 0,
+            "Collaboration Allocation": 0,
+            "Agile Allocation": 0,
+        },
+        outputs=["Technology Intensity", "Reform Programme Intensity"],
+    )
+    df = r.to_dataframe()
+    assert (df["Reform Programme Intensity"] == 0).all()
+    h = 0.2
+    s = df["Technology Intensity"].iloc[0]
+    # Available Budget at t0 = 0.5 * (0.5 + 0.5 * 0.35) with the default Budget Support
+    avail = 0.5 * (0.5 + 0.5 * 0.35)
+    assert math.isclose(s, avail * (1 + h) / (avail + h), rel_tol=1e-9)
+    half = avail / 2 * (1 + h) / (avail / 2 + h)
+    assert half > s / 2  # concave
+
+
+def test_value_weights_come_from_participation(model):
+    r = model.run(
+        outputs=["Service Value Weight", "Responsiveness Value Weight", "Legitimacy Value Weight", "Participation"]
+    ).to_dataframe()
+    tot = r[["Service Value Weight", "Responsiveness Value Weight", "Legitimacy Value Weight"]].sum(axis=1)
+    assert np.allclose(tot, 1, atol=2e-3)
+    r0 = model.run(
+        params={
+            "Participation Floor": 0,
+            "Initial Collaboration Capacity": 0,
+            "Initial Digital Capability": 0,
+            "Digital Government Budget": 0,
+        },
+        outputs=["Service Value Weight", "Participation"],
+    ).to_dataframe()
+    assert r0["Participation"].iloc[0] == 0 and math.isclose(r0["Service Value Weight"].iloc[0], 1 / 3)
+
+
+def test_egdi_indicator_is_the_mean_of_its_components(model):
+    r = model.run(
+        params={"Human Capital Index Input": 0.8, "Telecom Reference Level": 0.6, "Telecom Gap Closing Rate": 0.1},
+        outputs=["EGDI Indicator", "Online Service Index Indicator", "Telecom Infrastructure Index Input"],
+    ).to_dataframe()
+    np.testing.assert_allclose(
+        r["EGDI Indicator"], (r["Online Service Index Indicator"] + 0.8 + r["Telecom Infrastructure Index Input"]) / 3
+    )
+    assert math.isclose(r.loc[2020, "Telecom Infrastructure Index Input"], 0.6)
+    assert math.isclose(r.loc[2030, "Telecom Infrastructure Index Input"], 1 - 0.4 * math.exp(-1.0))
+
+
+def test_service_quality_is_not_capped_by_a_constant(model):
+    r = model.run(
+        params={
+            "Digital Government Budget": 1,
+            "Traditional Service Base": 0.6,
+            "Technology Allocation": 0.3,
+            "Reform Allocation": 0.3,
+            "Collaboration Allocation": 0.2,
+            "Agile Allocation": 0.2,
+            "Partner Selectivity": 1,
+        },
+        outputs=["Service Quality"],
+    ).to_dataframe()
+    assert r["Service Quality"].iloc[-1] > 0.8
+
+
+def test_named_loops_carry_half_the_loop_score(model):
+    from pvsd.loops import loops
+
+    L = loops(model).loops
+    named = L["name"].fillna("") != ""
+    share = L.loc[named, "mean_abs_relative_score"].sum() / L["mean_abs_relative_score"].sum()
+    assert share >= 0.5, share
+
+
+@pytest.mark.skipif(not (INDICATORS / "un_egdi_panel_2003_2022_long.csv").exists(), reason="shared indicators absent")
+def test_panel_loader_and_naive_forecasts():
+    import egdi_panel_v2 as panel
+
+    data = panel.load_panel(INDICATORS, 2020)
+    assert len(data.units) >= 150 and "DNK" in data.units
+    nv = panel.naive_forecasts(data.egdi.loc[["DNK"]], 2020, 2022)
+    e = data.egdi.loc["DNK", [2014, 2016, 2018, 2020]].to_numpy(float)
+    assert math.isclose(nv.loc["DNK", "last_value"], e[-1])
+    assert math.isclose(nv.loc["DNK", "drift"], e[-1] + (e[-1] - e[0]) / 6 * 2)
+    slope, icpt = np.polyfit([2014, 2016, 2018, 2020], e, 1)
+    assert math.isclose(nv.loc["DNK", "linear_trend"], slope * 2022 + icpt)
