@@ -26,6 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pvsd.io import check_new, replace_dir, write_csv, write_text
+from pvsd.provenance import markup_comment
 
 __all__ = ["PLOTLY_JS_FILE", "Report", "figure_fragment", "new_id", "plotly_js", "write_plotly_js"]
 
@@ -433,6 +434,7 @@ class Report:
                         f'<script src="{PLOTLY_JS_FILE}"></script> (a copy is in the report folder, '
                         "or use plotly.offline.get_plotlyjs()). Its element id is unique, so any "
                         "number of pvsd fragments can share one page. -->\n"
+                        + markup_comment({**self.provenance, "figure": f.name}) + "\n"
                         + figure_fragment(f.fig, f.name) + "\n",
                     )
             if fmts:

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 __all__ = [
     "DataError",
+    "EquationOverrideWarning",
+    "IneffectiveSettingWarning",
     "ModelLoadError",
     "OutputExistsError",
+    "OutputPathError",
     "ParameterError",
     "PvsdError",
     "ScenarioError",
@@ -97,9 +100,21 @@ class OutputExistsError(PvsdError, FileExistsError):
     """An output file or folder exists already and overwriting was not asked for."""
 
 
+class OutputPathError(PvsdError, OSError):
+    """An output cannot be written where asked (read-only folder, a file on the way ...)."""
+
+
 class UnsupportedModelError(PvsdError):
     """A model uses a construct that a pvsd capability does not support."""
 
 
 class SimulationError(PvsdError, RuntimeError):
     """The simulation itself failed (for example PySD raised while integrating)."""
+
+
+class EquationOverrideWarning(UserWarning):
+    """A setting replaces the equation of an auxiliary or flow for the whole run."""
+
+
+class IneffectiveSettingWarning(UserWarning):
+    """A lever (step, ramp, table) changes nothing inside the simulated period."""

@@ -118,6 +118,9 @@ class Model:
         self._table.insert(4, "dims", [", ".join(self._dims[n].dims) if n in self._dims else ""
                                        for n in self._table["name"]])
         self._py = dict(zip(self._table["name"], self._table["py_name"], strict=True))
+        from pvsd.modelcheck import check_cycles
+
+        check_cycles(self.path, template.dependencies, {py: n for n, py in self._py.items()})
         self._names = NameIndex(
             self._table["name"],
             aliases={py: name for name, py in self._py.items()},
@@ -131,20 +134,35 @@ class Model:
 
     # ------------------------------------------------------------------ metadata
     def _fresh(self) -> Any:
-        """A new PySD model object loaded from the cached translation."""
+        """A new PySD model object loaded from the cached translation.
+
+        A cached translation PySD cannot load (damaged on disk, or written by a
+        crashed process) is rebuilt once from the model file before giving up.
+        """
         import pysd
 
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return pysd.load(str(self.source.py_path))
-        except Exception as exc:  # PySD raises many types on broken modules
-            from pvsd.errors import ModelLoadError
+        from pvsd.errors import ModelLoadError
 
-            raise ModelLoadError(
-                f"PySD could not load the translation of {str(self.path)!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        for attempt in (0, 1):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return pysd.load(str(self.source.py_path))
+            except Exception as exc:  # PySD raises many types on broken modules
+                cached = self.source.py_path != self.path
+                if attempt == 0 and cached:
+                    from pvsd.loading import translate
+
+                    self.source = translate(self.path, rebuild=True)
+                    continue
+                where = (f" (its cached translation {str(self.source.py_path.parent)!r} was "
+                         "rebuilt and still fails; delete that folder or set PVSD_CACHE_DIR to "
+                         "start a fresh cache)") if cached else ""
+                raise ModelLoadError(
+                    f"PySD could not load the translation of {str(self.path)!r}{where}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _variable_table(template: Any, doc: pd.DataFrame) -> pd.DataFrame:
@@ -298,6 +316,9 @@ class Model:
                 else "use the initial_time/final_time/time_step/saveper arguments"
             )
             raise ParameterError(f"{canonical!r} is a {kind} and cannot be set as a parameter: {hint}.")
+        from pvsd.overrides import warn_equation_override
+
+        warn_equation_override(canonical, kind, where)
         if base in self._dims:
             if kind == "lookup":
                 raise ParameterError(
@@ -395,10 +416,10 @@ class Model:
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
         dt = self.time_step if time_step is None else time_step
-        for label, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
+        for what, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(v):
-                raise TimeRangeError(f"{label} must be a finite number, got {v!r}.")
+                raise TimeRangeError(f"{what} must be a finite number, got {v!r}.")
         t0, t1, dt = float(t0), float(t1), float(dt)
         if t1 <= t0:
             raise TimeRangeError(
@@ -455,6 +476,7 @@ class Model:
         outputs: Sequence[str] | str | None = None,
         method: str = "euler",
         allow_long: bool = False,
+        seed: int | None = None,
     ) -> RunResult:
         """Simulate the model once, from its original state.
 
@@ -479,6 +501,10 @@ class Model:
         allow_long
             Run even when the estimated work or memory is above pvsd's limits
             (:mod:`pvsd.numerics.limits`).
+        seed
+            Seed of the model's random functions (default: the model's own seed
+            arguments, else :data:`pvsd.randomness.DEFAULT_SEED`); recorded in the
+            provenance, so a run repeats bit for bit.
 
         Returns
         -------
@@ -499,20 +525,27 @@ class Model:
         t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
                                              return_times, allow_long=allow_long)
         cols = self.resolve_outputs(outputs)
+        from pvsd.overrides import warn_ineffective_levers
+
+        warn_ineffective_levers(self, merged, t0, t1, dt)
         check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
                    allow_long)
         from pvsd.engine import fast_run
 
         # pvsd's vectorised engine when it supports the model (same numbers as
         # PySD, checked against PySD on first use), else plain PySD
+        from pvsd.randomness import run_seed, seeded
+
+        rseed = run_seed(self, seed)  # None unless the model draws random numbers
         frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
         if frame is None:
-            frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+            with seeded(rseed):
+                frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
-            self.path, self.sha256, described, scenario=scen_name,
+            self.path, self.sha256, described, scenario=scen_name, seed=rseed,
             initial_time=t0, final_time=t1, time_step=dt, integration=method,
         )
         return RunResult(

@@ -196,7 +196,13 @@ def _build(name: str, tables: Mapping[str, Any], done: dict[str, Scenario], src:
     constants: dict[str, float] = {}
     levers: dict[str, TimeFunction] = {}
     parents = table.get("extends", [])
-    for parent in [parents] if isinstance(parents, str) else parents:
+    parents = [parents] if isinstance(parents, str) else parents
+    if not isinstance(parents, list) or not all(isinstance(x, str) for x in parents):
+        raise ScenarioError(
+            f"{where}: 'extends' must be a scenario name or a list of names, e.g. "
+            f'extends = "technology_alone"; got {parents!r}.'
+        )
+    for parent in parents:
         if parent not in tables:
             raise ScenarioError(f"{where}: extends unknown scenario {parent!r}.")
         base = _build(parent, tables, done, src, (*stack, name))
@@ -277,6 +283,14 @@ def scenarios_from_dict(data: Mapping[str, Any], source: Path | None = None,
     done: dict[str, Scenario] = {}
     scenarios = tuple(_build(n, tables, done, src) for n in tables)
     compare = data.get("compare", {})
+    if not isinstance(compare, Mapping):
+        raise ScenarioError(
+            f"{src}: 'compare' must be a table, e.g. [compare] with outputs = [\"Public Trust\"] and "
+            f"years = [2030, 2040]; got {type(compare).__name__} {compare!r}."
+        )
+    unknown_c = set(compare) - {"outputs", "years"}
+    if unknown_c:
+        raise ScenarioError(f"{src}: [compare] has unknown key(s) {sorted(unknown_c)}; allowed: outputs, years.")
     outputs = compare.get("outputs", [])
     years = compare.get("years", [])
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):

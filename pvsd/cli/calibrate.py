@@ -86,7 +86,7 @@ def handle(args: argparse.Namespace) -> int:
         rep.write(folder)
         write_text(folder / "fitted_parameters.toml", result.scenario_toml(args.scenario_name))
         result.save_parameters(folder / "fitted_parameters.csv", force=True)
-        write_text(folder / "report.txt", result.report() + "\n")
+        write_text(folder / "report.txt", result.report() + "\n\n" + _provenance_text(result.provenance))
         replace_dir(folder, out, args.force)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -120,3 +120,13 @@ def _handle_panel(args: argparse.Namespace) -> int:
     say(f"report written: {path.resolve()}")
     say(f"tables: {out.resolve()}/*.csv (forecast.csv, estimates.csv, skill.csv ...) and results.nc")
     return 0
+
+
+def _provenance_text(record: dict) -> str:
+    """Provenance lines closing report.txt (model SHA-256, parameters, seed, versions)."""
+    import json
+
+    lines = ["Provenance", "----------"]
+    for k, v in record.items():
+        lines.append(f"{k}: {v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)}")
+    return "\n".join(lines) + "\n"

@@ -539,15 +539,15 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
 def write_card(model: Any, out: str | Path | None = None, markdown: str | Path | None = None,
                force: bool = False, loops: bool = True) -> list[Path]:
     """Write the model card as HTML and/or Markdown (atomically; never overwrite without ``force``)."""
-    from pvsd.io import check_new, write_text
+    from pvsd.io import check_new, write_texts
 
     targets = [p for p in (out, markdown) if p is not None]
     for p in targets:
         check_new(p, force)
     card = model_card(model, loops=loops)
-    written = []
+    files: dict[str | Path, str] = {}
     if out is not None:
-        written.append(write_text(out, card.html(), force=force))
+        files[out] = card.html()
     if markdown is not None:
-        written.append(write_text(markdown, card.markdown(), force=force))
-    return written
+        files[markdown] = card.markdown()
+    return write_texts(files, force=force)  # both or neither

@@ -107,7 +107,8 @@ class Engine:
 
 def engine_for(model: Any) -> Engine:
     """The (cached) engine of a :class:`pvsd.Model`."""
-    key = model.sha256
+    # the folder matters as much as the text: data files are read from the model's folder
+    key = f"{model.sha256}:{model.path.resolve()}"
     with _lock:
         eng = _engines.get(key)
     if eng is not None and not eng.files_changed():

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.ensemble.executors import (
     RANGES_KEY,
     ChunkTask,
@@ -31,7 +32,6 @@ from pvsd.ensemble.executors import (
     run_local,
     run_processes,
 )
-from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.errors import ParameterError, PvsdError, SimulationError
 
 __all__ = ["EnsembleFallbackWarning", "normalize_samples", "run_ensemble"]
@@ -198,7 +198,9 @@ def run_ensemble(
         process, compare two random members with plain PySD runs and fall back
         to PySD on disagreement. None follows ``PVSD_ENGINE_CHECK``.
     seed
-        Seed of the choice of members checked (recorded in the provenance).
+        Seed of the choice of members checked and, for models with random
+        functions, of the members' independent random streams (spawned from it;
+        default: the model's own seed arguments). Recorded in the provenance.
     method
         ``"euler"`` (default) or ``"rk4"`` (Vensim's "RK4 Fixed"; needs the
         vectorised engine: PySD has no RK4, so a model that falls back refuses it).
@@ -292,9 +294,16 @@ def run_ensemble(
             if mode == "vectorized":
                 chunk_size = min(chunk_size, DEFAULT_CHUNK)
     chunk_size = max(1, int(chunk_size))
+    from pvsd.randomness import member_seeds, run_seed
+
+    rseed = run_seed(model, seed)
+    streams = None if rseed is None else member_seeds(rseed, n)
+    if rseed is not None:
+        seed = rseed
     tasks = [
         ChunkTask(s, min(n, s + chunk_size), as_param_arrays(members, s, min(n, s + chunk_size)),
-                  fixed, t0, t1, dt, times, names, mode, method)
+                  fixed, t0, t1, dt, times, names, mode, method,
+                  None if streams is None else streams[s:min(n, s + chunk_size)])
         for s in range(0, n, chunk_size)
     ]
     # the times PySD (and the engine) actually reach: requested times that are not

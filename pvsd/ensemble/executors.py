@@ -63,6 +63,7 @@ class ChunkTask:
     outputs: list[str]
     mode: str
     method: str = "euler"
+    seeds: np.ndarray | None = None  # per-member random streams (models with random functions)
 
 
 def run_chunk(model: Any, task: ChunkTask) -> tuple[int, int, dict[str, np.ndarray]]:
@@ -90,6 +91,7 @@ def _pysd_chunk(model: Any, task: ChunkTask) -> dict[str, np.ndarray]:
     again, so nothing of one member's run leaks into the next.
     """
     from pvsd.model_arrays import pysd_arrays, to_pysd
+    from pvsd.randomness import seeded
 
     n = task.stop - task.start
     out: dict[str, np.ndarray] = {}
@@ -107,7 +109,7 @@ def _pysd_chunk(model: Any, task: ChunkTask) -> dict[str, np.ndarray]:
             v = arr[i]
             p[model._py[name]] = float(v) if np.ndim(v) == 0 else to_pysd(model, name, v,
                                                                             pysd_model)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), seeded(None if task.seeds is None else task.seeds[i]):
             warnings.simplefilter("ignore")
             frame = pysd_model.run(params=p, final_time=task.t1, time_step=task.dt,
                                    return_timestamps=list(task.times), return_columns=py_out,
