@@ -87,7 +87,7 @@ def discovery_report(result: Any, title: str | None = None) -> Any:
 
 
 def write_folder(rep: Any, scenarios_text: str, folder: Any, force: bool = False,
-                 fragments: bool = False) -> Any:
+                 fragments: bool = False, **write_options: Any) -> Any:
     """Write the report and ``scenarios.toml`` into a staged folder, then move it into place."""
     import shutil
     import tempfile
@@ -101,7 +101,7 @@ def write_folder(rep: Any, scenarios_text: str, folder: Any, force: bool = False
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         inner = stage / "out"
-        rep.write(inner, fragments=fragments)
+        rep.write(inner, fragments=fragments, **write_options)
         write_text(inner / "scenarios.toml", scenarios_text)
         replace_dir(inner, final, force)
     finally:
