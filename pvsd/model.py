@@ -518,29 +518,37 @@ class Model:
         SimulationError
             PySD failed during the simulation.
         """
+        from pvsd.engine.controls import dynamic_run
         from pvsd.numerics import check_work, estimate_work, resolve_method
 
         method = resolve_method(method)
         merged = self.check_params(params, scenario)
-        t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
-                                             return_times, allow_long=allow_long)
         cols = self.resolve_outputs(outputs)
-        from pvsd.overrides import warn_ineffective_levers
-
-        warn_ineffective_levers(self, merged, t0, t1, dt)
-        check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
-                   allow_long)
-        from pvsd.engine import fast_run
-
-        # pvsd's vectorised engine when it supports the model (same numbers as
-        # PySD, checked against PySD on first use), else plain PySD
+        # FINAL TIME / TIME STEP / SAVEPER that change during the run: as PySD does
+        given = {"initial_time": initial_time, "final_time": final_time, "time_step": time_step,
+                 "saveper": saveper}
         from pvsd.randomness import run_seed, seeded
 
         rseed = run_seed(self, seed)  # None unless the model draws random numbers
-        frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
-        if frame is None:
-            with seeded(rseed):
-                frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+        dyn = dynamic_run(self, merged, given, return_times, cols, method)
+        if dyn is not None:
+            frame, (t0, t1, dt) = dyn
+        else:
+            t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
+                                                 return_times, allow_long=allow_long)
+            from pvsd.overrides import warn_ineffective_levers
+
+            warn_ineffective_levers(self, merged, t0, t1, dt)
+            check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
+                       allow_long)
+            from pvsd.engine import fast_run
+
+            # pvsd's vectorised engine when it supports the model (same numbers as
+            # PySD, checked against PySD on first use), else plain PySD
+            frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
+            if frame is None:
+                with seeded(rseed):
+                    frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None

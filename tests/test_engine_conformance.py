@@ -114,6 +114,20 @@ def test_members_equal_plain_pysd(path: Path, kind: str, tmp_path: Path) -> None
         samples[row.name] = np.clip(v, lo, hi)
     frame = pd.DataFrame(samples, index=range(N_MEMBERS))
 
+    from pvsd.engine.controls import dynamic_controls
+
+    if dynamic_controls(model):
+        # FINAL TIME / TIME STEP / SAVEPER change during the run: single runs follow PySD's
+        # own loop (ensembles refuse them); compare with plain PySD left to its own controls
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = pysd.load(str(py_path)).run(progress=False)
+        outs = [o for o in (model.default_outputs() or model.stocks)]
+        got = model.run(outputs=outs).to_dataframe()
+        np.testing.assert_allclose(got.index.to_numpy(), np.asarray(ref.index, float), rtol=1e-12)
+        for o in outs:
+            np.testing.assert_allclose(got[o].to_numpy(), ref[o].to_numpy(float), rtol=1e-12)
+        return
     t0, dt = model.initial_time, model.time_step
     t1 = min(model.final_time, t0 + MAX_STEPS * dt)
     outputs = model.default_outputs() or model.stocks or list(consts["name"])

@@ -811,6 +811,7 @@ def calibrate(
         "interval_method": f"Wald, {'t' if problem.least_squares else 'normal'} quantile {q:.4g}",
         "ensemble_calls": problem.n_calls, "model_runs": problem.n_runs,
         "seconds": round(_time.perf_counter() - t_start, 2),
+        "step_check": _step_check(problem, spec, theta),
     }
     data_files = {}
     for b in problem.series:
@@ -864,3 +865,19 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _step_check(problem: Any, spec: Any, theta: np.ndarray) -> str:
+    """How much the fitted trajectories change when the time step is halved (one line)."""
+    from pvsd.errors import PvsdError
+    from pvsd.numerics.stepcheck import step_check
+
+    params = {**dict(problem.fixed),
+              **{n_: float(v) for n_, v in zip(problem.model_names, theta, strict=False)}}
+    try:
+        res = step_check(problem.model, params=params, outputs=list(problem.variables),
+                         time_step=problem.dt, method=getattr(spec, "method", "euler"),
+                         final_time=problem.t1)
+    except PvsdError as exc:
+        return f"not available ({exc})"
+    return res.summary()

@@ -151,6 +151,8 @@ class CalibrationResult:
                      f"{conv.get('starts')} starts reached the best objective)")
         lines.append(f"    model runs         = {f['model_runs']} in {f['ensemble_calls']} ensemble calls, "
                      f"{f['seconds']} s")
+        if f.get("step_check"):
+            lines.append(f"    step check         = {f['step_check']}")
         lines.append("[[Fit statistics]] (model scale; Theil U^M bias, U^S variance, U^C covariance)")
         st = self.stats.copy()
         lines += ["    " + ln for ln in st.to_string(index=False, float_format=lambda v: f"{v:.4g}").splitlines()]

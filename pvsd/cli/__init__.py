@@ -21,7 +21,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: tuple[str, ...] = (
     "report", "run", "scenarios", "ensemble", "explore", "info",
     "sensitivity", "calibrate", "loops", "doc", "diagram", "embed",
-    "optimize", "discover",
+    "optimize", "discover", "stepcheck",
 )
 
 

@@ -84,6 +84,7 @@ _MATH = {
     "tanh": "Math.tanh", "min": "Math.min", "max": "Math.max", "power": "Math.pow",
 }
 _CMP = {"=": "===", "<>": "!==", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_RK4_KINDS = {"integ", "smooth", "delay", "delayn", "trend", "forecast"}
 _STATE_KINDS = {"integ", "smooth", "delay", "delayn", "trend", "forecast", "sample_if_true", "initial"}
 _OTHER_FUNCS = {"log", "pi", "integer", "quantum", "modulo", "xidz", "zidz", "if_then_else",
                 "active_initial", "step", "ramp", "Xramp", "pulse", "Xpulse", "pulse_train",
@@ -167,6 +168,17 @@ function pulse(t, dt, start, repeat, width, magnitude, end) {  // null = not giv
   if (repeat === 0) return single;
   const active = start <= t && (end === null || t < end);
   return active ? (pymod(t - start + SMALL, repeat) < width ? out : 0.0) : 0.0;
+}
+function cp(a) { return Array.isArray(a) ? a.slice() : a; }
+function axpy(s0, k, h) {  // s0 + k * h (RK4 stage state)
+  if (!Array.isArray(s0)) return s0 + k * h;
+  const r = new Array(s0.length); for (let j = 0; j < s0.length; j++) r[j] = s0[j] + k[j] * h; return r;
+}
+function comb(k1, k2, k3, k4) {  // (k1 + 2 k2 + 2 k3 + k4) / 6
+  if (!Array.isArray(k1)) return (k1 + 2.0 * k2 + 2.0 * k3 + k4) / 6.0;
+  const r = new Array(k1.length);
+  for (let j = 0; j < k1.length; j++) r[j] = (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]) / 6.0;
+  return r;
 }
 function delayOrder(order, dt, delayTime) {
   let k = Math.trunc(order);
@@ -480,12 +492,8 @@ def compile_js(ir: ModelIR) -> JSModel:
     A("  const get = {};")
     A("  const saved = [];")
     A("  const nst = times.length - 1;")
-    A("  for (let i = 0; i <= nst; i++) {")
-    A("    time = times[i];")
-    A("    if (i) {")
-    for s in dyn_states:
-        _state_update(gen, s, L, "      ")
-    A("    }")
+    # one step's equations and derivatives as inner functions (RK4 calls them per stage)
+    A("  function evalNodes() {")
     for n in run_order:
         if n in states:
             if states[n].kind != "initial":
@@ -498,13 +506,51 @@ def compile_js(ir: ModelIR) -> JSModel:
             A(f"    if (pd_{n}) v_{n} = interp(time, pd_{n}.x, pd_{n}.y);")
             continue
         value_line(n, False, "    ")
+    A("  }")
+    A("  function derivs() {")
+    for s in dyn_states:
+        _state_ddt(gen, s, L, "    ")
+    A("  }")
+    cont = [s for s in dyn_states if states[s].kind in _RK4_KINDS]
+    disc = [s for s in dyn_states if s not in cont]
+    A("  const rk4 = opts.method === 'rk4';")
+    A("  if (opts.method !== undefined && opts.method !== 'rk4' && opts.method !== 'euler') "
+      "throw new Error('method must be euler or rk4');")
+    A("  for (let i = 0; i <= nst; i++) {")
+    A("    time = times[i];")
+    A("    if (i) {")
+    for s in dyn_states:
+        _state_update(gen, s, L, "      ")
+    A("    }")
+    A("    evalNodes();")
     A("    if (save[i]) {")
     A("      saved.push(time);")
     A("      for (const o of outs) res[o].push(READ[o]());")
     A("    }")
     A("    if (i === nst) break;")
-    for s in dyn_states:
-        _state_ddt(gen, s, L, "    ")
+    A("    derivs();")
+    if cont:
+        # classical Runge-Kutta, the same operations as pvsd.engine.numpy_backend
+        A("    if (rk4) {")
+        A("      const t0 = time;")
+        for st in cont:
+            A(f"      const s0_{st} = cp(s_{st}), k1_{st} = cp(d_{st});")
+        for st in disc:
+            A(f"      const k1_{st} = cp(d_{st});")
+        stages = (("k1", "(dt / 2)", "t0 + dt / 2", "k2"), ("k2", "(dt / 2)", "t0 + dt / 2", "k3"),
+                  ("k3", "dt", "times[i + 1]", "k4"))
+        for src, h, t, dst in stages:
+            for st in cont:
+                A(f"      s_{st} = axpy(s0_{st}, {src}_{st}, {h});")
+            A(f"      time = {t}; evalNodes(); derivs();")
+            for st in cont:
+                A(f"      const {dst}_{st} = cp(d_{st});")
+        for st in cont:
+            A(f"      s_{st} = s0_{st}; d_{st} = comb(k1_{st}, k2_{st}, k3_{st}, k4_{st});")
+        for st in disc:
+            A(f"      d_{st} = k1_{st};")
+        A("      time = t0;")
+        A("    }")
     A("  }")
     A("  return {time: saved, values: res};")
     A("}")

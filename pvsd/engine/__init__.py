@@ -219,8 +219,10 @@ def _violations(ir: ModelIR | None, raw: Sequence[tuple]) -> list[Any]:
         if first is None:
             continue
         name = ir.variables[py].name if ir is not None and py in ir.variables else py
-        out.append(RangeViolation(name, side, float(bound), float(extreme), float(first),
-                                  int(count)))
+        # vectorised runs bracket the first crossing by two saved times
+        start, until = (first if isinstance(first, tuple) else (first, None))
+        out.append(RangeViolation(name, side, float(bound), float(extreme), float(start),
+                                  int(count), None if until is None else float(until)))
     return out
 
 

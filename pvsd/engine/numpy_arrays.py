@@ -24,8 +24,11 @@ __all__ = ["ARRAY_RUNTIME", "make_array_gen", "prepare_param", "tinterp"]
 
 
 def _bt(x: Any, shape: tuple[int, ...], n: int) -> np.ndarray:
-    """``x`` broadcast to ``(*shape, n)`` (a read-only view)."""
-    return np.broadcast_to(x, (*shape, n))
+    """``x`` broadcast to ``(*shape, n)`` (a read-only view; ``x`` itself when it has that shape)."""
+    full = (*shape, n)
+    if type(x) is np.ndarray and x.shape == full:
+        return x
+    return np.broadcast_to(x, full)
 
 
 def _al(x: Any, perm: tuple[int, ...] | None, idx: tuple, nsrc: int) -> Any:

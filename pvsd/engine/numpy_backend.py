@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from pvsd.engine.ir import (
+    CONTROL_NAMES,
     SMALL_VENSIM,
     BinOp,
     Call,
@@ -306,6 +307,31 @@ def _delay_order(order: Any, dt: float, delay_time: Any, owner: str) -> int:
     return orders.pop()
 
 
+def _fixed_order(delay_time: Any, dt: float, owner: str) -> int:
+    """PySD's DELAY FIXED pipe length ``round(max(delay / dt, 1) + 1e-6)``, same for all members."""
+    d = np.atleast_1d(np.asarray(delay_time, dtype=float))
+    orders = {round(max(float(x) / dt, 1) + SMALL_VENSIM) for x in np.unique(d)}
+    if len(orders) > 1:
+        raise NeedsFallback([Unsupported("DELAY FIXED delay time differing between members",
+                                         owner)])
+    return orders.pop()
+
+
+def _rstart(v: Any, n: int) -> np.ndarray:
+    """A fresh running-extreme array for a tracked bound: ``v`` per member (copied)."""
+    a = np.asarray(v, dtype=float)
+    return np.array(np.broadcast_to(a, a.shape if a.ndim else (n,)), dtype=float)
+
+
+def _rcount(rm: np.ndarray, lim: float, below: bool, n: int) -> int:
+    """Members whose running extreme crossed ``lim`` (any element of an arrayed variable)."""
+    bad = rm < lim if below else rm > lim
+    bad = np.asarray(bad)
+    if bad.ndim == 0:
+        return n if bool(bad) else 0
+    return int(np.count_nonzero(bad.reshape(bad.shape[0], -1).any(axis=1)))
+
+
 def _smin(a: Any, b: Any) -> Any:
     """``np.minimum`` for Python floats (NaN propagates)."""
     return a if (a <= b or a != a) else b
@@ -411,6 +437,9 @@ _RUNTIME = {
     "_full": _full,
     "_uniform_int": _uniform_int,
     "_delay_order": _delay_order,
+    "_fixed_order": _fixed_order,
+    "_rstart": _rstart,
+    "_rcount": _rcount,
     "_nan": math.nan,
     "_SMALL": SMALL_VENSIM,
 }
@@ -451,10 +480,11 @@ class _Gen:
 
     def __init__(self, ir: ModelIR, static_params: frozenset[str],
                  dynamic_params: frozenset[str], scalar: bool = False,
-                 method: str = "euler") -> None:
+                 method: str = "euler", dynamic_ctl: bool = False) -> None:
         self.ir = ir
         self.scalar = scalar
         self.method = method
+        self.dynamic_ctl = dynamic_ctl
         self.static_params = static_params
         self.dynamic_params = dynamic_params
         self.params = static_params | dynamic_params
@@ -597,6 +627,15 @@ class _Gen:
             lines.append(f"{ind}k_{name} = _delay_order({g(a['order'])}, _dt, _dtm, {owner})")
             lines.append(f"{ind}o_{name} = k_{name}")
             lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])} * _dtm, _N), (k_{name}, 1))")
+        elif st.kind == "delay_fixed":
+            # PySD's DelayFixed: a pipe of round(max(delay / TIME STEP, 1)) values
+            lines.append(f"{ind}k_{name} = _fixed_order({g(a['delay_time'])}, _dt, {owner})")
+            if self.scalar:
+                lines.append(f"{ind}{s} = float({g(a['initial'])})")
+            else:
+                lines.append(f"{ind}{s} = _full({g(a['initial'])}, _N)")
+            lines.append(f"{ind}q_{name} = [{s}] * k_{name}")
+            lines.append(f"{ind}p_{name} = 0")
         elif st.kind == "trend":
             lines.append(f"{ind}{s} = _full({g(a['input'])} / ((1.0) + {g(a['initial_trend'])}"
                          f" * {g(a['average_time'])}), _N)")
@@ -616,7 +655,7 @@ class _Gen:
         a = st.args
         s = "s_" + name
         g = lambda x: self.expr(x, initial=initial)  # noqa: E731
-        if st.kind in ("integ", "initial"):
+        if st.kind in ("integ", "initial", "delay_fixed"):
             return s
         last = f"float({s}[-1, 0])" if self.scalar else f"{s}[-1]"
         if st.kind == "smooth":
@@ -649,6 +688,8 @@ class _Gen:
             lines.append(f"{ind}d_{name} = (_if - _of) * o_{name}")
         elif st.kind in ("trend", "forecast"):
             lines.append(f"{ind}d_{name} = ({g(a['input'])} - {s}) / {g(a['average_time'])}")
+        elif st.kind == "delay_fixed":
+            lines.append(f"{ind}d_{name} = {g(a['input'])}")
         elif st.kind == "sample_if_true":
             lines.append(f"{ind}d_{name} = {s} * (0.0) + _where({g(a['condition'], False, True)}, "
                          f"{g(a['input'])}, {s})")
@@ -658,7 +699,11 @@ class _Gen:
         s = "s_" + name
         if st.kind == "initial":
             return
-        if st.kind == "sample_if_true":
+        if st.kind == "delay_fixed":
+            lines.append(f"{ind}q_{name}[p_{name}] = d_{name}")
+            lines.append(f"{ind}p_{name} = (p_{name} + 1) % k_{name}")
+            lines.append(f"{ind}{s} = q_{name}[p_{name}]")
+        elif st.kind == "sample_if_true":
             lines.append(f"{ind}{s} = d_{name}")
         elif st.kind == "integ" and st.non_negative:
             mx = "_smax" if self.scalar else "np.maximum"
@@ -684,7 +729,7 @@ class _Gen:
         v = ir.variables[name]
         if v.kind == "lookup":
             return
-        if v.kind == "control":
+        if v.kind == "control" and not (self.dynamic_ctl and v.expr is not None):
             lines.append(f"{ind}{_ident(name)} = _ctl_{name}")
             return
         assert v.expr is not None
@@ -719,6 +764,8 @@ class _Gen:
         order_all = _order(ir, self.params, initial=False)
         init_roots: set[str] = set(states)
         init_all = _order(ir, self.params, initial=True)
+        if self.dynamic_ctl:
+            step_roots |= {c for c in CONTROL_NAMES if c in ir.variables}
         need_step = closure(step_roots)
         need_out = closure(set(outputs))
         need_run = need_step | need_out
@@ -751,44 +798,90 @@ class _Gen:
         step_part = [n for n in dyn_order if n in need_step]
         out_part = [n for n in dyn_order if n not in need_step]
         L.append(f"{I1}_nst = len(_times) - 1")
-        L.append(f"{I1}for _i in range(_nst + 1):")
-        L.append(f"{I2}time = _times[_i]")
-        L.append(f"{I2}if _i:")
+        if self.dynamic_ctl:
+            # PySD's loop with control variables evaluated at every step: TIME STEP,
+            # FINAL TIME and SAVEPER may change during the run
+            # the control variables and what they depend on (time and constants only,
+            # see support.inspect_ir), before everything else of the step
+            ctl_need = closure({c for c in CONTROL_NAMES if c in ir.variables})
+            ctl_first = [n for n in step_part if n in ctl_need]
+            step_part = [n for n in step_part if n not in ctl_need]
+            L.append(f"{I1}_tinit = time")
+            L.append(f"{I1}_i = 0")
+            L.append(f"{I1}while True:")
+            L.append(f"{I2}if _i:")
+        else:
+            L.append(f"{I1}for _i in range(_nst + 1):")
+            L.append(f"{I2}time = _times[_i]")
+            L.append(f"{I2}if _i:")
         # update after the previous step's derivative (keeps one loop body)
         upd: list[str] = []
         for s in dyn_states:
             self.state_update(s, upd, I2 + "    ")
+        if self.dynamic_ctl:
+            upd.append(f"{I2}    time = time + _dt")
         L.extend(upd or [f"{I2}    pass"])
+        if self.dynamic_ctl:
+            for n in ctl_first:
+                self.node(n, L, I2, initial=False)
+            L.append(f"{I2}_dt = v_time_step")
+            L.append(f"{I2}_prec = _dt * {RPREC!r}")
+            L.append(f"{I2}_inb = time + _prec < v_final_time")
+            L.append(f"{I2}_dl = time - _tinit")
+            L.append(f"{I2}_sv = _dl % v_saveper < _prec or -_dl % v_saveper < _prec")
         for n in step_part:
             self.node(n, L, I2, initial=False)
         tracked = self.tracked_ranges(step_part, static)
+        at = L.index(f"{I1}_nst = len(_times) - 1")
         for k, (_n, _side, bound, _tol) in enumerate(tracked):
-            L.insert(L.index(f"{I1}_nst = len(_times) - 1"),
-                     f"{I1}_rt{k} = None; _rx{k} = {bound!r}; _rb{k} = False")
+            L.insert(at, f"{I1}_rt{k} = None; _rx{k} = {bound!r}; _rb{k} = False; _rm{k} = None")
+        if tracked:
+            L.insert(at, f"{I1}_tsv = time")
         L.extend(self.range_lines(tracked, I2))
-        L.append(f"{I2}if _save[_i]:")
+        L.append(f"{I2}if {'_sv' if self.dynamic_ctl else '_save[_i]'}:")
         body: list[str] = []
         for n in out_part:
             self.node(n, body, I2 + "    ", initial=False)
         for k, n in enumerate(out_names):
-            body.append(f"{I2}    _out[{k}][nsave] = {_ident(n)}")
+            if self.dynamic_ctl:
+                body.append(f"{I2}    _out[{k}].append({_ident(n)})")
+            else:
+                body.append(f"{I2}    _out[{k}][nsave] = {_ident(n)}")
+        if self.dynamic_ctl:
+            body.append(f"{I2}    _diag.setdefault('times', []).append(time)")
+            body.append(f"{I2}    _diag.setdefault('steps', []).append(_dt)")
         body.append(f"{I2}    nsave += 1")
+        body.extend(self.range_checks(tracked, I2 + "    "))
         L.extend(body)
-        L.append(f"{I2}if _i == _nst:")
-        L.append(f"{I2}    break")
+        if self.dynamic_ctl:
+            L.append(f"{I2}if not _inb:")
+            L.append(f"{I2}    break")
+            L.append(f"{I2}_i += 1")
+            L.append(f"{I2}if _i > _maxsteps:")
+            L.append(f"{I2}    raise _TooLong(time, _dt)")
+        else:
+            L.append(f"{I2}if _i == _nst:")
+            L.append(f"{I2}    break")
         ddt: list[str] = []
         for s in dyn_states:
             self.state_ddt(s, ddt, I2)
         L.extend(ddt)
         if self.method == "rk4":
-            L.extend(self.rk4_stages(dyn_states, step_part, ddt, I2))
+            L.extend(self.rk4_stages(dyn_states, step_part, ddt, I2,
+                                     "_t0 + _dt" if self.dynamic_ctl else "_times[_i + 1]"))
         if tracked:
+            L.extend(self.range_checks(tracked, I1))  # the last stretch after the last save
             L.append(f"{I1}_diag['ranges'] = [")
-            for k, (n, side, bound, _tol) in enumerate(tracked):
-                cnt = (f"_rb{k}" if self.scalar else
-                       f"int(np.count_nonzero(np.broadcast_to(_rb{k}, (_N,))))")
-                L.append(f"{I1}    ({n!r}, {side!r}, {bound!r}, _rx{k}, _rt{k}, "
-                         f"int({cnt}) if _rt{k} is not None else 0),")
+            for k, (n, side, bound, tol) in enumerate(tracked):
+                if self.scalar:
+                    ext, cnt = f"_rx{k}", f"int(_rb{k})"
+                else:
+                    lim = bound - tol if side == "below" else bound + tol
+                    red = "min" if side == "below" else "max"
+                    ext = f"float(np.{red}(_rm{k}))"
+                    cnt = f"_rcount(_rm{k}, {lim!r}, {side == 'below'}, _N)"
+                L.append(f"{I1}    ({n!r}, {side!r}, {bound!r}, {ext} if _rt{k} is not None else "
+                         f"None, _rt{k}, {cnt} if _rt{k} is not None else 0),")
             L.append(f"{I1}]")
         L.append(f"{I1}return nsave")
         return "\n".join(L) + "\n"
@@ -824,26 +917,45 @@ class _Gen:
         """Per-step check of the declared bounds (one reduction per bound while inside)."""
         L: list[str] = []
         for k, (n, side, bound, tol) in enumerate(tracked):
-            v = _ident(n)
+            var = self.ir.variables[n]
+            # a stock's value is its state (its variable is only computed when needed)
+            v = ("s_" + var.expr.name if var.kind == "stock" and isinstance(var.expr, Ref)
+                 else _ident(n))
             if side == "below":
-                lim, cmp, red, better = bound - tol, "<", "min", "<"
+                lim, cmp, better = bound - tol, "<", "<"
             else:
-                lim, cmp, red, better = bound + tol, ">", "max", ">"
+                lim, cmp, better = bound + tol, ">", ">"
             if self.scalar:
                 L.append(f"{ind}if {v} {cmp} {lim!r}:")
                 L.append(f"{ind}    if _rt{k} is None: _rt{k} = time")
                 L.append(f"{ind}    if {v} {better} _rx{k}: _rx{k} = {v}")
                 L.append(f"{ind}    _rb{k} = True")
             else:
-                L.append(f"{ind}_r = np.{red}({v})")
-                L.append(f"{ind}if _r {cmp} {lim!r}:")
-                L.append(f"{ind}    if _rt{k} is None: _rt{k} = time")
-                L.append(f"{ind}    if _r {better} _rx{k}: _rx{k} = float(_r)")
-                L.append(f"{ind}    _rb{k} = np.logical_or(_rb{k}, {v} {cmp} {lim!r})")
+                # per member running extreme, in place (one ufunc call per bound and step);
+                # bounds are tested at saved times (see range_checks)
+                fn = "np.minimum" if side == "below" else "np.maximum"
+                L.append(f"{ind}if _rm{k} is None: _rm{k} = _rstart({v}, _N)")
+                L.append(f"{ind}else: {fn}(_rm{k}, {v}, out=_rm{k})")
+        return L
+
+    def range_checks(self, tracked: Sequence[tuple[str, str, float, float]],
+                     ind: str) -> list[str]:
+        """At a saved time: note the first save interval in which a bound was crossed."""
+        if self.scalar or not tracked:
+            return []
+        L: list[str] = []
+        for k, (_n, side, bound, tol) in enumerate(tracked):
+            if side == "below":
+                L.append(f"{ind}if _rt{k} is None and np.min(_rm{k}) < {bound - tol!r}: "
+                         f"_rt{k} = (_tsv, time)")
+            else:
+                L.append(f"{ind}if _rt{k} is None and np.max(_rm{k}) > {bound + tol!r}: "
+                         f"_rt{k} = (_tsv, time)")
+        L.append(f"{ind}_tsv = time")
         return L
 
     def rk4_stages(self, dyn_states: list[str], step_part: list[str], ddt: list[str],
-                   ind: str) -> list[str]:
+                   ind: str, t_end: str = "_times[_i + 1]") -> list[str]:
         """Stages 2-4 of the classical Runge-Kutta step (Vensim's "RK4 Fixed").
 
         On entry ``d_<state>`` holds k1 (the Euler derivative at the step's start).
@@ -863,7 +975,7 @@ class _Gen:
             L.append(f"{ind}k1_{s} = d_{s}")
         stages = (("k1", "(_dt / 2)", "_t0 + _dt / 2", "k2"),
                   ("k2", "(_dt / 2)", "_t0 + _dt / 2", "k3"),
-                  ("k3", "_dt", "_times[_i + 1]", "k4"))
+                  ("k3", "_dt", t_end, "k4"))
         for src, h, t, dst in stages:
             for s in cont:
                 L.append(f"{ind}s_{s} = s0_{s} + {src}_{s} * {h}")
@@ -983,22 +1095,35 @@ class Simulator:
         """Model-file control values (with constant overrides applied)."""
         ir = self.ir
         params = dict(params or {})
-        env: dict[str, Any] = {}
-        for n in ir.order(initial=True):
-            if n in params and not isinstance(params[n], TimeFunction):
-                env[n] = params[n]
-                continue
-            v = ir.variables.get(n)
-            if v is None or v.kind == "lookup":
-                continue
-            if v.kind in ("constant", "control") or (
-                v.expr is not None and v.deps_dynamic <= set(env)
-            ):
-                try:
-                    env[n] = ir.evaluate(v.expr if v.expr is not None else n, env,
-                                         time_step=env.get("time_step"), initial=True)
-                except (KeyError, TypeError, ValueError, ZeroDivisionError):
-                    pass
+
+        def values(start: dict[str, Any]) -> dict[str, Any]:
+            env = dict(start)
+            for n in ir.order(initial=True):
+                if n in params and not isinstance(params[n], TimeFunction):
+                    env[n] = params[n]
+                    continue
+                v = ir.variables.get(n)
+                if v is None or v.kind == "lookup":
+                    continue
+                if v.kind in ("constant", "control") or (
+                    v.expr is not None and v.deps_dynamic <= set(env)
+                ):
+                    try:
+                        env[n] = ir.evaluate(v.expr if v.expr is not None else n, env,
+                                             time_step=env.get("time_step"), initial=True)
+                    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+                        pass
+            return env
+
+        env = values({})
+        if "initial_time" not in env or any(c in ir.variables and c not in env
+                                            for c in CONTROL_NAMES):
+            # control variables that depend on Time: PySD evaluates them with the clock
+            # at 0 to find INITIAL TIME, then at INITIAL TIME
+            env0 = values({"time": 0.0})
+            if "initial_time" in env0:
+                env = values({"time": float(np.asarray(env0["initial_time"]).flat[0])})
+            env.pop("time", None)
         out = {}
         for c in ("initial_time", "final_time", "time_step", "saveper"):
             if c in env:
@@ -1012,13 +1137,13 @@ class Simulator:
 
     def compile(self, static_params: frozenset[str], dynamic_params: frozenset[str],
                 outputs: tuple[str, ...], scalar: bool = False,
-                method: str = "euler") -> Compiled:
+                method: str = "euler", dynamic_ctl: bool = False) -> Compiled:
         """Generate and compile the simulation function of one configuration.
 
         ``scalar=True`` generates a one-member variant on Python floats (the
         single-run path), with the same arithmetic.
         """
-        key = (static_params, dynamic_params, outputs, scalar, method)
+        key = (static_params, dynamic_params, outputs, scalar, method, dynamic_ctl)
         if key in self._cache:
             return self._cache[key]
         for p in static_params | dynamic_params:
@@ -1030,13 +1155,16 @@ class Simulator:
             from pvsd.engine.numpy_arrays import ARRAY_RUNTIME, make_array_gen
 
             gen = make_array_gen(_Gen)(self.ir, static_params, dynamic_params, scalar=False,
-                                       method=method)
+                                       method=method, dynamic_ctl=dynamic_ctl)
         else:
-            gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar, method=method)
+            gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar, method=method,
+                       dynamic_ctl=dynamic_ctl)
         src = gen.program(outputs)
         ns: dict[str, Any] = dict(_RUNTIME)
         ns["_pow"] = _pow_exact if self.exact_pow else _pow_fast
         ns["_mod"] = lambda a, b: a - _quantum(a, b)
+        ns["_TooLong"] = _TooLong
+        ns["_maxsteps"] = MAX_DYNAMIC_STEPS
         if arrayed:
             ns.update(ARRAY_RUNTIME)
             ns.update(gen.arrays)
@@ -1189,6 +1317,78 @@ class Simulator:
                     a = out[o]
             result[o] = a
         return grid, result
+
+
+    @property
+    def dynamic_controls(self) -> list[str]:
+        """Python names of the control variables that change during a run."""
+        from pvsd.engine.support import static_names
+
+        static = static_names(self.ir)
+        return [c for c in CONTROL_NAMES if c in self.ir.variables and c not in static]
+
+    def run_dynamic(
+        self,
+        params: Mapping[str, Any] | None = None,
+        outputs: Sequence[str] | None = None,
+        n: int = 1,
+        method: str = "euler",
+        diagnostics: dict[str, Any] | None = None,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Simulate with the control variables evaluated at every step, as PySD does.
+
+        For models whose FINAL TIME, TIME STEP or SAVEPER change during the run
+        (e.g. ``FINAL TIME = IF THEN ELSE(Time < 5, 10, 50)``): the run goes on
+        while ``time + TIME STEP * 1e-5 < FINAL TIME`` (both at the current time),
+        each step uses the current TIME STEP, and a time is saved when it is a
+        multiple of the current SAVEPER from the initial time.
+
+        Returns
+        -------
+        times, values
+            Saved times (rounded like PySD's index) and, per output, ``(nsave, n)``.
+        """
+        params = dict(params or {})
+        for k, v in params.items():
+            if k not in self.ir.variables:
+                raise KeyError(k)
+            if isinstance(v, TimeFunction) or np.ndim(v) != 0:
+                raise NeedsFallback([Unsupported(
+                    "time-varying control variables with per-member or time-varying parameters",
+                    self.ir.variables[k].name)])
+        static_p = {k: float(v) for k, v in params.items()}
+        ctl = self.control_values(static_p)
+        if outputs is None:
+            outputs = [v.py_name for v in self.ir.variables.values()
+                       if v.kind not in ("lookup", "data")]
+        outputs = tuple(outputs)
+        method = check_method(method)
+        comp = self.compile(frozenset(static_p), frozenset(), outputs, scalar=n == 1,
+                            method=method, dynamic_ctl=True)
+        lists: list[list[Any]] = [[] for _ in outputs]
+        diag: dict[str, Any] = {}
+        with np.errstate(all="ignore"):
+            comp.func(dict(static_p), n, [ctl["initial_time"]], [], lists, ctl["time_step"],
+                      ctl, diag)
+        times = np.array([np.round(t, -int(np.log10(d * RPREC)))
+                          for t, d in zip(diag.get("times", []), diag.get("steps", []),
+                                          strict=True)], dtype=float)
+        values = {o: np.stack([np.broadcast_to(np.asarray(x, float), (n,)) for x in col])
+                  if col else np.empty((0, n)) for o, col in zip(outputs, lists, strict=True)}
+        if diagnostics is not None:
+            diagnostics.update({k: v for k, v in diag.items() if k not in ("times", "steps")})
+        return times, values
+
+
+#: Most steps of a run whose control variables change during the run (a guard
+#: against a FINAL TIME that keeps moving away).
+MAX_DYNAMIC_STEPS = 50_000_000
+
+
+class _TooLong(Exception):
+    def __init__(self, time: float, dt: float) -> None:
+        super().__init__(f"still running at time {time:g} (TIME STEP {dt:g}) after "
+                         f"{MAX_DYNAMIC_STEPS:,} steps: FINAL TIME keeps moving away")
 
 
 def _saveper_follows_dt(ir: ModelIR) -> bool:

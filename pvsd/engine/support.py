@@ -67,14 +67,14 @@ def inspect_ir(ir: ModelIR) -> list[Unsupported]:
     static = static_names(ir)
     for st in ir.states.values():
         owner = ir.variables[st.owner].name
-        if st.kind == "delay_fixed":
-            out.append(Unsupported("DELAY FIXED", owner))
         if st.kind == "delayn" and not _refs(st.args["delay_time"]) <= static:
             out.append(Unsupported("DELAY N with a time-varying delay time", owner))
     for name in CONTROL_NAMES:
         v = ir.variables.get(name)
-        if v is not None and name not in static:
-            out.append(Unsupported("time-varying control variable", v.name))
+        # time-varying control variables run with Simulator.run_dynamic, as long as they
+        # depend on time and constants only (not on stocks)
+        if v is not None and name not in static and not _time_only(ir, name, static):
+            out.append(Unsupported("control variable depending on the model's state", v.name))
     try:
         ir.order()
         ir.order(initial=True)
@@ -89,6 +89,21 @@ def inspect_ir(ir: ModelIR) -> list[Unsupported]:
             seen.add(key)
             uniq.append(u)
     return uniq
+
+
+def _time_only(ir: ModelIR, name: str, static: set[str]) -> bool:
+    """``name`` depends on time and static names only (through auxiliaries)."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        n = stack.pop()
+        if n in seen or n == "time" or n in static:
+            continue
+        seen.add(n)
+        if n in ir.states or n not in ir.variables:
+            return False
+        stack.extend(ir.variables[n].deps_dynamic)
+    return True
 
 
 def _refs(expr: object) -> set[str]:

@@ -234,6 +234,10 @@ def run_ensemble(
     from pvsd.numerics import check_work, estimate_work, resolve_method, warn_violations
 
     method = resolve_method(method)
+    from pvsd.engine.controls import refuse_in_ensemble
+
+    refuse_in_ensemble(model, {"final_time": final_time, "time_step": time_step,
+                               "saveper": save_every}, return_times)
     cols, n = normalize_samples(model, samples)
     fixed = model.check_params(params, scenario)
     # per variable: (N,) for scalars, (N, *shape) for arrayed constants in dims order
@@ -365,6 +369,24 @@ def run_ensemble(
     return ds
 
 
+def _merge_violations(items: Sequence[Any]) -> list[Any]:
+    """One record per (variable, side) over all chunks: earliest time, extreme value, members."""
+    from dataclasses import replace
+
+    merged: dict[tuple[str, str], Any] = {}
+    for v in items:
+        key = (v.variable, v.side)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = v
+            continue
+        worse = min if v.side == "below" else max
+        merged[key] = replace(old, time=min(old.time, v.time),
+                              extreme=worse(old.extreme, v.extreme),
+                              members=old.members + v.members)
+    return list(merged.values())
+
+
 def member_arrays(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any], n: int
                   ) -> dict[str, np.ndarray]:
     """Sample columns (labels) -> per variable member values: (N,) or (N, *shape).
@@ -406,24 +428,6 @@ def _select(model: Any, label: str, vals: Mapping[str, np.ndarray]) -> np.ndarra
     if elems is not None:
         a = a[(slice(None), slice(None), *model._dims[base].position(elems))]
     return a
-
-
-def _merge_violations(items: Sequence[Any]) -> list[Any]:
-    """One record per (variable, side) over all chunks: earliest time, extreme value, members."""
-    from dataclasses import replace
-
-    merged: dict[tuple[str, str], Any] = {}
-    for v in items:
-        key = (v.variable, v.side)
-        old = merged.get(key)
-        if old is None:
-            merged[key] = v
-            continue
-        worse = min if v.side == "below" else max
-        merged[key] = replace(old, time=min(old.time, v.time),
-                              extreme=worse(old.extreme, v.extreme),
-                              members=old.members + v.members)
-    return list(merged.values())
 
 
 def _runtime_probe(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any],

@@ -40,6 +40,9 @@ class RangeViolation:
         The first integration time at which the bound was crossed (any member).
     members
         How many members crossed it (ensembles), else 1.
+    until
+        Vectorised ensembles watch every step with a running extreme per member and
+        bracket the first crossing by two saved times: ``time`` to ``until``.
     """
 
     variable: str
@@ -48,12 +51,15 @@ class RangeViolation:
     extreme: float
     time: float
     members: int = 1
+    until: float | None = None
 
     def __str__(self) -> str:
         who = f" in {self.members} run(s)" if self.members > 1 else ""
         word = "minimum" if self.side == "below" else "maximum"
-        return (f"{self.variable!r} went {self.side} its declared {word} {self.bound:g} at time "
-                f"{self.time:g}{who} (extreme {self.extreme:.4g})")
+        when = (f"at time {self.time:g}" if self.until is None or self.until == self.time
+                else f"between times {self.time:g} and {self.until:g}")
+        return (f"{self.variable!r} went {self.side} its declared {word} {self.bound:g} {when}"
+                f"{who} (extreme {self.extreme:.4g})")
 
 
 def warn_violations(model_name: str, violations: Sequence[RangeViolation], time_step: float,
@@ -70,7 +76,7 @@ def warn_violations(model_name: str, violations: Sequence[RangeViolation], time_
     else:
         remedy = f"a smaller TIME STEP (e.g. {time_step / 4:g}, now {time_step:g})"
     where = ("at the saved times (the model ran with plain PySD, which pvsd cannot watch step "
-             "by step)" if saved_only else "between or at the saved times")
+             "by step)" if saved_only else "between or at the saved times (every integration step is checked)")
     warnings.warn(
         f"{model_name}: {shown}{more}, {where}. The integration step is probably too coarse "
         f"for the model's fastest dynamics (or the equations let the variable leave its "
