@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
-from pvsd.calibration import CalibrationResult, calibrate, fit_statistics
 from pvsd.errors import (
     DataError,
     ModelLoadError,
@@ -22,13 +21,49 @@ from pvsd.errors import (
     UnknownVariableError,
     UnsupportedModelError,
 )
-from pvsd.loops import loops
-from pvsd.model import Model, load
-from pvsd.parameters import Parameter, ParameterSpace
-from pvsd.results import RunResult
-from pvsd.scenarios import Scenario, ScenarioComparison, ScenarioSet, load_scenarios, run_scenarios
-from pvsd.sensitivity import sensitivity, uncertainty_bands
-from pvsd.timefunc import Ramp, Step, Table
+
+# Names resolve on first use (PEP 562), so ``pvsd --help`` and ``import pvsd.errors``
+# do not pay for scipy, pandas and networkx.
+_LAZY: dict[str, str] = {
+    "CalibrationResult": "pvsd.calibration",
+    "calibrate": "pvsd.calibration",
+    "fit_statistics": "pvsd.calibration",
+    "loops": "pvsd.loops",
+    "optimize": "pvsd.policy",
+    "discover": "pvsd.policy",
+    "Model": "pvsd.model",
+    "load": "pvsd.model",
+    "Parameter": "pvsd.parameters",
+    "ParameterSpace": "pvsd.parameters",
+    "RunResult": "pvsd.results",
+    "Scenario": "pvsd.scenarios",
+    "ScenarioComparison": "pvsd.scenarios",
+    "ScenarioSet": "pvsd.scenarios",
+    "load_scenarios": "pvsd.scenarios",
+    "run_scenarios": "pvsd.scenarios",
+    "sensitivity": "pvsd.sensitivity",
+    "uncertainty_bands": "pvsd.sensitivity",
+    "Ramp": "pvsd.timefunc",
+    "Step": "pvsd.timefunc",
+    "Table": "pvsd.timefunc",
+    "save_figure": "pvsd.figures",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pvsd' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 try:
     __version__ = _metadata.version("pvsd")
@@ -60,11 +95,14 @@ __all__ = [
     "UnsupportedModelError",
     "__version__",
     "calibrate",
+    "discover",
     "fit_statistics",
     "load",
     "load_scenarios",
     "loops",
+    "optimize",
     "run_scenarios",
+    "save_figure",
     "sensitivity",
     "uncertainty_bands",
 ]

@@ -10,8 +10,11 @@ from collections.abc import Sequence
 
 __all__ = [
     "DataError",
+    "EquationOverrideWarning",
+    "IneffectiveSettingWarning",
     "ModelLoadError",
     "OutputExistsError",
+    "OutputPathError",
     "ParameterError",
     "PvsdError",
     "ScenarioError",
@@ -44,6 +47,8 @@ class UnknownVariableError(PvsdError, KeyError):
         Where the name came from (``"params"``, ``"outputs"``, a file and line ...).
     model
         The model's file name, for the message.
+    hint
+        How to fix it (default: the suggestions); e.g. the elements of a dimension.
     """
 
     def __init__(
@@ -52,6 +57,7 @@ class UnknownVariableError(PvsdError, KeyError):
         suggestions: Sequence[str] = (),
         where: str = "",
         model: str = "",
+        hint: str | None = None,
     ) -> None:
         self.name = name
         self.suggestions = list(suggestions)
@@ -59,7 +65,7 @@ class UnknownVariableError(PvsdError, KeyError):
         self.model = model
         loc = f" in {where}" if where else ""
         of = f" of model {model}" if model else ""
-        hint = (
+        hint = hint or (
             "Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
             if self.suggestions
             else "List the variables with `pvsd info MODEL` or `Model.variables`."
@@ -94,9 +100,21 @@ class OutputExistsError(PvsdError, FileExistsError):
     """An output file or folder exists already and overwriting was not asked for."""
 
 
+class OutputPathError(PvsdError, OSError):
+    """An output cannot be written where asked (read-only folder, a file on the way ...)."""
+
+
 class UnsupportedModelError(PvsdError):
     """A model uses a construct that a pvsd capability does not support."""
 
 
 class SimulationError(PvsdError, RuntimeError):
     """The simulation itself failed (for example PySD raised while integrating)."""
+
+
+class EquationOverrideWarning(UserWarning):
+    """A setting replaces the equation of an auxiliary or flow for the whole run."""
+
+
+class IneffectiveSettingWarning(UserWarning):
+    """A lever (step, ramp, table) changes nothing inside the simulated period."""

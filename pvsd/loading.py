@@ -16,9 +16,16 @@ from pvsd.errors import ModelLoadError
 from pvsd.provenance import file_sha256, versions
 from pvsd.resources import bundled_model_path, bundled_models
 
-__all__ = ["ModelSource", "cache_dir", "parse_model_file", "resolve_model_path", "translate"]
+__all__ = [
+    "ModelSource",
+    "cache_dir",
+    "cache_key",
+    "parse_model_file",
+    "resolve_model_path",
+    "translate",
+]
 
-_CACHE_FORMAT = "2"  # 2: macro modules kept in the cache (1 could lack them)
+_CACHE_FORMAT = "3"  # 3: keyed on the model folder too; 2: macro modules kept in the cache
 VENSIM_SUFFIXES = (".mdl",)
 XMILE_SUFFIXES = (".xmile", ".stmx", ".xml")
 PY_SUFFIXES = (".py",)
@@ -91,7 +98,13 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
 
 def parse_model_file(path: Path) -> Any:
     """PySD's abstract model of a Vensim ``.mdl`` or XMILE file (raises :class:`ModelLoadError`)."""
+    from pvsd.modelcheck import explain_parse_error, precheck
+
     suffix = path.suffix.lower()
+    from pvsd.numerics.limits import check_model_file
+
+    check_model_file(path)  # huge or junk files never reach PySD's parser
+    precheck(path)  # also in translate(), cheap: a cached entry may predate the check
     try:
         with warnings.catch_warnings():
             # PySD warns that it assumes UTF-8 when a file has no {UTF-8} marker: so does Vensim.
@@ -99,7 +112,20 @@ def parse_model_file(path: Path) -> Any:
             return _parse_with_pysd(path, suffix)
     except ModelLoadError:
         raise
+    except RecursionError:
+        raise ModelLoadError(
+            f"Could not parse model file {str(path)!r}: an equation is nested too deeply for "
+            "PySD's parser. Split very long equations into intermediate variables."
+        ) from None
     except Exception as exc:  # PySD's parser errors are of many types
+        explained = explain_parse_error(path, exc)
+        if explained:
+            raise ModelLoadError(explained) from None
+        if suffix not in VENSIM_SUFFIXES:
+            raise ModelLoadError(
+                f"Could not parse XMILE file {str(path)!r}: {type(exc).__name__}: {exc}. Check "
+                "that it is well-formed XMILE exported by Stella, iThink or Vensim."
+            ) from None
         raise ModelLoadError(
             f"Could not parse model file {str(path)!r}: {type(exc).__name__}: {exc}. "
             "Check that it is a valid Vensim .mdl or XMILE file (it must open in "
@@ -121,8 +147,65 @@ def _parse_with_pysd(path: Path, suffix: str) -> Any:
     return xf.get_abstract_model()
 
 
-def translate(path: Path) -> ModelSource:
-    """Translate a model file with PySD, reusing the cached translation when present."""
+def cache_key(path: Path, sha: str) -> str:
+    """Name of the cache entry of a model file.
+
+    A translation depends on the model text (its SHA-256), the PySD version, the
+    cache format and the folder the model lives in: the generated code reads
+    external data files (GET XLS, DIRECT DATA, lookups, constants) relative to
+    itself through links to the model's own folder, so the same model text in
+    two folders must never share an entry.
+    """
+    import hashlib
+
+    folder = hashlib.sha256(str(path.resolve().parent).encode("utf-8", "surrogateescape"))
+    return (f"{path.stem}-{sha[:16]}-d{folder.hexdigest()[:12]}"
+            f"-pysd{versions()['pysd']}-c{_CACHE_FORMAT}")
+
+
+def _link_data_files(path: Path, target: Path) -> None:
+    """Link the model folder's other files into a cache entry (refreshing stale links)."""
+    src = path.resolve().parent
+    for sibling in src.iterdir():
+        if not sibling.is_file() or sibling.name == path.name:
+            continue
+        link = target / sibling.name
+        with contextlib.suppress(OSError):
+            if link.is_symlink():
+                if Path(os.readlink(link)) == sibling:
+                    continue
+                link.unlink()
+            elif link.exists():
+                continue  # a file the translation wrote itself
+            link.symlink_to(sibling)
+    # links to files that have gone from the model folder would read stale data
+    for link in target.iterdir():
+        with contextlib.suppress(OSError):
+            if link.is_symlink() and not link.exists():
+                link.unlink()
+
+
+def _entry_ok(py_path: Path) -> bool:
+    """Whether a cached translation is readable Python (a crash can leave it truncated)."""
+    try:
+        compile(py_path.read_bytes(), str(py_path), "exec")
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _discard(target: Path) -> None:
+    trash = target.with_name(f".trash-{target.name}-{os.getpid()}")
+    with contextlib.suppress(OSError):
+        os.replace(target, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def translate(path: Path, rebuild: bool = False) -> ModelSource:
+    """Translate a model file with PySD, reusing the cached translation when present.
+
+    ``rebuild=True`` discards the cached entry first (used when PySD cannot load it).
+    """
     suffix = path.suffix.lower()
     try:
         sha = file_sha256(path)
@@ -135,22 +218,28 @@ def translate(path: Path) -> ModelSource:
             f"{str(path)!r} has suffix {suffix!r}; pvsd reads Vensim .mdl, XMILE "
             ".xmile/.stmx/.xml and PySD-translated .py files."
         )
-    key = f"{path.stem}-{sha[:16]}-pysd{versions()['pysd']}-c{_CACHE_FORMAT}"
+    from pvsd.modelcheck import precheck
+    from pvsd.numerics.limits import check_model_file
+
+    check_model_file(path)  # before reading it as text: huge or junk files stop here
+    precheck(path)  # mistakes PySD would translate into a broken module
+    key = cache_key(path, sha)
     target = cache_dir() / key
     py_path = target / (path.stem + ".py")
     abstract_path = target / "abstract_model.pickle"
+    if rebuild and target.exists():
+        _discard(target)
     if py_path.is_file():
-        return ModelSource(path, sha, py_path, abstract_path)
+        if _entry_ok(py_path):
+            _link_data_files(path, target)
+            return ModelSource(path, sha, py_path, abstract_path)
+        _discard(target)  # a damaged entry is rebuilt, never trusted
 
     abstract = parse_model_file(path)
     cache_dir().mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=cache_dir()))
     try:
-        # Generated code resolves external data files relative to itself.
-        for sibling in path.parent.iterdir():
-            if sibling.is_file() and sibling.name != path.name:
-                with contextlib.suppress(OSError):
-                    (work / sibling.name).symlink_to(sibling)
+        _link_data_files(path, work)
         copy = work / path.name
         shutil.copyfile(path, copy)
         abstract.original_path = copy
@@ -180,6 +269,11 @@ def translate(path: Path) -> ModelSource:
         raise
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
+        from pvsd.modelcheck import explain_translate_error
+
+        explained = explain_translate_error(path, exc)
+        if explained:
+            raise ModelLoadError(explained) from None
         raise ModelLoadError(
             f"PySD could not translate {str(path)!r}: {type(exc).__name__}: {exc}. "
             "The model may use a Vensim/XMILE feature PySD does not support."

@@ -9,11 +9,13 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from pvsd import model_arrays as _arr
+from pvsd.arrays import ArrayPiecewise, Dims, element_labels, label, split_label
 from pvsd.errors import ParameterError, SimulationError, TimeRangeError
 from pvsd.loading import ModelSource, resolve_model_path, translate
 from pvsd.naming import NameIndex
@@ -24,7 +26,14 @@ from pvsd.timefunc import PiecewiseLinear, TimeFunction
 if TYPE_CHECKING:
     import xarray as xr
 
-    from pvsd.scenarios import Scenario
+
+class Scenario(Protocol):
+    """What a run needs of a scenario (:class:`pvsd.scenarios.Scenario` is one); model.py
+    does not import pvsd.scenarios, which sits above it (scenarios run models)."""
+
+    name: str
+
+    def settings(self) -> Mapping[str, Any]: ...
 
 __all__ = ["Model", "load"]
 
@@ -100,8 +109,18 @@ class Model:
         self.sha256: str = source.sha256
         template = self._fresh()
         doc = template.doc
+        #: dimension -> elements (ranges and subranges, PySD order)
+        self.subscripts: dict[str, tuple[str, ...]] = {
+            k: tuple(v) for k, v in (getattr(template, "_subscript_dict", None) or {}).items()
+        }
+        self._dims, self._array_defaults = _arr.read_dims(template, doc, self.subscripts)
         self._table = self._variable_table(template, doc)
+        self._table.insert(4, "dims", [", ".join(self._dims[n].dims) if n in self._dims else ""
+                                       for n in self._table["name"]])
         self._py = dict(zip(self._table["name"], self._table["py_name"], strict=True))
+        from pvsd.modelcheck import check_cycles
+
+        check_cycles(self.path, template.dependencies, {py: n for n, py in self._py.items()})
         self._names = NameIndex(
             self._table["name"],
             aliases={py: name for name, py in self._py.items()},
@@ -115,20 +134,35 @@ class Model:
 
     # ------------------------------------------------------------------ metadata
     def _fresh(self) -> Any:
-        """A new PySD model object loaded from the cached translation."""
+        """A new PySD model object loaded from the cached translation.
+
+        A cached translation PySD cannot load (damaged on disk, or written by a
+        crashed process) is rebuilt once from the model file before giving up.
+        """
         import pysd
 
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return pysd.load(str(self.source.py_path))
-        except Exception as exc:  # PySD raises many types on broken modules
-            from pvsd.errors import ModelLoadError
+        from pvsd.errors import ModelLoadError
 
-            raise ModelLoadError(
-                f"PySD could not load the translation of {str(self.path)!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from None
+        for attempt in (0, 1):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return pysd.load(str(self.source.py_path))
+            except Exception as exc:  # PySD raises many types on broken modules
+                cached = self.source.py_path != self.path
+                if attempt == 0 and cached:
+                    from pvsd.loading import translate
+
+                    self.source = translate(self.path, rebuild=True)
+                    continue
+                where = (f" (its cached translation {str(self.source.py_path.parent)!r} was "
+                         "rebuilt and still fails; delete that folder or set PVSD_CACHE_DIR to "
+                         "start a fresh cache)") if cached else ""
+                raise ModelLoadError(
+                    f"PySD could not load the translation of {str(self.path)!r}{where}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _variable_table(template: Any, doc: pd.DataFrame) -> pd.DataFrame:
@@ -159,15 +193,44 @@ class Model:
 
     @property
     def variables(self) -> pd.DataFrame:
-        """One row per variable: name, units, kind, comment, default, min, max, py_name.
+        """One row per variable: name, units, kind, comment, dims, default, min, max, py_name.
 
-        ``kind`` is one of stock, flow, aux, constant, lookup, data, control.
+        ``kind`` is one of stock, flow, aux, constant, lookup, data, control; ``dims``
+        lists a subscripted variable's dimensions ("" for a scalar); ``default`` is NaN
+        for an arrayed constant (see :meth:`defaults`).
         """
         return self._table.copy()
 
     def resolve(self, name: str, where: str = "") -> str:
-        """The model-file name of variable ``name`` (case/space/underscore-insensitive)."""
-        return self._names.resolve(name, where=where)
+        """The canonical name of a variable or of one element (case/space/underscore-insensitive).
+
+        ``"population[town a]"`` -> ``"Population[Town A]"``; an unknown element raises
+        :class:`~pvsd.errors.UnknownVariableError` listing the dimension's elements.
+        """
+        base, elems = split_label(name) if isinstance(name, str) else (name, None)
+        if elems is None:
+            return self._names.resolve(name, where=where)
+        canonical = self._names.resolve(base, where=where)
+        dims = self._dims.get(canonical, Dims((), ()))
+        return label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
+
+    def dims(self, name: str) -> tuple[str, ...]:
+        """Dimensions of a variable (empty for a scalar or for one element)."""
+        base, elems = split_label(self.resolve(name))
+        return () if elems is not None or base not in self._dims else self._dims[base].dims
+
+    def elements(self, name: str) -> list[str]:
+        """Labels of every element of a variable (``[name]`` for a scalar or one element)."""
+        canonical = self.resolve(name)
+        d = self._dims.get(canonical)
+        return [canonical] if d is None else element_labels(canonical, d)
+
+    def defaults(self, name: str) -> Any:
+        """The model's own value of a constant: a float, or an xarray DataArray if arrayed."""
+        canonical = self.resolve(name)
+        if canonical in self._array_defaults:
+            return self._dims[canonical].to_xarray(self._array_defaults[canonical])
+        return self.default(canonical)
 
     def kind(self, name: str) -> str:
         """Kind of a variable (stock, flow, aux, constant, lookup, data, control)."""
@@ -175,11 +238,16 @@ class Model:
         return str(self._table.loc[self._table["name"] == canonical, "kind"].iloc[0])
 
     def _row(self, canonical: str) -> pd.Series:
-        return self._table.loc[self._table["name"] == canonical].iloc[0]
+        base = split_label(canonical)[0]
+        return self._table.loc[self._table["name"] == base].iloc[0]
 
     def default(self, name: str) -> float:
-        """The model's own value of a constant."""
+        """The model's own value of a constant, or of one element (NaN for a whole array)."""
         canonical = self.resolve(name)
+        base, elems = split_label(canonical)
+        if elems is not None and base in self._array_defaults:
+            d = self._dims[base]
+            return float(self._array_defaults[base][d.position(elems)])
         return float(self._row(canonical)["default"])
 
     @property
@@ -240,6 +308,7 @@ class Model:
         canonical = self.resolve(name, where=where)
         row = self._row(canonical)
         kind = row["kind"]
+        base, elems = split_label(canonical)
         if kind in ("stock", "control"):
             hint = (
                 "set the constant that gives its initial value instead"
@@ -247,9 +316,26 @@ class Model:
                 else "use the initial_time/final_time/time_step/saveper arguments"
             )
             raise ParameterError(f"{canonical!r} is a {kind} and cannot be set as a parameter: {hint}.")
+        from pvsd.overrides import warn_equation_override
+
+        warn_equation_override(canonical, kind, where)
+        if base in self._dims:
+            if kind == "lookup":
+                raise ParameterError(
+                    f"{canonical!r} is an arrayed lookup table; pvsd cannot replace arrayed "
+                    "lookups yet. Set the constants that feed it instead."
+                )
+            if kind != "constant":
+                raise ParameterError(
+                    f"{canonical!r} is a subscripted {kind}; only subscripted constants can be "
+                    "set (the values they feed follow)."
+                )
+            if elems is None:
+                return base, _arr.check_whole(self, base, row, value, where)
         if isinstance(value, TimeFunction):
-            base = float(row["default"]) if math.isfinite(row["default"]) else 0.0
-            value = value.points(base, self.initial_time, self.final_time)
+            dflt = self.default(canonical)
+            value = value.points(dflt if math.isfinite(dflt) else 0.0, self.initial_time,
+                                 self.final_time)
         if isinstance(value, pd.Series):
             if value.isna().any() or not value.index.is_monotonic_increasing:
                 raise ParameterError(
@@ -301,15 +387,14 @@ class Model:
         self, params: Mapping[str, Any] | None, scenario: Scenario | None = None
     ) -> dict[str, Any]:
         """Merge a scenario's settings with explicit ``params`` (which win) and validate."""
-        merged: dict[str, Any] = {}
+        items: list[tuple[str, Any]] = []
         if scenario is not None:
             for name, value in scenario.settings().items():
-                key, val = self.check_param(name, value, where=f"scenario {scenario.name!r}")
-                merged[key] = val
+                items.append(self.check_param(name, value, where=f"scenario {scenario.name!r}"))
         for name, value in (params or {}).items():
-            key, val = self.check_param(name, value)
-            merged[key] = val
-        return merged
+            items.append(self.check_param(name, value))
+        # element settings ("Pop[Town A]") join their variable's full array
+        return _arr.merge(self, items)
 
     def check_times(
         self,
@@ -318,20 +403,23 @@ class Model:
         time_step: float | None = None,
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
+        allow_long: bool = False,
     ) -> tuple[float, float, float, np.ndarray]:
         """Validate time settings; return (initial, final, time step, save times).
 
         Save times always lie on the time-step grid ``initial + k * time_step``: explicit
-        ``return_times`` off the grid raise :class:`TimeRangeError`, and a ``saveper``
-        that is not a multiple of the time step is rounded to the nearest multiple.
+        ``return_times`` off the grid raise :class:`TimeRangeError`; with a ``saveper``
+        that is not a multiple of the time step only the common multiples are saved, as
+        PySD and Vensim do (with a warning). Runs above pvsd's work limits raise
+        :class:`pvsd.numerics.WorkLimitError` unless ``allow_long``.
         """
         t0 = self.initial_time if initial_time is None else initial_time
         t1 = self.final_time if final_time is None else final_time
         dt = self.time_step if time_step is None else time_step
-        for label, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
+        for what, v in (("initial_time", t0), ("final_time", t1), ("time_step", dt)):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not math.isfinite(v):
-                raise TimeRangeError(f"{label} must be a finite number, got {v!r}.")
+                raise TimeRangeError(f"{what} must be a finite number, got {v!r}.")
         t0, t1, dt = float(t0), float(t1), float(dt)
         if t1 <= t0:
             raise TimeRangeError(
@@ -342,6 +430,10 @@ class Model:
             raise TimeRangeError(
                 f"time_step must be positive and at most the run length ({t1 - t0:g}), got {dt:g}."
             )
+        from pvsd.numerics import check_work, estimate_work
+
+        # refuse absurd grids before building them (the estimate itself is cheap)
+        check_work(estimate_work(t0, t1, dt, 0, 0, len(self._table)), allow_long)
         if return_times is not None:
             times = np.asarray(list(return_times), dtype=float)
             if times.size == 0 or not np.all(np.isfinite(times)):
@@ -364,11 +456,11 @@ class Model:
         if isinstance(sp, bool) or not isinstance(sp, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(sp) or sp <= 0:
             raise TimeRangeError(f"saveper must be a positive number, got {sp!r}.")
-        # Save only at simulated times: a saveper that is not a multiple of the time
-        # step is rounded to the nearest multiple (PySD would silently skip times).
-        every = max(1, round(float(sp) / dt))
-        n_steps = math.floor((t1 - t0) / dt + 1e-9)
-        return t0, t1, dt, t0 + dt * np.arange(0, n_steps + 1, every)
+        from pvsd.numerics import saveper_times
+
+        # PySD's and Vensim's rule: save the steps that are multiples of SAVEPER (warns
+        # when SAVEPER is not a multiple of TIME STEP)
+        return t0, t1, dt, saveper_times(t0, t1, dt, float(sp))
 
     # ------------------------------------------------------------------ running
     def run(
@@ -382,6 +474,9 @@ class Model:
         saveper: float | None = None,
         return_times: Sequence[float] | None = None,
         outputs: Sequence[str] | str | None = None,
+        method: str = "euler",
+        allow_long: bool = False,
+        seed: int | None = None,
     ) -> RunResult:
         """Simulate the model once, from its original state.
 
@@ -400,6 +495,16 @@ class Model:
             Explicit save times (instead of every ``saveper``).
         outputs
             Variables to return (default: every stock, flow and auxiliary).
+        method
+            Integration method: ``"euler"`` (default, as PySD) or ``"rk4"`` (Vensim's
+            "RK4 Fixed"; needs the vectorised engine).
+        allow_long
+            Run even when the estimated work or memory is above pvsd's limits
+            (:mod:`pvsd.numerics.limits`).
+        seed
+            Seed of the model's random functions (default: the model's own seed
+            arguments, else :data:`pvsd.randomness.DEFAULT_SEED`); recorded in the
+            provenance, so a run repeats bit for bit.
 
         Returns
         -------
@@ -413,31 +518,44 @@ class Model:
         SimulationError
             PySD failed during the simulation.
         """
+        from pvsd.numerics import check_work, estimate_work, resolve_method
+
+        method = resolve_method(method)
         merged = self.check_params(params, scenario)
         t0, t1, dt, times = self.check_times(initial_time, final_time, time_step, saveper,
-                                             return_times)
+                                             return_times, allow_long=allow_long)
         cols = self.resolve_outputs(outputs)
+        from pvsd.overrides import warn_ineffective_levers
+
+        warn_ineffective_levers(self, merged, t0, t1, dt)
+        check_work(estimate_work(t0, t1, dt, len(times), len(cols), len(self._table)),
+                   allow_long)
         from pvsd.engine import fast_run
 
         # pvsd's vectorised engine when it supports the model (same numbers as
         # PySD, checked against PySD on first use), else plain PySD
-        frame = fast_run(self, merged, t0, t1, dt, times, cols)
+        from pvsd.randomness import run_seed, seeded
+
+        rseed = run_seed(self, seed)  # None unless the model draws random numbers
+        frame = fast_run(self, merged, t0, t1, dt, times, cols, method=method)
         if frame is None:
-            frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+            with seeded(rseed):
+                frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
-        units = self.units
+        units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
-            self.path, self.sha256, described, scenario=scen_name,
-            initial_time=t0, final_time=t1, time_step=dt,
+            self.path, self.sha256, described, scenario=scen_name, seed=rseed,
+            initial_time=t0, final_time=t1, time_step=dt, integration=method,
         )
         return RunResult(
             data=frame,
             model=self.name,
             params=described,
             scenario=scen_name,
-            units={c: units.get(c, "") for c in cols},
+            units=units,
             provenance=prov,
+            dims={b: d for b, d in self._dims.items() if b in cols},
         )
 
     def _simulate_pysd(
@@ -449,15 +567,30 @@ class Model:
         times: np.ndarray,
         outputs: Sequence[str],
     ) -> pd.DataFrame:
-        """Run a fresh PySD model object, so nothing persists between runs."""
+        """Run a fresh PySD model object, so nothing persists between runs.
+
+        Returns one column per output label; a whole arrayed variable gives one
+        column per element (``Var[e1,e2]``). See :meth:`_simulate_pysd_arrays`.
+        """
+        st, arrays = self._simulate_pysd_arrays(params, t0, t1, dt, times,
+                                                [split_label(o)[0] for o in outputs])
+        return _arr.flatten(self, outputs, st, arrays)
+
+    def _simulate_pysd_arrays(
+        self,
+        params: Mapping[str, Any],
+        t0: float,
+        t1: float,
+        dt: float,
+        times: np.ndarray,
+        names: Sequence[str],
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Plain PySD; per variable name an array ``(n_times, *shape)`` in dims order."""
         pysd_model = self._fresh()
-        pysd_params: dict[str, Any] = {}
-        for name, value in params.items():
-            if isinstance(value, PiecewiseLinear):
-                x, y = value.arrays()
-                value = pd.Series(y, index=x)
-            pysd_params[self._py[name]] = value
-        py_out = [self._py[c] for c in outputs]
+        pysd_params = {self._py[name]: _arr.to_pysd(self, name, value, pysd_model)
+                       for name, value in params.items()}
+        names = list(dict.fromkeys(names))
+        py_out = [self._py[c] for c in names]
         kwargs: dict[str, Any] = {}
         if t0 != self.initial_time:
             kwargs["initial_condition"] = (t0, {})
@@ -471,16 +604,14 @@ class Model:
                     return_timestamps=list(times),
                     return_columns=py_out,
                     progress=False,
+                    flatten_output=False,
                     **kwargs,
                 )
         except Exception as exc:
             raise SimulationError(
                 f"Simulation of {self.path.name} failed: {type(exc).__name__}: {exc}"
             ) from exc
-        frame = frame.rename(columns=dict(zip(py_out, outputs, strict=True)))
-        frame = frame[list(outputs)].astype(float)
-        frame.index = pd.Index(np.asarray(frame.index, dtype=float), name="time")
-        return frame
+        return _arr.pysd_arrays(self, frame, names)
 
     def run_ensemble(self, samples: Any, **kwargs: Any) -> xr.Dataset:
         """Run many parameter sets; see :func:`pvsd.ensemble.run_ensemble`."""
@@ -506,6 +637,8 @@ class Model:
 
 
 def _describe(value: Any) -> Any:
+    if isinstance(value, (np.ndarray, ArrayPiecewise)):
+        return _arr.describe(value)
     if isinstance(value, PiecewiseLinear):
         return {"time": list(value.x), "value": list(value.y)}
     return value

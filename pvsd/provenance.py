@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "provenance", "to_json_safe", "versions"]
+__all__ = ["file_sha256", "markup_comment", "provenance", "to_json_safe", "versions"]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -116,3 +116,14 @@ def as_attrs(record: Mapping[str, Any]) -> dict[str, str | int | float]:
         else:
             out[k] = json.dumps(v, sort_keys=True)
     return out
+
+
+def markup_comment(record: Mapping[str, Any]) -> str:
+    """The record as one XML/HTML comment (``<!-- pvsd provenance: {...} -->``).
+
+    ``--`` may not occur inside such a comment, so it is written as ``-\u002d``
+    (JSON-escaped: ``json.loads`` of the text between the markers gives the record).
+    """
+    text = json.dumps(to_json_safe(dict(record)), sort_keys=True, default=str)
+    return "<!-- pvsd provenance: " + text.replace("--", "-\\u002d") + " -->"
+

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pvsd.naming import NameIndex
+from pvsd.arrays import split_label
+from pvsd.naming import NameIndex, normalize
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -40,6 +41,9 @@ class RunResult:
         Units of each output column.
     provenance
         Model file SHA-256, parameters, scenario, pvsd/PySD versions, time of run.
+    dims
+        Dimensions of the arrayed output variables (name -> :class:`pvsd.arrays.Dims`);
+        their columns are ``Var[e1,e2]``, one per element.
     """
 
     data: pd.DataFrame
@@ -48,6 +52,7 @@ class RunResult:
     scenario: str | None = None
     units: Mapping[str, str] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    dims: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def times(self) -> np.ndarray:
@@ -59,8 +64,17 @@ class RunResult:
         """Output variable names, in column order."""
         return list(self.data.columns)
 
-    def __getitem__(self, name: str) -> pd.Series:
-        """One output's trajectory; the name is matched ignoring case/spaces/underscores."""
+    def __getitem__(self, name: str) -> pd.Series | pd.DataFrame:
+        """One output's trajectory; the name is matched ignoring case/spaces/underscores.
+
+        A whole arrayed variable (``"Population"``) gives a DataFrame, one column per element.
+        """
+        whole = {normalize(k): k for k in self.dims}
+        if normalize(name) in whole:
+            base = whole[normalize(name)]
+            cols = [c for c in self.data.columns if split_label(c)[0] == base]
+            if cols:
+                return self.data[cols].copy()
         col = NameIndex(self.data.columns, model=self.model).resolve(name, where="result columns")
         return self.data[col].copy()
 
@@ -74,25 +88,47 @@ class RunResult:
         return self.data.copy()
 
     def to_xarray(self) -> xr.Dataset:
-        """The outputs as an xarray Dataset (dim ``time``) with units and provenance."""
+        """The outputs as an xarray Dataset with units and provenance.
+
+        Scalars have dim ``time``; an arrayed variable has dims ``(time, *its dims)``
+        with the element names as coordinates. A single element asked for alone
+        (``Var[e1]``) stays a ``time`` series of that name.
+        """
         import xarray as xr
 
         from pvsd.provenance import as_attrs
 
-        ds = xr.Dataset(
-            {c: ("time", self.data[c].to_numpy(dtype=float)) for c in self.data.columns},
-            coords={"time": self.times},
-        )
-        for c in self.data.columns:
-            ds[c].attrs["units"] = self.units.get(c, "")
+        ds = xr.Dataset(coords={"time": self.times})
+        for name, values in to_arrays(self.data, self.dims, self.times).items():
+            ds[name] = values
+            ds[name].attrs["units"] = self.units.get(name, "") or self.units.get(
+                next((c for c in self.data.columns if split_label(c)[0] == name), name), "")
         ds.attrs.update(as_attrs(self.provenance))
         return ds
 
-    def to_csv(self, path: str | Path, force: bool = False) -> Path:
-        """Write the outputs as CSV, provenance in ``#`` header lines (atomic)."""
+    def to_long(self) -> pd.DataFrame:
+        """The outputs in long (tidy) form: time, variable, units, value (one value per row)."""
+        long = self.data.rename_axis("time").reset_index().melt(id_vars="time", var_name="variable",
+                                                                value_name="value")
+        long.insert(2, "units", long["variable"].map(lambda v: self.units.get(v, "")))
+        return long
+
+    def to_csv(self, path: str | Path, force: bool = False, layout: str = "long") -> Path:
+        """Write the outputs as CSV (atomic), provenance in ``<name>.provenance.json``.
+
+        Parameters
+        ----------
+        layout
+            ``"long"`` (default, tidy: time, variable, units, value) or ``"wide"``
+            (index time, one column per output).
+        """
         from pvsd.io import write_csv
 
-        return write_csv(path, self.data, self.provenance, force=force)
+        if layout == "long":
+            return write_csv(path, self.to_long(), self.provenance, force=force, index=False)
+        if layout == "wide":
+            return write_csv(path, self.data, self.provenance, force=force)
+        raise ValueError(f"layout must be 'long' or 'wide', got {layout!r}")
 
     def plot(self, variables: Sequence[str] | None = None, title: str | None = None) -> go.Figure:
         """Plot trajectories, one panel per variable (variables have different units).
@@ -140,3 +176,37 @@ class RunResult:
             f"RunResult(model={self.model!r}, scenario={self.scenario!r}, "
             f"outputs={len(self.data.columns)}, times={len(self.data)})"
         )
+
+
+def to_arrays(data: pd.DataFrame, dims: Mapping[str, Any], times: np.ndarray,
+              lead: tuple[str, ...] = ("time",)) -> dict[str, Any]:
+    """Flat columns -> DataArrays: whole arrayed variables regain their dims.
+
+    ``data`` columns are labels; ``dims`` maps arrayed variable names to
+    :class:`pvsd.arrays.Dims`. Columns of a variable that do not cover every
+    element stay separate series named by their labels.
+    """
+    import xarray as xr
+
+    out: dict[str, Any] = {}
+    groups: dict[str, list[str]] = {}
+    for c in data.columns:
+        base, elems = split_label(c)
+        if elems is not None and base in dims:
+            groups.setdefault(base, []).append(c)
+        else:
+            out[c] = xr.DataArray(data[c].to_numpy(dtype=float), coords={"time": times},
+                                  dims=["time"])
+    for base, cols in groups.items():
+        d = dims[base]
+        full = [f"{base}[{','.join(e)}]" for e in d.elements()]
+        if set(cols) != set(full):
+            for c in cols:
+                out[c] = xr.DataArray(data[c].to_numpy(dtype=float), coords={"time": times},
+                                      dims=["time"])
+            continue
+        values = data[full].to_numpy(dtype=float).reshape(len(times), *d.shape)
+        coords: dict[str, Any] = {"time": times}
+        coords.update({dd: list(c) for dd, c in zip(d.dims, d.coords, strict=True)})
+        out[base] = xr.DataArray(values, coords=coords, dims=["time", *d.dims])
+    return out

@@ -196,7 +196,13 @@ def _build(name: str, tables: Mapping[str, Any], done: dict[str, Scenario], src:
     constants: dict[str, float] = {}
     levers: dict[str, TimeFunction] = {}
     parents = table.get("extends", [])
-    for parent in [parents] if isinstance(parents, str) else parents:
+    parents = [parents] if isinstance(parents, str) else parents
+    if not isinstance(parents, list) or not all(isinstance(x, str) for x in parents):
+        raise ScenarioError(
+            f"{where}: 'extends' must be a scenario name or a list of names, e.g. "
+            f'extends = "technology_alone"; got {parents!r}.'
+        )
+    for parent in parents:
         if parent not in tables:
             raise ScenarioError(f"{where}: extends unknown scenario {parent!r}.")
         base = _build(parent, tables, done, src, (*stack, name))
@@ -277,6 +283,14 @@ def scenarios_from_dict(data: Mapping[str, Any], source: Path | None = None,
     done: dict[str, Scenario] = {}
     scenarios = tuple(_build(n, tables, done, src) for n in tables)
     compare = data.get("compare", {})
+    if not isinstance(compare, Mapping):
+        raise ScenarioError(
+            f"{src}: 'compare' must be a table, e.g. [compare] with outputs = [\"Public Trust\"] and "
+            f"years = [2030, 2040]; got {type(compare).__name__} {compare!r}."
+        )
+    unknown_c = set(compare) - {"outputs", "years"}
+    if unknown_c:
+        raise ScenarioError(f"{src}: [compare] has unknown key(s) {sorted(unknown_c)}; allowed: outputs, years.")
     outputs = compare.get("outputs", [])
     years = compare.get("years", [])
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
@@ -328,8 +342,10 @@ class ScenarioComparison:
         return self.scenarios[name].label if name in self.scenarios else "Baseline"
 
     def table(self) -> pd.DataFrame:
-        """Long table: scenario, variable, year, value, baseline, difference, % difference."""
+        """Long (tidy) table: scenario, label, variable, units, year, value, baseline,
+        difference, pct_difference (NaN where the baseline is 0)."""
         base = self.baseline.to_dataframe()
+        units = self.baseline.units
         rows = []
         for name, res in self.runs.items():
             frame = res.to_dataframe()
@@ -338,10 +354,10 @@ class ScenarioComparison:
                     v = float(np.interp(year, frame.index, frame[var]))
                     b = float(np.interp(year, base.index, base[var]))
                     pct = (v - b) / abs(b) * 100 if b != 0 else np.nan
-                    rows.append((name, self.label(name), var, year, v, b, v - b, pct))
+                    rows.append((name, self.label(name), var, units.get(var, ""), year, v, b, v - b, pct))
         return pd.DataFrame(
             rows,
-            columns=["scenario", "label", "variable", "year", "value", "baseline",
+            columns=["scenario", "label", "variable", "units", "year", "value", "baseline",
                      "difference", "pct_difference"],
         )
 
@@ -350,10 +366,26 @@ class ScenarioComparison:
         return self.table()
 
     def wide_table(self) -> pd.DataFrame:
-        """Rows: variable and year; columns: each scenario's value and % vs baseline."""
+        """Rows: variable, units and year; columns: each run's value, then each scenario's
+        % difference from the baseline (``"<label> %"``). Every cell is a number."""
+        t = self.table()
+        labels = [self.label(n) for n in self.runs]
+        idx = ["variable", "units", "year"]
+        vals = t.pivot_table(index=idx, columns="label", values="value", aggfunc="first", sort=False)[labels]
+        pct = t[t["scenario"] != BASELINE].pivot_table(index=idx, columns="label", values="pct_difference",
+                                                       aggfunc="first", sort=False, dropna=False)
+        pct = pct[[lb for lb in labels[1:] if lb in pct.columns]]
+        pct.columns = [f"{c} %" for c in pct.columns]
+        wide = pd.concat([vals, pct], axis=1)
+        wide.columns.name = None
+        return wide
+
+    def display_table(self) -> pd.DataFrame:
+        """The wide table as text for people: ``"0.7635 (+25.5%)"`` cells (for HTML and
+        terminals; use :meth:`table` or :meth:`wide_table` for numbers)."""
         t = self.table()
         t["cell"] = [
-            f"{v:.4g}" if s == BASELINE else f"{v:.4g} ({p:+.1f}%)"
+            f"{v:.4g}" if s == BASELINE else (f"{v:.4g} ({p:+.1f}%)" if np.isfinite(p) else f"{v:.4g}")
             for s, v, p in zip(t["scenario"], t["value"], t["pct_difference"], strict=True)
         ]
         wide = t.pivot_table(index=["variable", "year"], columns="label", values="cell",
@@ -364,12 +396,14 @@ class ScenarioComparison:
         return wide
 
     def series(self) -> pd.DataFrame:
-        """Every plotted series in long form: scenario, variable, time, value."""
+        """Every plotted series in long form: scenario, variable, units, time, value."""
         frames = []
+        units = self.baseline.units
         for name, res in self.runs.items():
             long = res.to_dataframe()[list(self.outputs)].reset_index().melt(
                 id_vars="time", var_name="variable", value_name="value")
             long.insert(0, "scenario", name)
+            long.insert(2, "units", long["variable"].map(lambda v: units.get(v, "")))
             frames.append(long)
         return pd.concat(frames, ignore_index=True)
 
@@ -384,7 +418,7 @@ class ScenarioComparison:
     def _repr_html_(self) -> str:
         return (
             f"<p><b>ScenarioComparison</b>: {html.escape(', '.join(self.runs))}</p>"
-            + self.wide_table().to_html()
+            + self.display_table().to_html()
         )
 
 

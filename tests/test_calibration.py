@@ -330,6 +330,9 @@ def test_cli_calibrate_writes_report_and_scenario(tmp_path: Path, capsys: pytest
         assert (out / name).is_file(), name
     html = (out / "report.html").read_text()
     assert "plotly" in html and "Fit statistics" in html and "Market Potential" in html
+    from htmlcheck import repeated_ids
+
+    assert repeated_ids(html) == []  # the profile section and its plot no longer share an id
     scen = tomllib.loads((out / "fitted_parameters.toml").read_text())
     assert scen["scenarios"]["calibrated"]["set"]["Imitation Coefficient"] == pytest.approx(0.638, rel=0.01)
     table = pd.read_csv(out / "fitted_parameters.csv", comment="#")

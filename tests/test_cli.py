@@ -51,10 +51,10 @@ def test_run_writes_csv_and_netcdf(teacup_path, tmp_path, capsys):
     csv = tmp_path / "out.csv"
     assert main(["run", str(teacup_path), "--set", "Room Temperature=50", "-v",
                  "Teacup Temperature", "--saveper", "1", "-o", str(csv)]) == 0
-    frame = pd.read_csv(csv, comment="#", index_col="time")
-    assert list(frame.columns) == ["Teacup Temperature"] and len(frame) == 31
-    assert frame["Teacup Temperature"].iloc[-1] < 60  # cools towards 50
-    assert "# model_sha256:" in csv.read_text()
+    long = pd.read_csv(csv)
+    assert list(long.columns) == ["time", "variable", "units", "value"] and len(long) == 31
+    assert set(long["variable"]) == {"Teacup Temperature"} and long["value"].iloc[-1] < 60  # cools towards 50
+    assert '"model_sha256"' in (tmp_path / "out.provenance.json").read_text()
     assert main(["run", str(teacup_path), "-o", str(csv)]) == 2  # no silent overwrite
     assert "exists already" in capsys.readouterr().err
     nc = tmp_path / "out.nc"

@@ -16,7 +16,7 @@ def test_samples_csv_to_netcdf_equals_separate_runs(teacup, teacup_path, tmp_pat
     samples.to_csv(csv, index=False)
     out = tmp_path / "ens.nc"
     assert main(["ensemble", str(teacup_path), "--samples", str(csv), "-v", "Teacup Temperature",
-                 "--save-every", "1", "-o", str(out)]) == 0
+                 "--saveper", "1", "-o", str(out)]) == 0
     with xr.open_dataset(out) as ds:
         assert ds["Teacup Temperature"].dims == ("run", "time") and ds.sizes["run"] == 3
         assert ds.attrs["model_sha256"] == teacup.sha256

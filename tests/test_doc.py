@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,24 @@ def test_reference_card_sections() -> None:
     model = pvsd.load(REFERENCE)
     card = model_card(model, loop_diagrams=1)
     titles = [b.title for b in card.blocks]
-    assert titles[:5] == ["Purpose", "Stock-flow diagrams", "Stocks and flows", "Policy levers", "Feedback loops"]
-    assert titles[-1] == "Variables and equations"
+    assert titles[:6] == ["Purpose", "Theory", "Stock-flow diagrams", "Stocks and flows", "Policy levers",
+                          "Feedback loops"]
+    assert titles[-2:] == ["Variables and equations", "References"]
     blocks = {b.title: b for b in card.blocks}
+    # the theory and references come from models/README.md, each named loop carries its meaning
+    theory = blocks["Theory"].html
+    assert "What the model represents" in theory and "technology logic trap" in theory
+    refs = blocks["References"].html
+    assert "Wang Xuejun &amp; Chen Youqian (2022)" in refs and "2022(3): 5-23" in refs
+    assert "Trusting citizens express what they value" in blocks["Feedback loops"].html  # R5's meaning
+    for line in blocks["Feedback loops"].markdown.splitlines():  # GitHub renders only equal cell counts
+        if line.startswith("| Loop"):
+            header = line
+            break
+    md = blocks["Feedback loops"].markdown.splitlines()
+    k = md.index(header)
+    cells = lambda s: len(re.findall(r"(?<!\\)\|", s)) - 1  # noqa: E731
+    assert cells(md[k]) == cells(md[k + 1]) == cells(md[k + 2]) == 6
     assert "PURPOSE" in blocks["Purpose"].html
     assert "Technology Investment" in blocks["Policy levers"].html
     assert "<h3>Policy levers</h3>" in blocks["Variables and equations"].html  # Vensim group

@@ -268,11 +268,16 @@ def test_cli_writes_a_self_contained_report(tmp_path: Path) -> None:
     from pvsd.cli import main
 
     out = tmp_path / "loops"
-    assert main(["loops", str(MODELS / "logistic.mdl"), "-o", str(out), "-v", "population"]) == 0
+    assert main(["loops", str(MODELS / "logistic.mdl"), "-o", str(out), "--variable", "population"]) == 0
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "2 feedback loops (1 reinforcing, 1 balancing)" in page
     assert "Causal-loop diagram" in page and "How to read this" in page
-    assert "<script src=" not in page  # plotly.js embedded, no network
+    from htmlcheck import repeated_ids
+
+    assert repeated_ids(page) == []
+    # plotly.js beside the page (shared by the folder's pages), no network
+    assert '<script src="plotly.min.js"' in page and (out / "plotly.min.js").is_file()
+    assert "<script src=\"http" not in page
     loops_csv = (out / "loops.csv").read_text(encoding="utf-8")
     assert "Population → Births → Population" in loops_csv
     # an existing folder is never replaced silently
@@ -286,7 +291,7 @@ def test_cli_no_feedback_and_bad_scenario(tmp_path: Path, capsys: pytest.Capture
     assert main(["loops", str(MODELS / "no_feedback.mdl"), "-o", str(tmp_path / "a")]) == 0
     assert "no feedback loops" in capsys.readouterr().out
     assert main(["loops", str(MODELS / "logistic.mdl"), "--scenario", "x", "-o", str(tmp_path / "b")]) == 2
-    assert "--scenario-file" in capsys.readouterr().err
+    assert "--scenarios" in capsys.readouterr().err
 
 
 def test_report_draws_without_errors_in_a_browser(tmp_path: Path) -> None:
@@ -298,8 +303,8 @@ def test_report_draws_without_errors_in_a_browser(tmp_path: Path) -> None:
     path = loops_report(pvsd.loops(m), m).write(tmp_path / "rep")
     with browser_page() as (page, seen):
         page.goto(path.as_uri())
-        page.wait_for_selector("#cld .main-svg")
-        page.wait_for_selector("#loop-scores .main-svg")
+        page.wait_for_selector("[id$=\"-cld\"] .main-svg")
+        page.wait_for_selector("[id$=\"-loop-scores\"] .main-svg")
         assert page.evaluate("window.pvsdErrors.length") == 0
     assert not seen["page_errors"] and not seen["console_errors"]
     assert all(r.startswith("file:") for r in seen["requests"])

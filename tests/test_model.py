@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -145,11 +146,15 @@ def test_result_schema(teacup, tmp_path):
     assert len(fig.data) == 2
     assert "Teacup Temperature" in res._repr_html_()
     out = res.to_csv(tmp_path / "run.csv")
-    back = pd.read_csv(out, comment="#", index_col="time")
+    long = pd.read_csv(out)  # tidy: header first, one value per row, units column
+    assert list(long.columns) == ["time", "variable", "units", "value"]
+    back = long.pivot(index="time", columns="variable", values="value")[list(df.columns)]
     np.testing.assert_allclose(back.to_numpy(), df.to_numpy())
-    header = out.read_text().splitlines()[:12]
-    assert any(line.startswith("# model_sha256: " + teacup.sha256) for line in header)
-    assert any(line.startswith("# pysd_version:") for line in header)
+    assert set(long.loc[long["variable"] == "Teacup Temperature", "units"]) == {"Degrees Fahrenheit"}
+    prov = json.loads((tmp_path / "run.provenance.json").read_text())
+    assert prov["model_sha256"] == teacup.sha256 and prov["pysd_version"] and prov["data_file"] == "run.csv"
+    wide = pd.read_csv(res.to_csv(tmp_path / "wide.csv", layout="wide"), index_col="time")
+    np.testing.assert_allclose(wide.to_numpy(), df.to_numpy())
     with pytest.raises(pvsd.OutputExistsError):
         res.to_csv(out)
     import os

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -44,17 +46,23 @@ def test_report_folder_contents(report_dir, teacup):
     for section in ("What was run", "Key results", "Charts", "Parameters and scenarios", "Provenance"):
         assert section in html
     assert teacup.sha256 in html and "pysd_version" in html
-    series = pd.read_csv(out / "series.csv", comment="#")
+    first = (out / "series.csv").read_text().splitlines()[0]
+    assert first.startswith("figure,") and "units" in first  # tidy: the header is the first line
+    series = pd.read_csv(out / "series.csv")
     traj = series[(series["figure"] == "trajectories") & (series["trace"] == "cold")
                   & (series["panel"] == "Teacup Temperature")]
     expected = comparison.runs["cold"]["Teacup Temperature"]
     assert list(traj["y"]) == pytest.approx(list(expected))
-    key = pd.read_csv(out / "key_results.csv", comment="#", index_col=0)
+    key = pd.read_csv(out / "key_results.csv")
+    assert key["value"].dtype.kind == "f" and set(key["units"]) == {"Degrees Fahrenheit", "Degrees Fahrenheit/Minute"}
     row = key[(key["scenario"] == "cold") & (key["variable"] == "Teacup Temperature") & (key["year"] == 30)]
     assert row["value"].iloc[0] == pytest.approx(expected.loc[30])
-    assert (out / "figures" / "plotly.min.js").stat().st_size > 1_000_000
+    assert (out / "plotly.min.js").stat().st_size > 1_000_000  # shared by the folder's pages
+    assert '<script src="plotly.min.js"' in html and (out / "report.html").stat().st_size < 1_000_000
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["model_sha256"] == teacup.sha256 and "series.csv" in prov["files"]
     frag = (out / "figures" / "trajectories.html").read_text()
-    assert frag.count("<html") == 0 and 'id="trajectories"' in frag
+    assert frag.count("<html") == 0 and 'id="pvsd-trajectories-' in frag
 
 
 def test_report_never_overwrites(report_dir, teacup):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -49,8 +50,8 @@ def spec(tmp_path: Path) -> Path:
 
 def test_cli_writes_report_and_csvs(tmp_path, spec, capsys):
     out = tmp_path / "study"
-    code = main(["sensitivity", str(MODELS / "linear.mdl"), str(spec), "--method", "sobol", "--n", "256",
-                 "-o", str(out), "--no-progress"])
+    code = main(["sensitivity", str(MODELS / "linear.mdl"), str(spec), "--analysis", "sobol", "--n", "256",
+                 "-o", str(out), "--quiet"])
     assert code == 0
     text = capsys.readouterr().out
     assert "3 parameters, 2 outcome(s), n = 256 -> 1,280 runs, seed 11" in text
@@ -60,31 +61,34 @@ def test_cli_writes_report_and_csvs(tmp_path, spec, capsys):
                   "Provenance", "ranking", "over-time-1", "bands"):
         assert words in html
     assert html.count("Plotly.newPlot") >= 3
-    ind = pd.read_csv(out / "indices.csv", comment="#", index_col=0)
+    from htmlcheck import repeated_ids
+
+    assert repeated_ids(html) == []
+    ind = pd.read_csv(out / "indices.csv")
     assert {"outcome", "time", "S1", "S1_conf", "ST", "ST_conf", "converged"} <= set(ind.columns)
     assert len(ind) == 3 + 3 * 11
-    head = (out / "indices.csv").read_text(encoding="utf-8").splitlines()[:12]
-    assert any(line.startswith("# model_sha256: ") for line in head)
-    assert any(line.startswith("# seed: 11") for line in head)
-    runs = pd.read_csv(out / "outcomes.csv", comment="#", index_col=0)
+    assert ind["S1"].dtype.kind == "f"  # numbers in numeric cells
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["model_sha256"] and prov["seed"] == 11
+    runs = pd.read_csv(out / "outcomes.csv", index_col=0)
     assert len(runs) == 1280 and {"X1", "X2", "X3", "Y (final)"} <= set(runs.columns)
-    bands = pd.read_csv(out / "bands.csv", comment="#")
+    bands = pd.read_csv(out / "bands.csv")
     assert {"p5", "p50", "p95", "baseline"} <= set(bands.columns)
     # never overwritten silently
-    assert main(["sensitivity", str(MODELS / "linear.mdl"), str(spec), "-o", str(out), "--no-progress"]) == 2
+    assert main(["sensitivity", str(MODELS / "linear.mdl"), str(spec), "-o", str(out), "--quiet"]) == 2
     assert "exists already" in capsys.readouterr().err
 
 
 def test_cli_morris_and_no_bands(tmp_path, spec, capsys):
     out = tmp_path / "morris"
-    assert main(["sensitivity", str(MODELS / "linear.mdl"), str(spec), "--method", "morris", "--n", "10",
-                 "--no-bands", "-o", str(out), "--no-progress"]) == 0
+    assert main(["sensitivity", str(MODELS / "linear.mdl"), str(spec), "--analysis", "morris", "--n", "10",
+                 "--no-bands", "-o", str(out), "--quiet"]) == 0
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "morris-1" in html and "Uncertainty bands" not in html
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["--method", "sobel"], "Unknown sensitivity method"),
+    (["--analysis", "sobel"], "Unknown sensitivity method"),
     (["--n", "8"], "too small"),
 ])
 def test_cli_errors_before_running(tmp_path, spec, capsys, args, words):

@@ -583,6 +583,28 @@ def _statistics(problem: Problem, theta: np.ndarray) -> tuple[pd.DataFrame, pd.D
     return stats_df, pd.concat(fitted, ignore_index=True)
 
 
+def _skill(problem: Problem, fitted: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Held-out skill of the model beside naive forecasts, on each indicator's own scale."""
+    from pvsd.calibration.skill import NAIVE, compare, naive_forecasts, verdict
+
+    rows = []
+    for b in problem.series:
+        d = fitted[fitted["series"] == b.spec.name]
+        fit_d, ho = d[d["period"] == "fit"], d[d["period"] == "holdout"]
+        if ho.empty or fit_d.empty:
+            continue
+        back = lambda v: (np.asarray(v, float) - b.spec.offset) / b.spec.scale  # noqa: E731
+        nv = naive_forecasts(fit_d["time"].to_numpy(), back(fit_d["data"]), ho["time"].to_numpy())
+        for j, (t_, y_, m_) in enumerate(zip(ho["time"], back(ho["data"]), back(ho["fitted"]),
+                                             strict=True)):
+            rows.append({"unit": b.obs.country or "", "series": b.spec.name, "year": t_,
+                         "actual": y_, "model": m_, **{k: nv[k][j] for k in NAIVE}})
+    if not rows:
+        return pd.DataFrame(), []
+    overall, _ = compare(pd.DataFrame(rows))
+    return overall.drop(columns=["units_model_worse"]), verdict(overall)
+
+
 # ---------------------------------------------------------------------- entry point
 def calibrate(
     spec: CalibrationSpec | str | os.PathLike[str],
@@ -713,6 +735,8 @@ def calibrate(
             bands = _bands(problem, draws, level, spec.seed + 3, "laplace")
     # ---- statistics and trajectory
     stats_df, fitted = _statistics(problem, theta)
+    skill_df, skill_text = _skill(problem, fitted)
+    notes += [s for s in skill_text if " loses to " in s]
     times = _plot_times(problem)
     sims = problem.simulate(theta[None, :], times=times)
     trajectory = pd.DataFrame({v: sims[v][0] for v in problem.variables},
@@ -809,6 +833,8 @@ def calibrate(
         fixed=fixed,
         parameters=params_df,
         stats=stats_df,
+        skill=skill_df,
+        skill_verdict=tuple(skill_text),
         fitted=fitted,
         trajectory=trajectory,
         bands=bands,

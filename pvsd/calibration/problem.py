@@ -114,6 +114,7 @@ class Problem:
                     f"time range [{t_model0:g}, {t_model1:g}] and are not used."
                 )
             self.series.append(BoundSeries(s, var, obs, y, period))
+        _check_units(spec)
         n_fit = sum(b.n_fit for b in self.series)
         if n_fit == 0:
             fp = spec.fit_period
@@ -177,6 +178,7 @@ class Problem:
             samples, outputs=outputs or self.variables, params=self.fixed or None,
             return_times=list(times), final_time=final_time or self.t1,
             time_step=self.dt, progress=False, check=True,
+            method=getattr(self.spec, "method", "euler"),
         )
         self.n_calls += 1
         self.n_runs += len(samples)
@@ -323,3 +325,23 @@ def _from_series(s: SeriesSpec) -> Observations:
 
     return Observations(idx[order], vals[order], np.arange(len(idx))[order] + 1,
                         Path(f"<{s.name}>"), s.country)
+
+
+def _check_units(spec: CalibrationSpec) -> None:
+    """Series of different units (countries) on one model variable need a [panel] table."""
+    by_var: dict[str, dict[str, list[str]]] = {}
+    for s in spec.series:
+        if s.country:
+            by_var.setdefault(s.variable.strip().lower(), {}).setdefault(
+                s.country.strip().upper(), []).append(s.name)
+    for units in by_var.values():
+        if len(units) > 1:
+            desc = "; ".join(f"{', '.join(names)} ({u})" for u, names in units.items())
+            var = next(s.variable for s in spec.series
+                       if s.country and s.country.strip().upper() in units)
+            raise SpecError(
+                f"{spec.where}: series {desc} measure the model variable {var!r} for different units "
+                f"({', '.join(units)}); one run has one trajectory, so they cannot be fitted together "
+                "here. Write a panel spec ([panel] table, one member per unit) or keep one unit per "
+                "spec. Two instruments for the same unit are allowed."
+            )

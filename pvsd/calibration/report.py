@@ -1,4 +1,4 @@
-"""The HTML report of a calibration (built on :mod:`pvsd.report`)."""
+"""The HTML report of a calibration (built on :mod:`pvsd.document`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pvsd.report.document import Report, kv_table
+from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
-    from pvsd.calibration.result import CalibrationResult
+    from typing import Any as CalibrationResult  # a pvsd.calibration.result.CalibrationResult;
+    # not imported: the result builds its report (result -> report), never the other way round
 
 __all__ = ["calibration_report"]
 
@@ -49,6 +50,15 @@ def calibration_report(result: CalibrationResult) -> Report:
                   caption="On the model's scale. RMSE, MAPE (%), R² (squared correlation), MSE and "
                   "Theil's inequality proportions (Sterman 1984): U^M bias, U^S unequal variation, "
                   "U^C unequal co-variation; they sum to 1. 'holdout' rows are years not used in the fit.")
+    if len(result.skill):
+        rep.section("Forecast skill")
+        for s in result.skill_verdict:
+            rep.add_notice(s)
+        rep.add_table(result.skill.set_index(["series", "method"]), name="skill",
+                      caption="Held-out years only, on the indicator's own scale: MAPE (%), RMSE and "
+                      "share within 5% of the observed value, for the model and for naive forecasts "
+                      "made from the fitted years: last value carried forward, least-squares trend "
+                      "of the last four observations, last value plus their mean yearly change.")
     rep.section("Data and fit")
     band = "posterior" if result.mcmc else "Laplace (normal approximation at the optimum)"
     rep.add_figure(result.plot(), "fit",

@@ -74,6 +74,9 @@ class CalibrationResult:
         Every observation read (including unused ones), with file line numbers.
     units
         Units of the observed variables.
+    skill, skill_verdict
+        Held-out forecast skill of the model beside naive forecasts (``series, method, n,
+        mape, rmse, within_5pct`` on the indicator's scale) and sentences saying where it loses.
     warnings
         Plain-language warnings (parameters at a bound or not moved, short chains ...).
     provenance
@@ -101,6 +104,8 @@ class CalibrationResult:
     fit: Mapping[str, Any]
     data: pd.DataFrame
     units: Mapping[str, str] = field(default_factory=dict)
+    skill: pd.DataFrame = field(default_factory=pd.DataFrame)
+    skill_verdict: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
@@ -163,6 +168,12 @@ class CalibrationResult:
         corr = self.strong_correlations(correlation_threshold)
         lines.append(f"[[Correlations]] (unreported correlations are < {correlation_threshold})")
         lines += [f"    C({a}, {b}) = {c:+.4f}" for a, b, c in corr] or ["    none"]
+        if len(self.skill):
+            lines.append("[[Forecast skill, held out]] (indicator scale; naive forecasts from the "
+                         "fit period)")
+            lines += ["    " + ln for ln in self.skill.to_string(
+                index=False, float_format=lambda v: f"{v:.4g}").splitlines()]
+            lines += [f"    {s}" for s in self.skill_verdict]
         if self.mcmc:
             d = self.mcmc
             lines.append(f"[[MCMC]] {d['sampler']}: {d['walkers']} walkers x {d['steps']} steps, burn-in "
@@ -300,7 +311,7 @@ class CalibrationResult:
 
     # ------------------------------------------------------------------ HTML
     def _repr_html_(self) -> str:
-        from pvsd.report.document import table_html
+        from pvsd.document import table_html
 
         warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         cols = ["parameter", "value", "stderr", "lower", "upper", "initial"]

@@ -8,6 +8,7 @@ A spec is a TOML file a policy analyst writes by hand (paths are relative to it)
     fit_period = [2000, 2016]           # observations used for fitting (inclusive)
     holdout_period = [2017, 2022]       # observations only predicted (optional)
     time_step = 0.125                   # optional TIME STEP for every run
+    method = "euler"                    # optional integration method: euler | rk4
     seed = 20240601                     # every random draw is seeded from this
 
     [series.capability]
@@ -51,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pvsd.errors import SpecError
+from pvsd.errors import PvsdError, SpecError
 
 if TYPE_CHECKING:
     from pvsd.model import Model
@@ -239,6 +240,8 @@ class CalibrationSpec:
         not held out.
     time_step
         TIME STEP of every run (default: the model's).
+    method
+        Integration method of every run: ``"euler"`` (default) or ``"rk4"``.
     seed
         Seed of every random draw (global search, MCMC, predictive draws).
     search, uncertainty, mcmc
@@ -256,6 +259,7 @@ class CalibrationSpec:
     holdout_period: tuple[float, float] | None = None
     time_step: float | None = None
     seed: int = 1
+    method: str = "euler"
     search: Mapping[str, Any] = field(default_factory=lambda: dict(_SEARCH))
     uncertainty: Mapping[str, Any] = field(default_factory=lambda: dict(_UNCERTAINTY))
     mcmc: Mapping[str, Any] = field(default_factory=lambda: dict(_MCMC))
@@ -278,6 +282,12 @@ class CalibrationSpec:
         if self.time_step is not None:
             object.__setattr__(self, "time_step",
                                _num(self.time_step, f"{where}: time_step", positive=True))
+        from pvsd.numerics import resolve_method
+
+        try:
+            object.__setattr__(self, "method", resolve_method(self.method, f"{where}: method"))
+        except PvsdError as exc:
+            raise SpecError(str(exc)) from None
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise SpecError(f"{where}: seed must be a non-negative integer, got {self.seed!r}.")
         object.__setattr__(self, "search", _options(self.search, _SEARCH, f"{where}: [search]"))
@@ -337,7 +347,7 @@ class CalibrationSpec:
         if not isinstance(head, Mapping) or "model" not in head:
             raise SpecError(f"{where}: needs a [calibration] table with model = \"...\" "
                             "(a model file or a bundled model name).")
-        hkeys = {"model", "title", "fit_period", "holdout_period", "time_step", "seed"}
+        hkeys = {"model", "title", "fit_period", "holdout_period", "time_step", "seed", "method"}
         bad = sorted(set(head) - hkeys)
         if bad:
             raise SpecError(f"{where}: [calibration] has unknown key(s) {bad}; allowed: "
@@ -358,6 +368,7 @@ class CalibrationSpec:
             model=model, series=series, parameters=dict(params),
             fit_period=head.get("fit_period"), holdout_period=head.get("holdout_period"),
             time_step=head.get("time_step"), seed=head.get("seed", 1),
+            method=head.get("method", "euler"),
             search=data.get("search"), uncertainty=data.get("uncertainty"),  # type: ignore[arg-type]
             mcmc=data.get("mcmc"), title=str(head.get("title", "")), source=src,  # type: ignore[arg-type]
         )

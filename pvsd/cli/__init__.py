@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: tuple[str, ...] = (
     "report", "run", "scenarios", "ensemble", "explore", "info",
     "sensitivity", "calibrate", "loops", "doc", "diagram", "embed",
+    "optimize", "discover",
 )
 
 
@@ -67,6 +68,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # an output place that cannot be written: say where and why
+        print(f"pvsd: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("pvsd: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One paragraph for a file-system error: the path, what is wrong, the fix."""
+    import errno
+
+    path = exc.filename or "the output path"
+    why = {
+        errno.EACCES: "permission denied (the folder is read-only for you)",
+        errno.EPERM: "operation not permitted",
+        errno.EEXIST: "a file or folder of that name exists already (or a part of the path is a file)",
+        errno.EISDIR: "it is an existing folder, not a file",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.ENOSPC: "the disk is full",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOENT: "a folder on the way does not exist",
+    }.get(exc.errno or -1, exc.strerror or type(exc).__name__)
+    msg = (f"cannot write {str(path)!r}: {why}. Choose an output path in a folder you can write "
+           "(-o/--out), or remove what is in the way.")
+    return textwrap.fill(msg, width=100, subsequent_indent="  ", break_long_words=False,
+                         break_on_hyphens=False)

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pvsd.cli.common import default_out, say, split_names
+from pvsd.cli.common import add_quiet_arg, default_out, say, split_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,17 +36,35 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="profile-likelihood intervals for these parameters (comma-separated or "
                    "repeated; 'all' for every parameter)")
     p.add_argument("--seed", type=int, help="random seed (overrides the spec's)")
+    p.add_argument("--method", metavar="NAME",
+                   help="integration method: euler or rk4 (overrides the spec's method)")
     p.add_argument("--scenario-name", default="calibrated", metavar="NAME",
                    help="name of the scenario in fitted_parameters.toml (default: calibrated)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--holdout", type=int, metavar="N",
+                   help="panel specs: hold out each unit's last N waves (overrides [panel] holdout)")
+    p.add_argument("--forecast", type=float, nargs="+", metavar="YEAR",
+                   help="panel specs: also forecast these years (forecast.csv)")
+    add_quiet_arg(p)
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from pvsd.calibration import calibrate, load_spec
     from pvsd.io import check_new, replace_dir, write_text
+    from pvsd.parameters import read_toml
 
+    if "panel" in read_toml(args.spec):
+        return _handle_panel(args)
+    if args.holdout is not None or args.forecast:
+        from pvsd.errors import SpecError
+
+        raise SpecError(f"{args.spec}: --holdout and --forecast apply to panel specs (with a "
+                        "[panel] table); for a single-unit spec set holdout_period in [calibration].")
     spec = load_spec(args.spec)
+    if getattr(args, "method", None):
+        import dataclasses
+
+        spec = dataclasses.replace(spec, method=args.method)  # validated by the spec
     out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
     check_new(out, args.force)
     mcmc: bool | dict | None = args.mcmc
@@ -68,7 +86,7 @@ def handle(args: argparse.Namespace) -> int:
         rep.write(folder)
         write_text(folder / "fitted_parameters.toml", result.scenario_toml(args.scenario_name))
         result.save_parameters(folder / "fitted_parameters.csv", force=True)
-        write_text(folder / "report.txt", result.report() + "\n")
+        write_text(folder / "report.txt", result.report() + "\n\n" + _provenance_text(result.provenance))
         replace_dir(folder, out, args.force)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -76,3 +94,39 @@ def handle(args: argparse.Namespace) -> int:
     say(f"fitted parameters: {(out / 'fitted_parameters.toml').resolve()} (scenario "
         f"{args.scenario_name!r}) and fitted_parameters.csv")
     return 0
+
+
+def _handle_panel(args: argparse.Namespace) -> int:
+    import time
+
+    from pvsd.calibration.panel import calibrate_panel, load_panel_spec
+    from pvsd.io import check_new
+
+    spec = load_panel_spec(args.spec)
+    if args.seed is not None:
+        spec = spec.with_options(seed=args.seed)
+    out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
+    check_new(out, args.force)
+    post: bool | dict | None = args.mcmc
+    if args.steps is not None:
+        post = {"iterations": args.steps, "enabled": True if args.mcmc is None else bool(args.mcmc)}
+    t0 = time.perf_counter()
+    say(f"panel calibration of {spec.model} ({args.spec})")
+    log = (lambda m: None) if args.quiet else (lambda m: say(f"  [{time.perf_counter() - t0:6.1f} s] {m}"))
+    result = calibrate_panel(spec, posterior=post, holdout=args.holdout, forecast=args.forecast,
+                             log=log)
+    say(result.report())
+    path = result.write(out, force=args.force)
+    say(f"report written: {path.resolve()}")
+    say(f"tables: {out.resolve()}/*.csv (forecast.csv, estimates.csv, skill.csv ...) and results.nc")
+    return 0
+
+
+def _provenance_text(record: dict) -> str:
+    """Provenance lines closing report.txt (model SHA-256, parameters, seed, versions)."""
+    import json
+
+    lines = ["Provenance", "----------"]
+    for k, v in record.items():
+        lines.append(f"{k}: {v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)}")
+    return "\n".join(lines) + "\n"

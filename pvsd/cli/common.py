@@ -1,4 +1,46 @@
-"""Argument helpers shared by the CLI commands."""
+"""Argument helpers shared by the CLI commands, and the one flag vocabulary.
+
+Every command spells the same thing the same way and gives it the same meaning
+(docs/cli.md has this table for users). New commands and options use these names
+and the ``add_*`` helpers below; an option that means something else gets another name.
+
+=========================  ==================================================================
+``MODEL``                  first positional: model file or bundled model name
+``--scenarios FILE``       a scenario TOML file (format: ``pvsd scenarios --help``)
+``--scenario NAME``        one scenario of ``--scenarios`` (repeatable where several run)
+``--set NAME=VALUE``       override a constant, wherever a model runs (repeatable); applied on
+                           top of the scenario, to the baseline and to every scenario
+``-v/--outputs NAMES``     a LIST of variables to output, keep or chart (comma-separated or
+                           repeated); never one variable
+``--variable NAME``        ONE variable (e.g. drawn under the loop scores)
+``--initial-time T``,      time settings for the run (``--saveper``: interval between saved
+``--final-time T``,        times; there is no ``--save-every``)
+``--time-step DT``,
+``--saveper DT``
+``--method NAME``          the integration method (euler, rk4 ...), wherever a model runs.
+                           Other choices of algorithm have their own names: ``--analysis``
+                           (sensitivity: morris, sobol, fast, delta), ``--search`` (loops)
+``-n/--n N``               sample size / number of runs drawn
+``--seed N``               random seed (recorded in the provenance)
+``--spec FILE``            a parameter/uncertainty spec (TOML); positional ``SPEC`` where the
+                           spec is the command's subject (sensitivity, calibrate)
+``--bands N``              Monte Carlo runs for uncertainty bands; ``--no-bands`` skips them
+``--executor``,            how ensembles run; Dask scheduler address
+``--scheduler ADDRESS``
+``-o/--out PATH``          the file or folder to write
+``--force``                replace an existing output (never done silently)
+``--fragment``             also write one embeddable HTML fragment per figure
+``--format FMT``           also write every figure as static images: png, svg, pdf
+                           (comma-separated or repeated)
+``--plotly-js MODE``       ``shared`` (one plotly.min.js beside the pages of a folder, default
+                           for folders) or ``inline`` (self-contained, default for one file)
+``-q/--quiet``             no progress bars and only the essential messages
+=========================  ==================================================================
+
+Old spellings kept as hidden aliases: ``--scenario-file`` (= ``--scenarios``), ``--only``
+(= ``--scenario``), ``--save-every`` (= ``--saveper``), ``--no-progress`` (= ``--quiet``),
+``--band-runs`` (= ``--bands``), ``--uncertainty`` (= ``--spec``).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +54,17 @@ from typing import Any
 from pvsd.errors import ParameterError, PvsdError
 
 __all__ = [
+    "add_alias",
+    "add_figure_args",
     "add_model_arg",
     "add_output_args",
+    "add_quiet_arg",
+    "add_scenario_args",
+    "add_set_arg",
     "add_time_args",
+    "base_scenario",
     "default_out",
+    "figure_options",
     "parse_sets",
     "say",
     "split_names",
@@ -34,19 +83,137 @@ def add_model_arg(p: argparse.ArgumentParser, optional: bool = False) -> None:
         p.add_argument("model", metavar="MODEL", help=help_)
 
 
-def add_time_args(p: argparse.ArgumentParser) -> None:
-    """--initial-time, --final-time, --time-step, --saveper."""
+def add_time_args(p: argparse.ArgumentParser, saveper: bool = True, method: bool = True) -> None:
+    """--initial-time, --final-time, --time-step, --saveper (hidden alias --save-every), --method."""
     g = p.add_argument_group("time settings (default: the model file's)")
     g.add_argument("--initial-time", type=float, metavar="T")
     g.add_argument("--final-time", type=float, metavar="T")
     g.add_argument("--time-step", type=float, metavar="DT")
-    g.add_argument("--saveper", type=float, metavar="DT", help="interval between saved times")
+    if saveper:
+        g.add_argument("--saveper", type=float, metavar="DT", help="interval between saved times")
+        add_alias(g, "--save-every", "saveper", type=float)
+    if method:
+        g.add_argument("--method", metavar="NAME", default=None,
+                       help="integration method: euler (default, as PySD) or rk4 (Vensim's RK4 Fixed)")
+        g.add_argument("--force-long", action="store_true", default=False,
+                       help="run even when the estimated work or memory is above pvsd's limits")
 
 
-def time_kwargs(args: argparse.Namespace) -> dict[str, float]:
+def add_set_arg(p: argparse.ArgumentParser) -> None:
+    """--set NAME=VALUE (repeatable), for every command that runs a model."""
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", dest="set",
+                   help="override a constant (repeatable; quote names with spaces); applied on top of "
+                   "any scenario, to the baseline and every scenario")
+
+
+def add_scenario_args(p: argparse.ArgumentParser, several: bool = False, default_help: str = "",
+                      pick: bool = True) -> None:
+    """--scenarios FILE (hidden alias --scenario-file) and --scenario NAME (alias --only)."""
+    p.add_argument("--scenarios", metavar="FILE",
+                   help="scenario file (TOML; format in `pvsd scenarios --help`)" + default_help)
+    add_alias(p, "--scenario-file", "scenarios")
+    if not pick:
+        return
+    if several:
+        p.add_argument("--scenario", action="append", metavar="NAMES",
+                       help="run only these scenarios of --scenarios (comma-separated or repeated)")
+        add_alias(p, "--only", "scenario", action="append")
+    else:
+        p.add_argument("--scenario", metavar="NAME", help="the scenario of --scenarios to use")
+
+
+def add_quiet_arg(p: argparse.ArgumentParser) -> None:
+    """-q/--quiet (hidden alias --no-progress)."""
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars and only the essential messages")
+    add_alias(p, "--no-progress", "quiet", action="store_true")
+
+
+def add_alias(p: Any, flag: str, dest: str, **kwargs: Any) -> None:
+    """An old spelling of an option, accepted but not shown in ``--help``."""
+    p.add_argument(flag, dest=dest, help=argparse.SUPPRESS, **kwargs)
+
+
+def add_figure_args(p: argparse.ArgumentParser, folder: bool = True) -> None:
+    """--fragment, --format, --plotly-js for commands that write figures."""
+    if folder:
+        p.add_argument("--fragment", action="store_true",
+                       help="also write one embeddable HTML fragment per figure")
+    p.add_argument("--format", action="append", metavar="FMT", dest="format",
+                   help="also write every figure as a static image: png, svg or pdf (comma-separated "
+                   "or repeated; uses the system Chromium, offline)")
+    p.add_argument("--plotly-js", choices=("shared", "inline"), default=None, dest="plotly_js",
+                   help="shared: one plotly.min.js beside the pages (default for a report folder); "
+                   "inline: every page self-contained (default for a single file)")
+
+
+def figure_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``formats`` and ``plotly_js`` keywords for report writers, checked."""
+    from pvsd.figures import check_formats
+
+    return {"formats": check_formats(split_names(getattr(args, "format", None)) or ()),
+            "plotly_js": getattr(args, "plotly_js", None)}
+
+
+def base_scenario(args: argparse.Namespace, model: Any) -> Any:
+    """The one scenario a single run uses: ``--scenarios``/``--scenario`` with ``--set`` on top.
+
+    Returns None when neither is given. With a file of exactly one scenario,
+    ``--scenario`` may be left out.
+    """
+    from pvsd.errors import ScenarioError
+
+    name = getattr(args, "scenario", None)
+    if isinstance(name, list):
+        names = split_names(name) or []
+        if len(names) > 1:
+            raise ScenarioError(f"--scenario: this command runs one scenario, got {', '.join(names)}.")
+        name = names[0] if names else None
+    file = getattr(args, "scenarios", None)
+    if name and not file:
+        raise ScenarioError("--scenario NAME needs --scenarios FILE (the file that defines it).")
+    scenario = None
+    if file:
+        import pvsd
+
+        sset = pvsd.load_scenarios(file, model)
+        if name:
+            scenario = sset[name]
+        elif len(sset) == 1:
+            scenario = next(iter(sset))
+        else:
+            raise ScenarioError(f"{file} defines {len(sset)} scenarios; choose one with --scenario NAME "
+                                f"({', '.join(sset.names)}).")
+    sets = parse_sets(getattr(args, "set", None))
+    if not sets:
+        return scenario
+    from pvsd.scenarios import Scenario
+
+    sets = {model.resolve(k, where="--set"): v for k, v in sets.items()}
+    if scenario is None:
+        return Scenario(name="set", title="--set " + ", ".join(f"{k}={v:g}" for k, v in sets.items()),
+                        constants=sets)
+    import dataclasses
+
+    # --set wins over the scenario's constant and its lever for the same variable
+    def keep(items: Any) -> dict[str, Any]:
+        return {k: v for k, v in items if model.resolve(k) not in sets}
+
+    return dataclasses.replace(scenario, constants={**keep(scenario.constants.items()), **sets},
+                               levers=keep(scenario.levers.items()))
+
+
+def time_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The time settings given on the command line, as Model.run keywords."""
     keys = ("initial_time", "final_time", "time_step", "saveper")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    out: dict[str, Any] = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if getattr(args, "method", None) is not None:
+        from pvsd.numerics import resolve_method
+
+        out["method"] = resolve_method(args.method, "--method")
+    if getattr(args, "force_long", False):
+        out["allow_long"] = True
+    return out
 
 
 def add_output_args(p: argparse.ArgumentParser, what: str = "report folder") -> None:

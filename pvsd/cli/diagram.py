@@ -53,6 +53,11 @@ def handle(args: argparse.Namespace) -> int:
         res = loops(model)
         highlight = list(res.loop(args.loop)["variables"])
     svg = diagram_svg(model, view=args.view, highlight=highlight)
+    from pvsd.provenance import markup_comment, provenance
+
+    prov = provenance(model.path, model.sha256, view=args.view, highlight=highlight)
+    head, sep, rest = svg.partition("?>\n")  # after the XML declaration, before <svg>
+    svg = f"{head}{sep}{markup_comment(prov)}\n{rest}" if sep else f"{markup_comment(prov)}\n{svg}"
     write_text(out, svg, force=args.force)
     if not parse_sketch(model.path):
         say(f"{model.path.name} has no sketch: the causal graph was laid out automatically.")

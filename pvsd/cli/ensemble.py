@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pvsd.cli.common import add_executor_args, add_model_arg, add_time_args, executor_of, say, split_names, time_kwargs
+from pvsd.cli.common import (
+    add_executor_args,
+    add_model_arg,
+    add_quiet_arg,
+    add_set_arg,
+    add_time_args,
+    executor_of,
+    parse_sets,
+    say,
+    split_names,
+    time_kwargs,
+)
 from pvsd.errors import DataError, PvsdError
 
 
@@ -26,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=12345, help="seed of the draw with --spec (default 12345)")
     p.add_argument("-v", "--outputs", action="append", metavar="NAMES",
                    help="variables to keep (default: the stocks)")
-    p.add_argument("--save-every", type=float, metavar="DT", help="interval between saved times")
+    add_set_arg(p)
     add_time_args(p)
+    add_quiet_arg(p)
     add_executor_args(p)
     p.add_argument("-o", "--out", metavar="FILE.nc", required=True, help="netCDF file to write")
     p.add_argument("--force", action="store_true", help="replace FILE.nc if it exists")
@@ -71,8 +83,16 @@ def handle(args: argparse.Namespace) -> int:
         space = pvsd.ParameterSpace.from_toml(args.spec)
         space.validate(model)
         samples = space.sample(args.n, seed=args.seed)
-    ds = model.run_ensemble(samples, outputs=split_names(args.outputs), save_every=args.save_every,
+    sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(args.set).items()}
+    if sets:
+        clash = sorted(set(sets) & {model.resolve(c) for c in samples.columns})
+        if clash:
+            raise PvsdError(f"--set {', '.join(clash)}: also a sampled column; a parameter is either "
+                            "sampled or set, not both.")
+        samples = samples.assign(**sets)
+    ds = model.run_ensemble(samples, outputs=split_names(args.outputs), save_every=args.saveper,
                             executor=executor_of(args), seed=args.seed if args.spec else None,
+                            progress=False if args.quiet else None,
                             **{k: v for k, v in time_kwargs(args).items() if k != "saveper"})
     write_netcdf(args.out, ds, force=args.force)
     say(f"wrote {args.out}: {ds.sizes['run']} runs x {ds.sizes['time']} times of "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg
+from pvsd.cli.common import add_alias, add_model_arg, add_scenario_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,16 +18,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "scenario and export of an HTML report. It listens on 127.0.0.1 only and needs no network.",
     )
     add_model_arg(p, optional=True)
-    p.add_argument("--scenarios", metavar="FILE",
-                   help="scenario file to overlay (default for the reference model: its bundled scenarios)")
-    p.add_argument("--uncertainty", metavar="SPEC",
+    add_scenario_args(p, default_help=" to overlay (default for the reference model: its bundled scenarios)",
+                      pick=False)
+    p.add_argument("--spec", metavar="SPEC", dest="uncertainty",
                    help="sensitivity spec (TOML with [parameters]) for the uncertainty bands "
                    "(default: MODEL_sensitivity.toml next to the model, if any)")
     p.add_argument("--save-to", metavar="FILE",
                    help="scenario file that 'Save as scenario' appends to "
                    "(default: the --scenarios file, else MODEL_scenarios.toml here)")
-    p.add_argument("--band-runs", type=int, metavar="N",
+    add_alias(p, "--uncertainty", "uncertainty")
+    p.add_argument("--bands", type=int, metavar="N", dest="band_runs",
                    help="Monte Carlo runs for the uncertainty bands (default: the spec's [bands] n, else 200)")
+    add_alias(p, "--band-runs", "band_runs", type=int)
     p.add_argument("--port", type=int, default=8050, metavar="N", help="port (default 8050; 0 = any free port)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     p.set_defaults(func=handle)
@@ -40,7 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise PvsdError(f"--port must be between 0 and 65535, got {args.port}.")
     if args.band_runs is not None and args.band_runs < 10:
-        raise PvsdError(f"--band-runs must be at least 10, got {args.band_runs}.")
+        raise PvsdError(f"--bands must be at least 10, got {args.band_runs}.")
     from pvsd.explorer.app import serve
 
     serve(args.model, args.scenarios, args.uncertainty, port=args.port, open_browser=not args.no_browser,

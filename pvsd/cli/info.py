@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-import pandas as pd
-
 from pvsd.cli.common import add_model_arg, say
 
 KINDS = ("stock", "flow", "aux", "constant", "lookup", "data", "control")
@@ -26,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     import pvsd
 
     model = pvsd.load(args.model)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from pvsd.cli.common import add_model_arg, add_output_args, default_out, say
+from pvsd.cli.common import (
+    add_figure_args,
+    add_model_arg,
+    add_output_args,
+    add_scenario_args,
+    add_set_arg,
+    add_time_args,
+    base_scenario,
+    default_out,
+    figure_options,
+    say,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,36 +30,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         "variable, and a causal-loop diagram of the dominant loops.",
     )
     add_model_arg(p)
-    p.add_argument("--scenario-file", metavar="FILE", help="TOML scenario file")
-    p.add_argument("--scenario", metavar="NAME",
-                   help="scenario of --scenario-file to analyse (default: the model's own settings, "
-                        "or the only scenario of the file)")
-    p.add_argument("-v", "--variable", metavar="NAME",
-                   help="variable drawn under the loop scores (default: the stock in the most "
+    add_scenario_args(p)
+    add_set_arg(p)
+    p.add_argument("--variable", metavar="NAME",
+                   help="the one variable drawn under the loop scores (default: the stock in the most "
                         "important loops)")
     p.add_argument("--max-length", type=int, metavar="N", help="longest loop searched, in variables")
     p.add_argument("--max-loops", type=int, metavar="N", default=None,
                    help="above this many loops use the strongest-path search instead of listing "
                         "every loop (default 2000)")
-    p.add_argument("--method", choices=("auto", "enumerate", "strongest_path"), default="auto",
+    p.add_argument("--search", choices=("auto", "enumerate", "strongest_path"), default="auto",
                    help="loop search (default: auto)")
     p.add_argument("--names", metavar="FILE",
                    help="loop-names TOML file ([[loop]] name, variables in causal order); default: "
                         "MODEL_loops.toml next to the model, if any")
-    g = p.add_argument_group("time settings (default: the model file's)")
-    g.add_argument("--initial-time", type=float, metavar="T")
-    g.add_argument("--final-time", type=float, metavar="T")
-    g.add_argument("--time-step", type=float, metavar="DT",
-                   help="scores are computed at every time step")
-    p.add_argument("--fragment", action="store_true",
-                   help="also write one embeddable HTML fragment per figure")
+    add_time_args(p, saveper=False, method=False)  # scores: every Euler time step
+    add_figure_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     import pvsd
-    from pvsd.errors import ScenarioError
     from pvsd.io import check_new
     from pvsd.loops import DEFAULT_MAX_LOOPS
     from pvsd.report.loops_report import loops_report
@@ -56,26 +59,14 @@ def handle(args: argparse.Namespace) -> int:
     out = args.out or default_out("pvsd-loops")
     check_new(out, args.force)
     model = pvsd.load(args.model)
-    scenario = None
-    if args.scenario and not args.scenario_file:
-        raise ScenarioError("--scenario needs --scenario-file FILE (the TOML file that defines it).")
-    if args.scenario_file:
-        sset = pvsd.load_scenarios(args.scenario_file, model)
-        if args.scenario:
-            scenario = sset[args.scenario]
-        elif len(sset) == 1:
-            scenario = next(iter(sset))
-        else:
-            raise ScenarioError(
-                f"{args.scenario_file} defines {len(sset)} scenarios; choose one with --scenario "
-                f"({', '.join(sset.names)})."
-            )
+    figopts = figure_options(args)
+    scenario = base_scenario(args, model)
     if args.variable:
         model.resolve(args.variable, where="--variable")
     say(f"analysing the feedback loops of {model.path.name}"
         + (f", scenario {scenario.name!r}" if scenario else "") + " ...")
     res = pvsd.loops(model, scenario, max_length=args.max_length,
-                     max_loops=args.max_loops or DEFAULT_MAX_LOOPS, method=args.method, names=args.names,
+                     max_loops=args.max_loops or DEFAULT_MAX_LOOPS, method=args.search, names=args.names,
                      initial_time=args.initial_time, final_time=args.final_time,
                      time_step=args.time_step)
     say(res.message)
@@ -85,12 +76,14 @@ def handle(args: argparse.Namespace) -> int:
         for r in t.itertuples(index=False):
             text = textwrap.fill(r.variables, width=100, initial_indent=" " * 4, subsequent_indent=" " * 6)
             say(f"  {res.label(r.id)} ({r.polarity}) {100 * r.mean_relative_score:+5.1f}%\n{text}")
-        lead = res.leading()
+        from pvsd.report.loops_report import reporting_period
+
+        lead = res.leading(reporting_period(res, model))
         say("\nLeading loop by period:")
         for r in lead.itertuples(index=False):
             say(f"  {r.start:g}-{r.end:g}: {res.label(r.id)} ({r.polarity}), "
                 f"{100 * r.mean_share:.0f}% of the change")
-    rep = loops_report(res, model, variable=args.variable, scenario_file=args.scenario_file)
-    path = rep.write(out, force=args.force, fragments=args.fragment)
+    rep = loops_report(res, model, variable=args.variable, scenario_file=args.scenarios)
+    path = rep.write(out, force=args.force, fragments=args.fragment, **figopts)
     say(f"\nreport written: {path.resolve()}")
     return 0

@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 
 from pvsd.cli.common import (
+    add_figure_args,
     add_model_arg,
     add_output_args,
+    add_quiet_arg,
+    add_scenario_args,
+    add_set_arg,
     add_time_args,
     default_out,
+    figure_options,
+    parse_sets,
     say,
+    split_names,
     time_kwargs,
 )
-from pvsd.errors import PvsdError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,17 +26,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write a self-contained HTML report of a model and its scenarios (main job)",
         description="Run a model's baseline and scenarios and write a report folder: "
-        "report.html (self-contained, opens offline), CSVs of every table and plotted series, "
-        "and with --fragment embeddable figures. With no arguments: the bundled reference "
-        "model public_value_chain and its bundled scenarios.",
+        "report.html (opens offline; plotly.min.js beside it, shared by the folder's pages), tidy "
+        "CSVs of every table and plotted series with provenance.json, with --fragment embeddable "
+        "figures and with --format png/svg/pdf static images of every figure. With no arguments: "
+        "the bundled reference model public_value_chain and its bundled scenarios. A model without "
+        "scenarios gets a baseline report (add --scenarios FILE to compare what-ifs).",
     )
     add_model_arg(p, optional=True)
-    p.add_argument("--scenarios", metavar="FILE",
-                   help="scenario file (default: the model's bundled scenarios, if any)")
-    p.add_argument("--fragment", action="store_true",
-                   help="also write one embeddable HTML fragment per figure")
+    add_scenario_args(p, several=True, default_help=" (default: the model's bundled scenarios, if any; "
+                      "none: a baseline report)")
+    add_set_arg(p)
+    p.add_argument("-v", "--outputs", action="append", metavar="NAMES",
+                   help="variables to compare (default: the file's [compare] outputs, else the stocks)")
     p.add_argument("--live", action="store_true",
                    help="add a live simulator section: sliders re-simulate the model in the browser")
+    add_figure_args(p)
+    add_quiet_arg(p)
     add_time_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)
@@ -44,27 +55,40 @@ def handle(args: argparse.Namespace) -> int:
     model_name = args.model or REFERENCE_MODEL
     out = args.out or default_out(f"pvsd-report-{model_name if not args.model else 'model'}")
     check_new(out, args.force)
+    figopts = figure_options(args)
     model = pvsd.load(model_name)
     scen_file = args.scenarios
     if scen_file is None:
         found = bundled_scenarios(model.name)
-        if found is None:
-            raise PvsdError(
-                f"{model.path.name} has no bundled scenarios; pass --scenarios FILE "
-                "(a TOML scenario file; see `pvsd scenarios --help`)."
-            )
-        scen_file = str(found)
-    sset = pvsd.load_scenarios(scen_file, model)
+        scen_file = str(found) if found is not None else None
+    sets = parse_sets(args.set)
+    sets = {model.resolve(k, where="--set"): v for k, v in sets.items()}
+    if scen_file is not None:
+        sset = pvsd.load_scenarios(scen_file, model)
+        only = split_names(args.scenario)
+        chosen = [sset[n] for n in only] if only else sset
+    else:
+        if args.scenario:
+            from pvsd.errors import ScenarioError
+
+            raise ScenarioError("--scenario NAME needs --scenarios FILE (the file that defines it).")
+        from pvsd.scenarios import ScenarioSet
+
+        sset = chosen = ScenarioSet(())
     if args.live:  # fail before running anything when the model cannot be compiled
         from pvsd.embed.js_backend import check_supported, ir_of
 
         check_supported(ir_of(model), what="add the live simulator (--live)")
-    say(f"running {model.path.name}: baseline + {len(sset)} scenarios ...")
-    comparison = pvsd.run_scenarios(model, sset, **time_kwargs(args))
+    say(f"running {model.path.name}: baseline + {len(chosen)} scenarios"
+        + (f", with --set {', '.join(f'{k}={v:g}' for k, v in sets.items())}" if sets else "") + " ...")
+    outputs = split_names(args.outputs) or (list(sset.outputs) or None)
+    comparison = pvsd.run_scenarios(model, chosen, outputs=outputs, years=list(sset.years) or None,
+                                    progress=False if args.quiet else None, params=sets or None,
+                                    **time_kwargs(args))
     from pvsd.report.scenario_report import scenario_report
 
     rep = scenario_report(comparison, model, scenario_file=scen_file, live=args.live)
-    path = rep.write(out, force=args.force, fragments=args.fragment)
+    path = rep.write(out, force=args.force, fragments=args.fragment, **figopts)
     say(f"report written: {path.resolve()}")
     say(f"open it in a browser: file://{path.resolve()}")
     return 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
 from pvsd.cli.common import (
+    add_figure_args,
     add_model_arg,
+    add_scenario_args,
+    add_set_arg,
     add_time_args,
-    parse_sets,
+    base_scenario,
+    figure_options,
     say,
     split_names,
     time_kwargs,
@@ -27,15 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with provenance.",
     )
     add_model_arg(p)
-    p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                   help="override a constant (repeatable)")
-    p.add_argument("--scenarios", metavar="FILE", help="scenario file (TOML)")
-    p.add_argument("--scenario", metavar="NAME", help="scenario of --scenarios to run")
+    add_set_arg(p)
+    add_scenario_args(p)
     p.add_argument("-v", "--outputs", action="append", metavar="NAMES",
                    help="variables to output (comma-separated or repeated; default: all)")
     add_time_args(p)
     p.add_argument("-o", "--out", metavar="FILE", help="write outputs to FILE (.csv or .nc)")
-    p.add_argument("--plot", metavar="HTML", help="also write a self-contained chart page")
+    p.add_argument("--plot", metavar="HTML", help="also write a chart page (self-contained unless "
+                   "--plotly-js shared)")
+    add_figure_args(p, folder=False)
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.set_defaults(func=handle)
 
@@ -49,17 +51,13 @@ def handle(args: argparse.Namespace) -> int:
             check_new(target, args.force)
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".nc"):
         raise PvsdError(f"--out {args.out!r}: use a .csv or .nc file name.")
+    figopts = figure_options(args)
     model = pvsd.load(args.model)
-    scenario = None
-    if args.scenario and not args.scenarios:
-        raise PvsdError("--scenario NAME needs --scenarios FILE (the file that defines it).")
-    if args.scenarios:
-        sset = pvsd.load_scenarios(args.scenarios, model)
-        if not args.scenario:
-            raise PvsdError(f"--scenarios given: choose one with --scenario NAME ({', '.join(sset.names)}).")
-        scenario = sset[args.scenario]
-    result = model.run(params=parse_sets(args.set), scenario=scenario,
-                       outputs=split_names(args.outputs), **time_kwargs(args))
+    stem = Path(args.plot).with_suffix("") if args.plot else Path(f"{model.name}-run")
+    for f in figopts["formats"]:  # refuse before anything is written
+        check_new(f"{stem}.{f}", args.force)
+    scenario = base_scenario(args, model)
+    result = model.run(scenario=scenario, outputs=split_names(args.outputs), **time_kwargs(args))
     if args.out:
         if args.out.lower().endswith(".nc"):
             from pvsd.io import write_netcdf
@@ -69,15 +67,26 @@ def handle(args: argparse.Namespace) -> int:
             result.to_csv(args.out, force=args.force)
         say(f"wrote {args.out} ({len(result.variables)} outputs x {len(result.times)} times)")
     if args.plot:
+        from pvsd.document import Report
         from pvsd.io import write_text
-        from pvsd.report import Report
 
         rep = Report(title=f"{model.name}: run", subtitle=model.path.name,
                      provenance=result.provenance)
         rep.section("Trajectories").add_figure(result.plot(), "run")
-        write_text(args.plot, rep.render(), force=args.force)
+        if figopts["plotly_js"] == "shared":
+            from pvsd.document import write_plotly_js
+
+            write_plotly_js(Path(args.plot).parent)
+        write_text(args.plot, rep.render(plotly_js=figopts["plotly_js"] or "inline"), force=args.force)
         say(f"wrote {args.plot}")
+    if figopts["formats"]:
+        from pvsd.figures import save_figures
+
+        written = save_figures([(result.plot(), f"{stem}.{f}") for f in figopts["formats"]], force=args.force)
+        say("wrote " + ", ".join(str(w) for w in written))
     if not args.out:
+        import pandas as pd
+
         frame = result.to_dataframe()
         step = max(1, len(frame) // 10)
         shown = pd.concat([frame.iloc[::step], frame.iloc[[-1]]]).drop_duplicates()

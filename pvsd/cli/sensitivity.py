@@ -5,7 +5,21 @@ from __future__ import annotations
 import argparse
 import time
 
-from pvsd.cli.common import add_executor_args, add_model_arg, add_output_args, default_out, executor_of, say
+from pvsd.cli.common import (
+    add_alias,
+    add_executor_args,
+    add_figure_args,
+    add_model_arg,
+    add_output_args,
+    add_quiet_arg,
+    add_scenario_args,
+    add_set_arg,
+    base_scenario,
+    default_out,
+    executor_of,
+    figure_options,
+    say,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,12 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_arg(p)
     p.add_argument("spec", metavar="SPEC.toml", help="sensitivity spec file (TOML)")
-    p.add_argument("-m", "--method", metavar="NAME",
+    p.add_argument("--analysis", metavar="NAME",
                    help="morris, sobol, fast (eFAST) or delta (default: the spec's, else sobol)")
+    add_alias(p, "-m", "analysis")
     p.add_argument("-n", "--n", type=int, metavar="N",
                    help="sample size: Sobol base samples (power of two), Morris trajectories, eFAST samples "
                         "per parameter, delta runs (default: the spec's, else the method's)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
+    p.add_argument("--integration", metavar="NAME",
+                   help="integration method of every run: euler (default) or rk4 (Vensim's RK4 Fixed)")
     p.add_argument("--second-order", action="store_true", help="Sobol: also second-order indices")
     p.add_argument("--tolerance", type=float, metavar="W",
                    help="flag indices whose confidence interval is wider than W (default 0.1)")
@@ -35,10 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bands", type=int, metavar="N", dest="bands_n",
                    help="runs for the uncertainty bands (default: the spec's [bands] n, else 500)")
     p.add_argument("--no-bands", action="store_true", help="skip the uncertainty bands")
+    add_scenario_args(p)
+    add_set_arg(p)
     add_executor_args(p)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--fragment", action="store_true",
-                   help="also write one embeddable HTML fragment per figure")
+    add_quiet_arg(p)
+    add_figure_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)
 
@@ -51,26 +69,31 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.out:
         check_new(args.out, args.force)
-    progress = False if args.no_progress else None
+    progress = False if args.quiet else None
+    figopts = figure_options(args)
     model = pvsd.load(args.model)
+    scenario = base_scenario(args, model)
     options = {"second_order": True if args.second_order else None, "tolerance": args.tolerance,
-               "until_converged": True if args.until_converged else None, "max_runs": args.max_runs}
+               "until_converged": True if args.until_converged else None, "max_runs": args.max_runs,
+               "integration": getattr(args, "integration", None)}
     # Check everything (names, bounds, method, n) before any run and say what will happen.
-    m, spec, meth, n, seed, opt = prepare(model, args.spec, args.method, args.n, args.seed, **options)
+    m, spec, meth, n, seed, opt = prepare(model, args.spec, args.analysis, args.n, args.seed, **options)
     runs = meth.runs(n, spec.space, opt)
     say(f"{meth.title}: {len(spec.space.names)} parameters, {len(spec.outcomes)} outcome(s), "
         f"n = {n} -> {runs:,} runs, seed {seed}")
     t0 = time.perf_counter()
-    result = sensitivity(m, spec, meth.name, n, seed, executor=executor_of(args), progress=progress, **options)
+    result = sensitivity(m, spec, meth.name, n, seed, executor=executor_of(args), progress=progress,
+                         scenario=scenario, **options)
     say(f"done in {time.perf_counter() - t0:.1f} s "
         f"(runs {result.timings['run_seconds']:.1f} s, analysis {result.timings['analysis_seconds']:.1f} s)")
     bands = None
     if not args.no_bands:
-        bands = uncertainty_bands(m, spec, n=args.bands_n, seed=seed, executor=executor_of(args), progress=progress)
+        bands = uncertainty_bands(m, spec, n=args.bands_n, seed=seed, executor=executor_of(args), progress=progress,
+                                  scenario=scenario)
     say("")
     say(result.summary())
     out = args.out or str(default_out(f"{m.name}-sensitivity-{meth.name}"))
-    rep = sensitivity_report(result, bands)
-    path = rep.write(out, force=args.force, fragments=args.fragment)
+    rep = sensitivity_report(result, bands, model=m)
+    path = rep.write(out, force=args.force, fragments=args.fragment, **figopts)
     say(f"\nreport: {path.resolve()}")
     return 0

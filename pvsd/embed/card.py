@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from pvsd.document import new_id
 from pvsd.engine.ir import BinOp, Call, Expr, InlineLookup, LookupCall, LookupTable, ModelIR, Num, Ref, UnaryOp
 from pvsd.errors import PvsdError
 
@@ -167,7 +168,7 @@ class ModelCard:
     """A model's documentation, section by section.
 
     Use :meth:`html` for a self-contained page, :meth:`markdown` for Markdown,
-    or add :attr:`blocks` to a :class:`~pvsd.report.document.Report`.
+    or add :attr:`blocks` to a :class:`~pvsd.document.Report`.
     """
 
     model: Any
@@ -176,16 +177,16 @@ class ModelCard:
 
     def html(self) -> str:
         """A self-contained HTML page (no script, no network)."""
-        from pvsd.report.document import Report, plotly_js
+        from pvsd.document import PLOTLY_JS_FILE, Report
 
         rep = Report(title=f"{self.model.name}: model card",
                      subtitle=f"Model {self.model.path.name} · SHA-256 {self.model.sha256[:16]}… · "
                               f"{self.provenance.get('created', '')}",
                      provenance=self.provenance)
         add_card(rep, self, css=True)
-        page = rep.render()
-        # the card has no plotly figure: drop the bundle the report page carries
-        return page.replace(f'<script type="text/javascript">{plotly_js()}</script>', "", 1)
+        page = rep.render(plotly_js="shared")
+        # the card has no plotly figure: drop the script tag the report page carries
+        return page.replace(f'<script src="{PLOTLY_JS_FILE}" charset="utf-8"></script>', "", 1)
 
     def markdown(self) -> str:
         """The card in (GitHub-flavoured) Markdown; diagrams as embedded SVG data URIs."""
@@ -199,7 +200,7 @@ class ModelCard:
 
 
 def add_card(rep: Any, card: ModelCard, css: bool = True, prefix: str = "") -> None:
-    """Append the card's sections to a :class:`~pvsd.report.document.Report`."""
+    """Append the card's sections to a :class:`~pvsd.document.Report`."""
     for k, b in enumerate(card.blocks):
         rep.section(prefix + b.title)
         rep.add_html((f"<style>{CARD_CSS}</style>" if css and k == 0 else "") + b.html)
@@ -211,7 +212,8 @@ def _md_cell(text: Any) -> str:
 
 def _md_table(frame: pd.DataFrame, code_cols: Sequence[str] = ()) -> str:
     cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    # header cells are escaped too: "Mean |relative score|" would otherwise add cells
+    lines = ["| " + " | ".join(_md_cell(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in frame.itertuples(index=False):
         cells = []
         for c, v in zip(cols, row, strict=True):
@@ -285,26 +287,32 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
     if key is not None:
         t = t.sort_values(key, ascending=False, kind="stable")
     shown = t.head(max_loops)
+    if "name" in t.columns:  # every loop the modeller named is listed, however small its score
+        named = t[(t["name"].fillna("") != "") & ~t.index.isin(shown.index)]
+        shown = pd.concat([shown, named])
     rows = []
     for r in shown.to_dict("records"):
         vs = _loop_vars(r.get("variables", ()))
         label = f"{r.get('id', '')} {r.get('name', '') or ''}".strip()
         pol = str(r.get("polarity", ""))
-        rows.append((label, _POLARITY.get(pol, pol),
+        rows.append((label, _POLARITY.get(pol, pol), str(r.get("meaning", "") or ""),
                      " → ".join([*vs, vs[0]]) if vs else "", len(vs),
                      f"{100 * float(r[key]):.1f}%" if key is not None else ""))
-    cols = ["Loop", "Polarity", "Variables (causal order)", "Length"]
+    cols = ["Loop", "Polarity", "Meaning", "Variables (causal order)", "Length"]
     frame = pd.DataFrame(rows, columns=[*cols, "Mean |relative score|"])
     if key is None:
         frame = frame[cols]
+    if not frame["Meaning"].str.len().any():
+        frame = frame.drop(columns="Meaning")
     counts = t["polarity"].value_counts() if "polarity" in t.columns else pd.Series(dtype=int)
     summary = (f"{len(t)} feedback loops ({counts.get('R', 0)} reinforcing, {counts.get('B', 0)} balancing"
                + (f", {counts.get('U', 0)} undetermined" if counts.get("U", 0) else "") + "). "
-               + (f"The {len(shown)} that matter most over the baseline run (Loops that Matter relative "
-                  "scores) are listed. " if len(shown) < len(t) else "")
+               + (f"The {min(max_loops, len(t))} that matter most over the baseline run (Loops that Matter "
+                  "relative scores) and every named loop are listed. " if len(shown) < len(t) else "")
                + "Reinforcing loops amplify change, balancing loops counteract it; polarities come from "
                  "the run. Highlight a loop in the diagram with `pvsd diagram MODEL --highlight \"A,B,C\"`.")
-    h = f"<p>{html.escape(summary)}</p>" + _html_table(frame, num_cols=("Length", "Mean |relative score|"))
+    h = f"<p>{html.escape(summary)}</p>" + _html_table(frame, num_cols=("Length", "Mean |relative score|"),
+                                                       comment_cols=("Meaning",))
     m = summary + "\n\n" + _md_table(frame)
     if n_diagrams:
         from pvsd.embed.diagram import loop_diagram
@@ -313,7 +321,7 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
             vs = _loop_vars(r.get("variables", ()))
             if len(vs) < 2:
                 continue
-            d = loop_diagram(model, vs, uid=f"loop{k}-{model.sha256[:6]}")
+            d = loop_diagram(model, vs, uid=new_id(f"loop{k}-{model.sha256[:6]}"))
             label = f"{r.get('id', '')} {r.get('name', '') or ''}".strip()
             cap = (f"Loop {label} ({_POLARITY.get(str(r.get('polarity', '')), '')}) "
                    f"highlighted in view '{d.title}'")
@@ -387,7 +395,7 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
                                 ("stock", "flow", "aux", "constant", "lookup") if counts.get(k, 0))),
     ]
     purpose = desc or "The model file has no header comment describing its purpose."
-    from pvsd.report.document import kv_table
+    from pvsd.document import kv_table
 
     blocks.append(Block(
         "Purpose",
@@ -395,9 +403,21 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
         purpose + "\n\n" + "\n".join(f"- **{k}**: {v}" for k, v in facts),
     ))
 
+    from pvsd.embed.theory import markdown_html, model_doc
+
+    doc = model_doc(model.path)
+    if doc.theory:
+        src = f"From {doc.source.name}, the model's documentation." if doc.source else ""
+        blocks.append(Block(
+            "Theory",
+            "".join(f"<h3>{html.escape(h)}</h3>{markdown_html(b)}" for h, b in doc.theory)
+            + f'<p class="caption">{html.escape(src)}</p>',
+            "\n\n".join(f"### {h}\n\n{b}" for h, b in doc.theory) + f"\n\n*{src}*",
+        ))
+
     # diagram(s)
     if diagram:
-        figs = diagrams(model, uid=f"card-{model.sha256[:6]}")
+        figs = diagrams(model, uid=new_id(f"card-{model.sha256[:6]}"))
         parts_h, parts_m = [], []
         for d in figs:
             cap = d.title
@@ -511,21 +531,23 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
                         f'<p class="caption">{html.escape(how)} Equations are rendered from the model as '
                         "pvsd runs it.</p>" + "".join(h_parts),
                         f"_{how}_\n\n" + "\n".join(m_parts)))
+    if doc.references:
+        blocks.append(Block("References", markdown_html(doc.references), doc.references))
     return card
 
 
 def write_card(model: Any, out: str | Path | None = None, markdown: str | Path | None = None,
                force: bool = False, loops: bool = True) -> list[Path]:
     """Write the model card as HTML and/or Markdown (atomically; never overwrite without ``force``)."""
-    from pvsd.io import check_new, write_text
+    from pvsd.io import check_new, write_texts
 
     targets = [p for p in (out, markdown) if p is not None]
     for p in targets:
         check_new(p, force)
     card = model_card(model, loops=loops)
-    written = []
+    files: dict[str | Path, str] = {}
     if out is not None:
-        written.append(write_text(out, card.html(), force=force))
+        files[out] = card.html()
     if markdown is not None:
-        written.append(write_text(markdown, card.markdown(), force=force))
-    return written
+        files[markdown] = card.markdown()
+    return write_texts(files, force=force)  # both or neither

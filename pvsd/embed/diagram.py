@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pvsd.document import new_id
 from pvsd.embed.sketch import SketchObject, View, parse_sketch
 from pvsd.errors import PvsdError
 
@@ -491,7 +492,7 @@ def _auto(model: Any, highlight: Sequence[str] | None, uid: str) -> Diagram:
 # ----------------------------------------------------------------------------
 
 
-def diagrams(model: Any, highlight: Sequence[str] | None = None, uid: str = "sd") -> list[Diagram]:
+def diagrams(model: Any, highlight: Sequence[str] | None = None, uid: str | None = None) -> list[Diagram]:
     """One diagram per view of the model's sketch, or one automatic layout without a sketch.
 
     Parameters
@@ -502,20 +503,22 @@ def diagrams(model: Any, highlight: Sequence[str] | None = None, uid: str = "sd"
         Variable names of a feedback loop, in loop order: its variables and links
         are drawn in colour and everything else is dimmed.
     uid
-        Prefix of the SVG ids (markers), unique per page when several diagrams
-        are inlined in one HTML page.
+        Prefix of the SVG ids (markers); default a new unique one, so several
+        diagrams inlined in one HTML page never share an id.
     """
+    uid = uid or new_id("sd")
     views = parse_sketch(model.path)
     if not views:
         return [_auto(model, highlight, f"{uid}-0")]
     return [_render_view(v, model, highlight, f"{uid}-{k}") for k, v in enumerate(views)]
 
 
-def loop_diagram(model: Any, variables: Sequence[str], uid: str = "loop") -> Diagram:
+def loop_diagram(model: Any, variables: Sequence[str], uid: str | None = None) -> Diagram:
     """The view that shows most of a loop's variables, with the loop highlighted.
 
     Without a sketch: the automatic layout with the loop highlighted.
     """
+    uid = uid or new_id("loop")
     views = parse_sketch(model.path)
     if not views:
         return _auto(model, variables, f"{uid}-0")
@@ -557,10 +560,11 @@ def diagram_svg(model: Any, view: str | None = None, highlight: Sequence[str] | 
             raise PvsdError(f"{model.path.name} has no view {view!r}; its views are {names} "
                             "(or give the view's number, from 1).")
         views = pick
+    uid = new_id("sd")  # an SVG inlined in a page next to others keeps its own marker ids
     if not views:
-        parts = [_auto(model, highlight, "sd-0")]
+        parts = [_auto(model, highlight, f"{uid}-0")]
     else:
-        parts = [_render_view(v, model, highlight, f"sd-{k}", title=v.name if len(views) > 1 else None)
+        parts = [_render_view(v, model, highlight, f"{uid}-{k}", title=v.name if len(views) > 1 else None)
                  for k, v in enumerate(views)]
     if len(parts) == 1:
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + parts[0].svg + "\n"

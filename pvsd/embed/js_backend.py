@@ -10,7 +10,13 @@ PySD's PULSE/STEP/RAMP/XIDZ/ZIDZ. Results agree with ``Model.run`` to the last
 bits, except where a transcendental function (``exp``, ``ln``, ``^`` ...) of the
 browser's maths library rounds differently from the C library (a few ulp).
 
-Supported: the unsubscripted subset the numpy back end runs (INTEG, SMOOTH,
+Arrayed models are compiled element by element from
+:func:`pvsd.engine.scalarise.scalarise`; an arrayed output reads as the flat,
+row-major list of its elements and an arrayed parameter takes a number, a
+(nested) list in element order or a time function whose ``y`` rows are such
+lists (``meta["arrays"]`` gives dims, shape and element names).
+
+Supported: the subset the numpy back end runs (INTEG, SMOOTH,
 SMOOTHI, SMOOTH3(I), SMOOTH N, DELAY1(I), DELAY3(I), DELAY N, TREND, FORECAST,
 SAMPLE IF TRUE, INITIAL, ACTIVE INITIAL, lookups with their extrapolation modes,
 WITH LOOKUP, IF THEN ELSE, logical operators, MIN/MAX, ABS, EXP, LN, LOG, SQRT,
@@ -66,7 +72,9 @@ SUPPORTED = (
     "TREND, FORECAST, SAMPLE IF TRUE, INITIAL, ACTIVE INITIAL, lookups (with extrapolation "
     "modes), WITH LOOKUP, IF THEN ELSE, :AND:/:OR:/:NOT:, MIN, MAX, ABS, EXP, LN, LOG, SQRT, "
     "SIN/COS/TAN and inverses, POWER, INTEGER, MODULO, QUANTUM, XIDZ, ZIDZ, STEP, RAMP, PULSE, "
-    "PULSE TRAIN; no subscripts, macros, data or random functions"
+    "PULSE TRAIN, subscripts (ranges, subranges, mappings, per-element definitions, SUM/PROD/"
+    "VMIN/VMAX, arrayed lookups and GET XLS/DIRECT constants and lookups); no macros, data "
+    "variables or random functions"
 )
 
 _MATH = {
@@ -79,7 +87,7 @@ _CMP = {"=": "===", "<>": "!==", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _STATE_KINDS = {"integ", "smooth", "delay", "delayn", "trend", "forecast", "sample_if_true", "initial"}
 _OTHER_FUNCS = {"log", "pi", "integer", "quantum", "modulo", "xidz", "zidz", "if_then_else",
                 "active_initial", "step", "ramp", "Xramp", "pulse", "Xpulse", "pulse_train",
-                "Xpulse_train"}
+                "Xpulse_train", "nansum", "nanprod", "nanmin", "nanmax", "pow_real"}
 
 # The runtime shared by every compiled model (numpy / PySD semantics in scalar form).
 _RUNTIME = r"""
@@ -123,6 +131,30 @@ function lookup(x, xs, ys, mode) {  // PySD's Lookups for floats
     if (x < xs[0]) r = ys[0] + ((ys[1] - ys[0]) / (xs[1] - xs[0])) * (x - xs[0]);
   }
   return r;
+}
+function powReal(a, b) {  // Python's float power, real part of a complex result (PySD arrays)
+  const r = Math.pow(a, b);
+  if (r === r || !(a < 0) || !Number.isFinite(b)) return r;
+  return Math.pow(-a, b) * Math.cos(Math.PI * b);
+}
+function nansum() { let s = 0; for (const v of arguments) if (v === v) s += v; return s; }
+function nanprod() { let s = 1; for (const v of arguments) if (v === v) s *= v; return s; }
+function nanmin() { let s = NaN; for (const v of arguments) if (v === v && !(s <= v)) s = v; return s; }
+function nanmax() { let s = NaN; for (const v of arguments) if (v === v && !(s >= v)) s = v; return s; }
+function expandP(P, A) {  // arrayed parameters (number, nested array, time function) -> elements
+  const out = Object.assign({}, P);
+  for (const k in A) {
+    if (!(k in P)) continue;
+    const v = P[k], el = A[k];
+    delete out[k];
+    if (typeof v === 'number') { for (const e of el) out[e] = v; }
+    else if (Array.isArray(v)) { const f = v.flat(Infinity); for (let i = 0; i < el.length; i++) out[el[i]] = f[i]; }
+    else if (v && typeof v === 'object') {
+      for (let i = 0; i < el.length; i++)
+        out[el[i]] = {x: v.x, y: v.y.map(r => Array.isArray(r) ? r.flat(Infinity)[i] : r)};
+    }
+  }
+  return out;
 }
 function xidz(a, b, x) { return Math.abs(b) < SMALL ? x : a / b; }
 function zidz(a, b) { return Math.abs(b) < SMALL ? 0 : a / b; }
@@ -235,7 +267,7 @@ def check_supported(ir: ModelIR, what: str = "compile the model to JavaScript") 
         path = ir.path.name if ir.path else "the model"
         raise UnsupportedModelError(
             f"Cannot {what}: {path} uses " + "; ".join(seen[:6]) + more
-            + f". The live simulator supports the unsubscripted subset: {SUPPORTED}."
+            + f". The live simulator supports: {SUPPORTED}."
         )
 
 
@@ -301,6 +333,10 @@ class _Gen:
         f, a = e.func, e.args
         if f in _MATH:
             return f"{_MATH[f]}({', '.join(g(x) for x in a)})"
+        if f == "pow_real":
+            return f"powReal({g(a[0])}, {g(a[1])})"
+        if f in ("nansum", "nanprod", "nanmin", "nanmax"):  # SUM/PROD/VMIN/VMAX of arrays
+            return f"{f}({', '.join(g(x) for x in a)})"
         if f == "log":
             return f"(Math.log({g(a[0])}) / Math.log({g(a[1])}))"
         if f == "pi":
@@ -364,6 +400,21 @@ def compile_js(ir: ModelIR) -> JSModel:
         The model uses a construct outside the supported subset (named, with the
         variable where it occurs).
     """
+    arrays: dict[str, list[str]] = {}
+    array_meta: dict[str, Any] = {}
+    if ir.subscripts:
+        # arrays run element by element: the per-element scalar IR of the model
+        from pvsd.engine.scalarise import element_py, scalarise
+
+        for v in ir.variables.values():
+            if v.shape and v.kind != "lookup":
+                n = math.prod(v.shape)
+                arrays[v.py_name] = [element_py(v.py_name, k) for k in range(n)]
+                array_meta[v.py_name] = {"dims": list(v.dims), "shape": list(v.shape),
+                                         "elements": arrays[v.py_name]}
+        array_names = {v.py_name: v.name for v in ir.variables.values() if v.py_name in arrays}
+        subscripts = {k: list(x) for k, x in ir.subscripts.items()}
+        ir = scalarise(ir)
     check_supported(ir)
     gen = _ActiveGen(ir)
     g = gen.expr
@@ -395,7 +446,7 @@ def compile_js(ir: ModelIR) -> JSModel:
 
     over_set = set(overridable)
     A("function simulate(P, opts) {")
-    A("  P = P || {}; opts = opts || {};")
+    A("  P = expandP(P || {}, ARRAYS); opts = opts || {};")
     for n in overridable:
         A(f"  const po_{n} = typeof P.{n} === 'number' ? P.{n} : undefined, "
           f"pd_{n} = (P.{n} && typeof P.{n} === 'object') ? P.{n} : null;")
@@ -460,7 +511,12 @@ def compile_js(ir: ModelIR) -> JSModel:
     outputs = [n for n in variables if n not in lookups]
     # READ closures need access to the locals: define them inside simulate
     body = "\n".join(L)
-    reader = "  const READ = {" + ", ".join(f"{json.dumps(n)}: () => v_{n}" for n in outputs) + "};"
+    readers = [f"{json.dumps(n)}: () => v_{n}" for n in outputs]
+    # an arrayed variable reads as the flat (row-major) list of its elements
+    readers += [f"{json.dumps(n)}: () => [{', '.join('v_' + e for e in els)}]"
+                for n, els in arrays.items()]
+    reader = "  const READ = {" + ", ".join(readers) + "};"
+    outputs = outputs + list(arrays)
     body = body.replace("  const get = {};", reader)
     consts = []
     for c, table in gen.tables.values():
@@ -471,9 +527,14 @@ def compile_js(ir: ModelIR) -> JSModel:
         "units": {n: v.units for n, v in variables.items()},
         "kinds": {n: v.kind for n, v in variables.items()},
     }
+    if arrays:
+        names.update(array_names)
+        meta["arrays"] = array_meta
+        meta["subscripts"] = subscripts
     source = (
         "(function () {\n\"use strict\";\n" + _RUNTIME + "\n".join(consts) + "\n"
-        + f"const OUTPUTS = {json.dumps(outputs)};\n" + body + "\n"
+        + f"const OUTPUTS = {json.dumps(outputs)};\n"
+        + f"const ARRAYS = {json.dumps(arrays)};\n" + body + "\n"
         + f"return {{simulate: simulate, meta: {json.dumps(meta)}}};\n}})()"
     )
     if "__AI__" in source:  # pragma: no cover - ACTIVE INITIAL is resolved by _ActiveGen
@@ -587,7 +648,8 @@ process.stdin.on('end', () => {
   const parts = [];
   for (const job of jobs) {
     const r = M.simulate(job.params, job.opts);
-    const vals = Object.keys(r.values).map(k => JSON.stringify(k) + ':[' + r.values[k].map(fmt).join(',') + ']');
+    const f = v => Array.isArray(v) ? '[' + v.map(f).join(',') + ']' : fmt(v);
+    const vals = Object.keys(r.values).map(k => JSON.stringify(k) + ':[' + r.values[k].map(f).join(',') + ']');
     parts.push('{"time":[' + r.time.map(fmt).join(',') + '],"values":{' + vals.join(',') + '}}');
   }
   process.stdout.write('[' + parts.join(',') + ']');

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -273,8 +274,9 @@ try {
 
 
 def _uid(model: Any, extra: str) -> str:
-    h = hashlib.sha256((model.sha256 + extra).encode()).hexdigest()[:10]
-    return f"pvsd-live-{h}"
+    h = hashlib.sha256((model.sha256 + extra).encode()).hexdigest()[:6]
+    # plus a random part: two copies of the same simulator in one page keep separate ids
+    return f"pvsd-live-{h}-{secrets.token_hex(3)}"
 
 
 def _scenario_config(model: Any, scenarios: Any, lever_py: set[str]) -> list[dict[str, Any]]:

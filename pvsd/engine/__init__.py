@@ -33,6 +33,7 @@ __all__ = [
     "check_enabled",
     "engine_for",
     "fast_run",
+    "pysd_reference",
     "to_engine_params",
 ]
 
@@ -74,6 +75,19 @@ class Engine:
     unsupported: list[Unsupported] = field(default_factory=list)
     checked: bool = False
     warned: bool = False
+    #: files the IR read at build time (GET XLS/DIRECT ...) -> (size, mtime_ns, sha256)
+    files: dict[str, tuple[int, int, str]] = field(default_factory=dict)
+
+    def files_changed(self) -> bool:
+        """A file read at build time has changed since (its values are in the IR)."""
+        for path, (size, mtime, digest) in self.files.items():
+            try:
+                st = os.stat(path)
+            except OSError:
+                return True
+            if (st.st_size, st.st_mtime_ns) != (size, mtime) and _sha256(path) != digest:
+                return True
+        return False
 
     @property
     def vectorized(self) -> bool:
@@ -93,11 +107,15 @@ class Engine:
 
 def engine_for(model: Any) -> Engine:
     """The (cached) engine of a :class:`pvsd.Model`."""
-    key = model.sha256
+    # the folder matters as much as the text: data files are read from the model's folder
+    key = f"{model.sha256}:{model.path.resolve()}"
     with _lock:
         eng = _engines.get(key)
-    if eng is not None:
+    if eng is not None and not eng.files_changed():
         return eng
+    if eng is not None:  # a data file the engine read has changed: build again
+        with _lock:
+            _engines.pop(key, None)
     ir = None
     sim = None
     items: list[Unsupported] = []
@@ -122,9 +140,19 @@ def engine_for(model: Any) -> Engine:
             sim = None
             items = [Unsupported("variables not in IR", ", ".join(missing[:3]))]
     eng = Engine(ir, sim, items)
+    for path in getattr(ir, "external_files", ()):
+        st = os.stat(path)
+        eng.files[str(path)] = (st.st_size, st.st_mtime_ns, _sha256(str(path)))
     with _lock:
         _engines.setdefault(key, eng)
         return _engines[key]
+
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def to_engine_params(model: Any, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,11 +180,18 @@ def simulate(
     outputs: Sequence[str],
     n: int | None = None,
     out: Mapping[str, np.ndarray] | None = None,
+    method: str = "euler",
+    diagnostics: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Vectorised simulation with canonical names; raises :class:`NeedsFallback`.
 
     Returns the saved times and, per output (canonical name), an array
-    ``(n_times, n)``.
+    ``(n_times, n)``, or ``(n_times, n, *shape)`` for an arrayed variable (dims
+    in ``Variable.dims`` order). An arrayed parameter takes a value of the
+    variable's shape (the same for every member) or with a leading member axis.
+    ``method`` is ``"euler"`` or ``"rk4"``; ``diagnostics`` (a dict) receives
+    ``"ranges"``: :class:`pvsd.numerics.RangeViolation` records of the declared
+    bounds crossed at any integration step.
     """
     eng = engine_for(model)
     if eng.simulator is None:
@@ -164,22 +199,133 @@ def simulate(
     py_out = [model._py[o] for o in outputs]
     eparams = to_engine_params(model, params)
     init_clock = None if t0 == model.initial_time else model.initial_time
+    diag: dict[str, Any] = {}
     grid, values = eng.simulator.run(
         eparams, outputs=py_out, n=n, initial_time=t0, final_time=t1, time_step=dt,
         save_times=list(times), out=None if out is None else
-        {model._py[k]: v for k, v in out.items()}, init_clock=init_clock,
+        {model._py[k]: v for k, v in out.items()}, init_clock=init_clock, method=method,
+        diagnostics=diag,
     )
+    if diagnostics is not None:
+        diagnostics["ranges"] = _violations(eng.ir, diag.get("ranges", ()))
     return grid.save_times, {o: values[p] for o, p in zip(outputs, py_out, strict=True)}
 
 
+def _violations(ir: ModelIR | None, raw: Sequence[tuple]) -> list[Any]:
+    from pvsd.numerics.ranges import RangeViolation
+
+    out = []
+    for py, side, bound, extreme, first, count in raw:
+        if first is None:
+            continue
+        name = ir.variables[py].name if ir is not None and py in ir.variables else py
+        out.append(RangeViolation(name, side, float(bound), float(extreme), float(first),
+                                  int(count)))
+    return out
+
+
+def _no_engine(model: Any, method: str, reason: str) -> None:
+    """None (run PySD) for Euler; a clear error for methods PySD lacks."""
+    if method == "euler":
+        return None
+    from pvsd.errors import UnsupportedModelError
+
+    raise UnsupportedModelError(
+        f"{model.path.name} cannot be integrated with {method.upper()}: PySD integrates with "
+        f"Euler only, and pvsd's vectorised engine (which has RK4) does not run this model "
+        f"({reason or 'unsupported construct'}). Use method='euler' (--method euler), or a "
+        "smaller TIME STEP for accuracy."
+    )
+
+
 def _compare(a: np.ndarray, b: np.ndarray) -> bool:
+    """Series ``a`` equals ``b`` (axis 0 = time), element by element for arrayed values.
+
+    The absolute tolerance of each element is relative to that element's largest
+    magnitude over time, so a small element is not hidden by a large one.
+    """
     a = np.asarray(a, float)
     b = np.asarray(b, float)
     if a.shape != b.shape:
         return False
-    scale = np.nanmax(np.abs(b)) if b.size and not np.all(np.isnan(b)) else 1.0
-    return bool(np.allclose(a, b, rtol=CHECK_RTOL, atol=CHECK_RTOL * max(scale, 1e-300),
-                            equal_nan=True))
+    if not b.size:
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scale = np.nanmax(np.abs(b), axis=0)
+    scale = np.where(np.isfinite(scale) & (scale > 1e-300), scale, 1e-300)
+    return bool(np.all(np.isclose(a, b, rtol=CHECK_RTOL, atol=0, equal_nan=True)
+                       | (np.abs(a - b) <= CHECK_RTOL * scale)))
+
+
+def _pysd_param(value: Any, var: Any, subscripts: Mapping[str, Sequence[str]]) -> Any:
+    """An engine-convention value for an arrayed variable as PySD takes it (xarray)."""
+    import xarray as xr
+
+    coords = {d: list(subscripts[d]) for d in var.dims}
+    if hasattr(value, "arrays") and callable(value.arrays):
+        x, y = value.arrays()
+        y = np.broadcast_to(np.asarray(y, float).reshape(len(x), *([1] * len(var.shape)))
+                            if np.ndim(y) == 1 else np.asarray(y, float), (len(x), *var.shape))
+        return pd.Series([xr.DataArray(y[i], coords, list(var.dims)) for i in range(len(x))],
+                         index=np.asarray(x, float))
+    if isinstance(value, pd.Series):
+        return value
+    arr = np.broadcast_to(np.asarray(value, float), var.shape)
+    return xr.DataArray(arr, coords, list(var.dims))
+
+
+def pysd_reference(
+    model: Any,
+    params: Mapping[str, Any],
+    t0: float,
+    t1: float,
+    dt: float,
+    times: np.ndarray,
+    outputs: Sequence[str],
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One plain-PySD run: saved times and, per output, an array ``(n_times, *shape)``.
+
+    Arrayed values come in the IR's dims order (PySD's xarray results transposed),
+    so they compare element by element with the engine's.
+    """
+    eng = engine_for(model)
+    ir = eng.ir
+    if ir is None or not ir.subscripts:
+        ref = model._simulate_pysd(dict(params), t0, t1, dt, times, list(outputs))
+        return ref.index.to_numpy(float), {o: ref[o].to_numpy(float) for o in outputs}
+    pysd_model = model._fresh()
+    pp: dict[str, Any] = {}
+    for name, value in params.items():
+        py = model._py[name]
+        var = ir.variables[py]
+        if var.shape:
+            pp[py] = _pysd_param(value, var, ir.subscripts)
+        elif hasattr(value, "arrays") and callable(value.arrays):
+            x, y = value.arrays()
+            pp[py] = pd.Series(np.asarray(y, float), index=np.asarray(x, float))
+        else:
+            pp[py] = value
+    py_out = [model._py[o] for o in outputs]
+    kwargs: dict[str, Any] = {}
+    if t0 != model.initial_time:
+        kwargs["initial_condition"] = (t0, {})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = pysd_model.run(params=pp, final_time=t1, time_step=dt,
+                               return_timestamps=list(times), return_columns=py_out,
+                               progress=False, flatten_output=False, **kwargs)
+    out: dict[str, np.ndarray] = {}
+    for o, py in zip(outputs, py_out, strict=True):
+        var = ir.variables[py]
+        cells = frame[py].to_list()
+        if var.shape:
+            out[o] = np.stack([np.broadcast_to(np.asarray(
+                c.transpose(*var.dims).values if hasattr(c, "transpose") else c, float),
+                var.shape) for c in cells])
+        else:
+            out[o] = np.asarray([float(c) for c in cells], float)
+    return np.asarray(frame.index, float), out
 
 
 def safety_check(
@@ -202,17 +348,18 @@ def safety_check(
     if eng.checked:
         return True
     for p in member_params:
-        ref = model._simulate_pysd(dict(p), t0, t1, dt, times, list(outputs))
+        ref_t, ref = pysd_reference(model, p, t0, t1, dt, times, outputs)
         try:
             st, vals = simulate(model, p, t0, t1, dt, times, outputs, n=1)
         except NeedsFallback:
             return False
-        ok = len(st) == len(ref.index) and np.allclose(st, ref.index.to_numpy(float), rtol=0,
-                                                       atol=1e-9 * max(1.0, abs(t1)))
+        ok = len(st) == len(ref_t) and np.allclose(st, ref_t, rtol=0,
+                                                   atol=1e-9 * max(1.0, abs(t1)))
         bad = [] if ok else ["time"]
         if ok:
             for o in outputs:
-                if not _compare(vals[o][:, 0], ref[o].to_numpy(float)):
+                # arrayed outputs (n_times, 1, *shape): every element is compared
+                if not _compare(vals[o][:, 0], ref[o]):
                     bad.append(o)
         if bad:
             eng.disable([Unsupported("disagreement with plain PySD (safety net)", bad[0])])
@@ -237,25 +384,44 @@ def fast_run(
     times: np.ndarray,
     outputs: Sequence[str],
     check: bool | None = None,
+    method: str = "euler",
 ) -> pd.DataFrame | None:
     """One run with the vectorised engine, shaped like ``Model._simulate_pysd``'s frame.
 
-    Returns None when the model needs PySD (the caller then runs PySD).
+    ``outputs`` are labels (``"Var"``, ``"Var[e1,e2]"``); a whole arrayed variable
+    gives one column per element. Returns None when the model needs PySD (the
+    caller then runs PySD). With ``method="rk4"`` a model the engine cannot run
+    raises :class:`~pvsd.errors.UnsupportedModelError` (PySD has no RK4: falling
+    back would silently give Euler numbers).
     """
+    from pvsd.arrays import split_label
+    from pvsd.model_arrays import flatten
+
     eng = engine_for(model)
     if eng.simulator is None:
-        return None
+        return _no_engine(model, method, eng.reason)
+    if getattr(model, "_dims", None) and not getattr(eng.ir, "subscripts", None):
+        return _no_engine(model, method, "arrayed model without engine dims support")
+    # outputs are labels ("Var", "Var[e1,e2]"); the engine simulates whole variables
+    names = list(dict.fromkeys(split_label(o)[0] for o in outputs))
+    # PySD integrates with Euler only: the safety net compares the engine's Euler run
+    # with PySD; once that agrees, RK4 uses the same compiled equations.
     if check_enabled(check) and not eng.checked:
-        if not safety_check(model, [params], t0, t1, dt, times, outputs):
-            return None
+        if not safety_check(model, [params], t0, t1, dt, times, names):
+            return _no_engine(model, method, eng.reason)
+    diag: dict[str, Any] = {}
     try:
-        st, vals = simulate(model, params, t0, t1, dt, times, outputs, n=1)
-    except NeedsFallback:
-        return None
+        st, vals = simulate(model, params, t0, t1, dt, times, names, n=1, method=method,
+                            diagnostics=diag)
+    except NeedsFallback as nf:
+        return _no_engine(model, method, describe(nf.items))
     except Exception as exc:  # an engine bug must not stop the user: PySD runs it
         eng.disable([Unsupported("engine error", "(model)", f"{type(exc).__name__}: {exc}")])
         warnings.warn(f"pvsd's vectorised engine failed on {model.path.name} ({exc}); using PySD.",
                       RuntimeWarning, stacklevel=3)
-        return None
-    frame = pd.DataFrame({o: vals[o][:, 0] for o in outputs}, index=pd.Index(st, name="time"))
-    return frame[list(outputs)].astype(float)
+        return _no_engine(model, method, eng.reason)
+    from pvsd.numerics.ranges import warn_violations
+
+    warn_violations(model.path.name, diag.get("ranges", []), dt, method, stacklevel=4)
+    # engine arrays are (n_times, n, *shape); one member here
+    return flatten(model, outputs, st, {k: np.asarray(v, float)[:, 0] for k, v in vals.items()})

@@ -248,6 +248,9 @@ class Stateful:
     owner: str
     args: dict[str, Expr]
     non_negative: bool = False
+    #: arrayed models: labelled dims and shape of the state (its definition's block)
+    dims: tuple[str, ...] = ()
+    shape: tuple[int, ...] = ()
 
     @property
     def deps_initial(self) -> set[str]:
@@ -358,6 +361,11 @@ class Variable:
     deps_initial: frozenset[str] = frozenset()
     flow_deps: frozenset[str] = frozenset()
     non_negative: bool = False
+    #: subscripts (see :mod:`pvsd.engine.ir_arrays`): dimension names in PySD's order,
+    #: the shape, and for arrayed variables the definitions (``expr`` is then None)
+    dims: tuple[str, ...] = ()
+    shape: tuple[int, ...] = ()
+    components: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -387,12 +395,18 @@ class ModelIR:
         Internal states by name.
     unsupported
         Constructs found while building that no back end handles yet.
+    subscripts
+        Subscript ranges and subranges (empty for a model without arrays).
     """
 
     path: Path | None
     variables: dict[str, Variable]
     states: dict[str, Stateful]
     unsupported: list[Unsupported] = field(default_factory=list)
+    #: every subscript range and subrange -> its elements, in PySD's order
+    subscripts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: files read while building (GET XLS/DIRECT ...): their content is part of the model
+    external_files: tuple[Path, ...] = ()
 
     # -- lookups --------------------------------------------------------------
 
@@ -422,7 +436,8 @@ class ModelIR:
     def init_deps(self, name: str) -> set[str]:
         """What ``name`` depends on at initialisation."""
         if name in self.states:
-            return self.states[name].deps_initial
+            # the state's value at initialisation may need its value inputs (SAMPLE IF TRUE)
+            return self.states[name].deps_initial | self.states[name].deps_value
         if name == "time":
             return set()
         return set(self.variables[name].deps_initial)
@@ -597,6 +612,8 @@ def _truthy(x: Any) -> bool:
 
 def _eval(e: Expr, env: Mapping[str, Any], ir: ModelIR, dt: Any, initial: bool) -> Any:
     ev = lambda x: _eval(x, env, ir, dt, initial)  # noqa: E731
+    if getattr(e, "dims", None) or type(e).__module__.endswith("ir_arrays"):
+        raise TypeError("arrayed expressions cannot be evaluated as scalars")
     if isinstance(e, Num):
         return e.value
     if isinstance(e, Ref):
@@ -704,6 +721,12 @@ _SCALAR_FUNCS: dict[str, Callable[..., Any]] = {
     "modulo": lambda a, b: a - _quantum(a, b),
     "xidz": _xidz,
     "zidz": _zidz,
+    # SUM/PROD/VMIN/VMAX of a scalarised arrayed model (NaN skipped, as xarray in PySD)
+    "pow_real": lambda a, b: complex(a ** b).real if a < 0 else a ** b,
+    "nansum": lambda *a: math.fsum(x for x in a if x == x) if a else 0.0,
+    "nanprod": lambda *a: math.prod(x for x in a if x == x),
+    "nanmin": lambda *a: min((x for x in a if x == x), default=math.nan),
+    "nanmax": lambda *a: max((x for x in a if x == x), default=math.nan),
 }
 
 #: Builtin function names the IR (and the numpy back end) know.
@@ -1048,7 +1071,12 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     """
     sections = list(abstract_model.sections)
     main = [s for s in sections if s.type == "main"] or sections[:1]
-    b = _Builder(main[0], Path(path) if path else getattr(abstract_model, "original_path", None))
+    cls = _Builder
+    if main[0].subscripts:
+        from pvsd.engine.ir_arrays import make_array_builder
+
+        cls = make_array_builder(_Builder)
+    b = cls(main[0], Path(path) if path else getattr(abstract_model, "original_path", None))
     for s in sections:
         if s is not main[0]:
             b.macros.add(str(s.name).lower().replace(" ", "_"))

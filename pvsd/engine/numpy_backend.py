@@ -43,17 +43,34 @@ from pvsd.engine.ir import (
 from pvsd.engine.support import inspect_ir, static_names
 
 __all__ = [
+    "METHODS",
     "RPREC",
     "Compiled",
     "NeedsFallback",
     "Simulator",
     "TimeFunction",
     "TimeGrid",
+    "check_method",
     "time_grid",
 ]
 
 #: PySD's relative precision for the final time and the save-time test.
 RPREC = 1e-5
+
+#: Integration methods: Vensim's "Euler" and "RK4 Fixed" (classical Runge-Kutta).
+METHODS = ("euler", "rk4")
+
+#: State kinds integrated as ODEs (RK4 stages apply to them); others update discretely.
+RK4_KINDS = frozenset({"integ", "smooth", "delay", "delayn", "trend", "forecast"})
+
+
+def check_method(method: str) -> str:
+    """Normalise an integration-method name (``"euler"``, ``"rk4"``); ValueError otherwise."""
+    m = str(method).strip().lower().replace("-", "").replace(" ", "").replace("_", "")
+    m = {"rk4fixed": "rk4", "rungekutta": "rk4", "rungekutta4": "rk4"}.get(m, m)
+    if m not in METHODS:
+        raise ValueError(f"integration method must be one of {', '.join(METHODS)}, got {method!r}")
+    return m
 
 
 class NeedsFallback(Exception):
@@ -349,7 +366,32 @@ def _roll_in(s: np.ndarray, first: Any) -> np.ndarray:
     return t
 
 
+def _nanred(func: Any) -> Any:
+    def red(*args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            r = func(np.stack(np.broadcast_arrays(*[np.asarray(a, dtype=float) for a in args])),
+                     axis=0)
+        return r if np.ndim(r) else float(r)
+
+    return red
+
+
+def _pow_real(a: Any, b: Any) -> Any:
+    """``a ** b`` on floats keeping the real part of a complex result (PySD in arrays)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        r = float(a) ** float(b)
+        return r.real if isinstance(r, complex) else r
+    r = np.power(a, b)
+    bad = np.isnan(r) & (np.asarray(a) < 0) & np.isfinite(b)
+    return np.where(bad, np.power(np.asarray(a, complex), b).real, r) if np.any(bad) else r
+
+
 _RUNTIME = {
+    "_pow_real": _pow_real,
+    "_nansum": _nanred(np.nansum),
+    "_nanprod": _nanred(np.nanprod),
+    "_nanmin": _nanred(np.nanmin),
+    "_nanmax": _nanred(np.nanmax),
     "_roll_in": _roll_in,
     "_smin": _smin,
     "_smax": _smax,
@@ -408,9 +450,11 @@ class _Gen:
     """Generates Python source for one compiled configuration."""
 
     def __init__(self, ir: ModelIR, static_params: frozenset[str],
-                 dynamic_params: frozenset[str], scalar: bool = False) -> None:
+                 dynamic_params: frozenset[str], scalar: bool = False,
+                 method: str = "euler") -> None:
         self.ir = ir
         self.scalar = scalar
+        self.method = method
         self.static_params = static_params
         self.dynamic_params = dynamic_params
         self.params = static_params | dynamic_params
@@ -473,6 +517,10 @@ class _Gen:
             if f in _NP_FUNCS:
                 call = f"{_NP_FUNCS[f]}({', '.join(g(x) for x in a)})"
                 return f"float({call})" if self.scalar else call
+            if f == "pow_real":  # scalarised arrays: PySD's float power stored in an array
+                return f"_pow_real({g(a[0])}, {g(a[1])})"
+            if f in ("nansum", "nanprod", "nanmin", "nanmax"):  # scalarised arrays
+                return f"_{f}({', '.join(g(x) for x in a)})"
             if f == "log":
                 return f"(np.log({g(a[0])}) / np.log({g(a[1])}))"
             if f == "pi":
@@ -518,7 +566,11 @@ class _Gen:
             for k, (t, _c) in list(self.consts.items()):
                 if t is table:
                     return k
-        c = f"_L{len(self.lookup_consts)}"
+        elif name in self.lookup_consts:
+            # a lookup called several times: one table constant (numbering by the
+            # number of names would hand a later lookup's table to this call)
+            return self.lookup_consts[name]
+        c = f"_L{len(self.consts)}"
         self.lookup_consts[key] = c
         self.consts[c] = (table, c)
         return c
@@ -674,7 +726,7 @@ class _Gen:
 
         L: list[str] = []
         I1, I2 = "    ", "        "
-        L.append("def _simulate(_P, _N, _times, _save, _out, _dt, _ctl):")
+        L.append("def _simulate(_P, _N, _times, _save, _out, _dt, _ctl, _diag):")
         L.append(f"{I1}nsave = 0")
         for c in ("initial_time", "final_time", "time_step", "saveper"):
             L.append(f"{I1}_ctl_{c} = _ctl[{c!r}]")
@@ -709,6 +761,11 @@ class _Gen:
         L.extend(upd or [f"{I2}    pass"])
         for n in step_part:
             self.node(n, L, I2, initial=False)
+        tracked = self.tracked_ranges(step_part, static)
+        for k, (_n, _side, bound, _tol) in enumerate(tracked):
+            L.insert(L.index(f"{I1}_nst = len(_times) - 1"),
+                     f"{I1}_rt{k} = None; _rx{k} = {bound!r}; _rb{k} = False")
+        L.extend(self.range_lines(tracked, I2))
         L.append(f"{I2}if _save[_i]:")
         body: list[str] = []
         for n in out_part:
@@ -719,10 +776,121 @@ class _Gen:
         L.extend(body)
         L.append(f"{I2}if _i == _nst:")
         L.append(f"{I2}    break")
+        ddt: list[str] = []
         for s in dyn_states:
-            self.state_ddt(s, L, I2)
+            self.state_ddt(s, ddt, I2)
+        L.extend(ddt)
+        if self.method == "rk4":
+            L.extend(self.rk4_stages(dyn_states, step_part, ddt, I2))
+        if tracked:
+            L.append(f"{I1}_diag['ranges'] = [")
+            for k, (n, side, bound, _tol) in enumerate(tracked):
+                cnt = (f"_rb{k}" if self.scalar else
+                       f"int(np.count_nonzero(np.broadcast_to(_rb{k}, (_N,))))")
+                L.append(f"{I1}    ({n!r}, {side!r}, {bound!r}, _rx{k}, _rt{k}, "
+                         f"int({cnt}) if _rt{k} is not None else 0),")
+            L.append(f"{I1}]")
         L.append(f"{I1}return nsave")
         return "\n".join(L) + "\n"
+
+    def tracked_ranges(self, step_part: Sequence[str],
+                       static: set[str]) -> list[tuple[str, str, float, float]]:
+        """(name, side, bound, tolerance) of every declared bound checked each step.
+
+        Stocks and the auxiliaries computed every step (not constants, not
+        overridden variables), with a finite ``min``/``max`` in their units field.
+        """
+        out: list[tuple[str, str, float, float]] = []
+        every = set(step_part)
+        for v in self.ir.variables.values():
+            if v.py_name in self.params or v.py_name in static:
+                continue
+            if v.kind not in ("stock", "aux", "flow"):
+                continue
+            if v.kind != "stock" and v.py_name not in every:
+                continue
+            lims = (*tuple(v.limits), None, None)
+            lo, hi = _bound(lims[0]), _bound(lims[1])
+            scale = max([1.0] + [abs(b) for b in (lo, hi) if b is not None])
+            tol = 1e-9 * scale
+            if lo is not None:
+                out.append((v.py_name, "below", lo, tol))
+            if hi is not None:
+                out.append((v.py_name, "above", hi, tol))
+        return out
+
+    def range_lines(self, tracked: Sequence[tuple[str, str, float, float]],
+                    ind: str) -> list[str]:
+        """Per-step check of the declared bounds (one reduction per bound while inside)."""
+        L: list[str] = []
+        for k, (n, side, bound, tol) in enumerate(tracked):
+            v = _ident(n)
+            if side == "below":
+                lim, cmp, red, better = bound - tol, "<", "min", "<"
+            else:
+                lim, cmp, red, better = bound + tol, ">", "max", ">"
+            if self.scalar:
+                L.append(f"{ind}if {v} {cmp} {lim!r}:")
+                L.append(f"{ind}    if _rt{k} is None: _rt{k} = time")
+                L.append(f"{ind}    if {v} {better} _rx{k}: _rx{k} = {v}")
+                L.append(f"{ind}    _rb{k} = True")
+            else:
+                L.append(f"{ind}_r = np.{red}({v})")
+                L.append(f"{ind}if _r {cmp} {lim!r}:")
+                L.append(f"{ind}    if _rt{k} is None: _rt{k} = time")
+                L.append(f"{ind}    if _r {better} _rx{k}: _rx{k} = float(_r)")
+                L.append(f"{ind}    _rb{k} = np.logical_or(_rb{k}, {v} {cmp} {lim!r})")
+        return L
+
+    def rk4_stages(self, dyn_states: list[str], step_part: list[str], ddt: list[str],
+                   ind: str) -> list[str]:
+        """Stages 2-4 of the classical Runge-Kutta step (Vensim's "RK4 Fixed").
+
+        On entry ``d_<state>`` holds k1 (the Euler derivative at the step's start).
+        On exit it holds ``(k1 + 2 k2 + 2 k3 + k4) / 6`` for the continuous states
+        and the stage-1 value for discrete ones (SAMPLE IF TRUE, DELAY FIXED), so
+        the ordinary update at the top of the next iteration completes the step.
+        """
+        cont = [s for s in dyn_states if self.ir.states[s].kind in RK4_KINDS]
+        if not cont:
+            return []
+        disc = [s for s in dyn_states if s not in cont]
+        L: list[str] = [f"{ind}_t0 = time"]
+        for s in cont:
+            L.append(f"{ind}s0_{s} = s_{s}")
+            L.append(f"{ind}k1_{s} = d_{s}")
+        for s in disc:
+            L.append(f"{ind}k1_{s} = d_{s}")
+        stages = (("k1", "(_dt / 2)", "_t0 + _dt / 2", "k2"),
+                  ("k2", "(_dt / 2)", "_t0 + _dt / 2", "k3"),
+                  ("k3", "_dt", "_times[_i + 1]", "k4"))
+        for src, h, t, dst in stages:
+            for s in cont:
+                L.append(f"{ind}s_{s} = s0_{s} + {src}_{s} * {h}")
+            L.append(f"{ind}time = {t}")
+            for n in step_part:
+                self.node(n, L, ind, initial=False)
+            L.extend(ddt)
+            for s in cont:
+                L.append(f"{ind}{dst}_{s} = d_{s}")
+        for s in cont:
+            L.append(f"{ind}s_{s} = s0_{s}")
+            L.append(f"{ind}d_{s} = (k1_{s} + 2.0 * k2_{s} + 2.0 * k3_{s} + k4_{s}) / 6.0")
+        for s in disc:
+            L.append(f"{ind}d_{s} = k1_{s}")
+        L.append(f"{ind}time = _t0")
+        return L
+
+
+def _bound(v: Any) -> float | None:
+    """A declared range bound as a finite float, or None."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _uses_active_initial(ir: ModelIR, name: str) -> bool:
@@ -843,24 +1011,35 @@ class Simulator:
         return out
 
     def compile(self, static_params: frozenset[str], dynamic_params: frozenset[str],
-                outputs: tuple[str, ...], scalar: bool = False) -> Compiled:
+                outputs: tuple[str, ...], scalar: bool = False,
+                method: str = "euler") -> Compiled:
         """Generate and compile the simulation function of one configuration.
 
         ``scalar=True`` generates a one-member variant on Python floats (the
         single-run path), with the same arithmetic.
         """
-        key = (static_params, dynamic_params, outputs, scalar)
+        key = (static_params, dynamic_params, outputs, scalar, method)
         if key in self._cache:
             return self._cache[key]
         for p in static_params | dynamic_params:
             v = self.ir.variables.get(p)
             if v is not None and v.kind in ("lookup", "data"):
                 raise NeedsFallback([Unsupported("parameter on a lookup/data variable", v.name)])
-        gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar)
+        arrayed = bool(self.ir.subscripts)
+        if arrayed:
+            from pvsd.engine.numpy_arrays import ARRAY_RUNTIME, make_array_gen
+
+            gen = make_array_gen(_Gen)(self.ir, static_params, dynamic_params, scalar=False,
+                                       method=method)
+        else:
+            gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar, method=method)
         src = gen.program(outputs)
         ns: dict[str, Any] = dict(_RUNTIME)
         ns["_pow"] = _pow_exact if self.exact_pow else _pow_fast
         ns["_mod"] = lambda a, b: a - _quantum(a, b)
+        if arrayed:
+            ns.update(ARRAY_RUNTIME)
+            ns.update(gen.arrays)
         for c, (table, _c) in gen.consts.items():
             ns[c + "_x"] = np.asarray(table.x, dtype=float)
             ns[c + "_y"] = np.asarray(table.y, dtype=float)
@@ -885,6 +1064,8 @@ class Simulator:
         save_times: Sequence[float] | None = None,
         out: Mapping[str, np.ndarray] | None = None,
         init_clock: float | None = None,
+        method: str = "euler",
+        diagnostics: dict[str, Any] | None = None,
     ) -> tuple[TimeGrid, dict[str, np.ndarray]]:
         """Simulate ``n`` members at once.
 
@@ -904,6 +1085,14 @@ class Simulator:
             Time at which the states are initialised when it differs from the
             start of the integration (PySD initialises at the model's INITIAL
             TIME and then moves the clock when a run starts elsewhere).
+        method
+            ``"euler"`` (PySD's and Vensim's default) or ``"rk4"`` (Vensim's
+            "RK4 Fixed": classical fourth-order Runge-Kutta with a fixed step;
+            SAMPLE IF TRUE and DELAY FIXED update once per step at its start).
+        diagnostics
+            A dict to fill: ``"ranges"`` lists, per declared bound of a stock or of an
+            auxiliary computed every step, ``(py_name, side, bound, extreme,
+            first_time, n_members)`` (``first_time`` None when never crossed).
 
         Returns
         -------
@@ -918,6 +1107,21 @@ class Simulator:
         for k, v in params.items():
             if k not in ir.variables:
                 raise KeyError(k)
+            shape = ir.variables[k].shape
+            if shape:
+                from pvsd.engine.numpy_arrays import prepare_param
+
+                if isinstance(v, TimeFunction):
+                    x = np.asarray(v.x, dtype=float)
+                    y = np.asarray(v.y, dtype=float)
+                    y = np.broadcast_to(y.reshape(len(x), *([1] * len(shape))) if y.ndim == 1
+                                        else y, (len(x), *shape))[..., None]
+                    dyn_p[k] = (x, np.ascontiguousarray(y))
+                else:
+                    static_p[k], m = prepare_param(v, shape, k)
+                    if m is not None:
+                        sizes.add(m)
+                continue
             if isinstance(v, TimeFunction):
                 dyn_p[k] = (np.asarray(v.x, dtype=float), np.asarray(v.y, dtype=float))
             else:
@@ -934,7 +1138,8 @@ class Simulator:
         N = n if n is not None else (sizes.pop() if sizes else 1)
         if sizes and N not in sizes:
             raise ValueError(f"n={N} but parameter arrays have length {sizes}")
-        ctl = self.control_values({k: v for k, v in static_p.items()})
+        ctl = self.control_values({k: v for k, v in static_p.items()
+                                   if not ir.variables[k].shape})
         if initial_time is not None:
             ctl["initial_time"] = float(initial_time)
         if time_step is not None:
@@ -952,24 +1157,38 @@ class Simulator:
         if outputs is None:
             outputs = [v.py_name for v in ir.variables.values() if v.kind not in ("lookup", "data")]
         outputs = tuple(outputs)
-        scalar = N == 1
+        scalar = N == 1 and not ir.subscripts
+        if ir.subscripts:
+            static_p = {k: (np.broadcast_to(v, (*ir.variables[k].shape, N))
+                            if ir.variables[k].shape else v) for k, v in static_p.items()}
         if scalar:
             static_p = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in static_p.items()}
             dyn_p = {k: (x.tolist(), y.tolist()) for k, (x, y) in dyn_p.items()}
-        comp = self.compile(frozenset(static_p), frozenset(dyn_p), outputs, scalar=scalar)
+        method = check_method(method)
+        comp = self.compile(frozenset(static_p), frozenset(dyn_p), outputs, scalar=scalar,
+                            method=method)
         nsave = int(grid.save.sum())
-        if out is None:
-            arrays = [np.empty((nsave, N), dtype=float) for _ in outputs]
-        else:
-            arrays = [out[o] for o in outputs]
+        shapes = [ir.variables[o].shape if o in ir.variables else () for o in outputs]
+        # arrayed outputs are filled in the internal layout (nsave, *shape, N)
+        arrays = [np.empty((nsave, *sh, N), dtype=float) if sh else
+                  (out[o] if out is not None else np.empty((nsave, N), dtype=float))
+                  for o, sh in zip(outputs, shapes, strict=True)]
         if init_clock is not None:
             ctl["init_clock"] = float(init_clock)
         P: dict[str, Any] = dict(static_p)
         P.update(dyn_p)
         with np.errstate(all="ignore"):
             comp.func(P, N, grid.times.tolist(), grid.save.tolist(), arrays,
-                      ctl["time_step"], ctl)
-        return grid, dict(zip(outputs, arrays, strict=False))
+                      ctl["time_step"], ctl, diagnostics if diagnostics is not None else {})
+        result = {}
+        for o, a, sh in zip(outputs, arrays, shapes, strict=True):
+            if sh:
+                a = np.moveaxis(a, -1, 1)  # public layout (nsave, n, *shape)
+                if out is not None and o in out:
+                    out[o][...] = a
+                    a = out[o]
+            result[o] = a
+        return grid, result
 
 
 def _saveper_follows_dt(ir: ModelIR) -> bool:

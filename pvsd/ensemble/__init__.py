@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pvsd.arrays import ArrayPiecewise, split_label
 from pvsd.ensemble.executors import (
+    RANGES_KEY,
     ChunkTask,
     as_param_arrays,
     default_workers,
@@ -74,6 +76,14 @@ def normalize_samples(model: Any, samples: Any) -> tuple[dict[str, np.ndarray], 
     n = len(samples) if isinstance(samples, pd.DataFrame) else None
     for name, values in items:
         canonical = model.resolve(str(name), where="samples")
+        if split_label(canonical)[1] is None and canonical in model._dims and \
+                table.loc[canonical, "kind"] == "constant" and \
+                canonical not in model._array_defaults:
+            raise ParameterError(
+                f"Sample column {name!r}: the model's values of this arrayed constant could not "
+                "be read; sample its elements one by one (e.g. "
+                f"{model.elements(canonical)[0]!r})."
+            )
         try:
             arr = np.asarray(values, dtype=float).reshape(-1)
         except (TypeError, ValueError):
@@ -84,7 +94,7 @@ def normalize_samples(model: Any, samples: Any) -> tuple[dict[str, np.ndarray], 
             raise ParameterError(
                 f"Sample column {name!r} has {arr.size} values but other columns have {n}."
             )
-        row = table.loc[canonical]
+        row = table.loc[split_label(canonical)[0]]
         if row["kind"] in ("stock", "control", "lookup", "data"):
             raise ParameterError(
                 f"{canonical!r} is a {row['kind']} and cannot be sampled; sample the "
@@ -142,6 +152,8 @@ def run_ensemble(
     progress: bool | None = None,
     check: bool | None = True,
     seed: int | None = None,
+    method: str = "euler",
+    allow_long: bool = False,
     _on_client: Any = None,
 ) -> Any:
     """Run every row of ``samples`` and collect the outputs.
@@ -186,12 +198,22 @@ def run_ensemble(
         process, compare two random members with plain PySD runs and fall back
         to PySD on disagreement. None follows ``PVSD_ENGINE_CHECK``.
     seed
-        Seed of the choice of members checked (recorded in the provenance).
+        Seed of the choice of members checked and, for models with random
+        functions, of the members' independent random streams (spawned from it;
+        default: the model's own seed arguments). Recorded in the provenance.
+    method
+        ``"euler"`` (default) or ``"rk4"`` (Vensim's "RK4 Fixed"; needs the
+        vectorised engine: PySD has no RK4, so a model that falls back refuses it).
+    allow_long
+        Run even when steps x members x variables or the result's memory is
+        above pvsd's limits (:mod:`pvsd.numerics.limits`).
 
     Returns
     -------
     xarray.Dataset
-        Dimensions ``(run, time)``; data variables named as in the model file;
+        Dimensions ``(run, time)`` (``(run, time, *dims)`` for an arrayed output, with
+        element names as coordinates; ``Var[e1]`` asked alone stays ``(run, time)``);
+        data variables named as in the model file;
         coordinate per sampled parameter along ``run``; ``attrs`` hold the
         provenance (model SHA-256, parameters, scenario, seed, versions) and
         ``engine`` (``"vectorized"`` or ``"pysd"``) with ``fallback_reason``.
@@ -209,19 +231,28 @@ def run_ensemble(
             f"executor must be 'inprocess', 'processes', 'dask' or a Dask scheduler address "
             f"(tcp://host:8786), got {executor!r}."
         )
+    from pvsd.numerics import check_work, estimate_work, resolve_method, warn_violations
+
+    method = resolve_method(method)
     cols, n = normalize_samples(model, samples)
     fixed = model.check_params(params, scenario)
-    for k in cols:
+    # per variable: (N,) for scalars, (N, *shape) for arrayed constants in dims order
+    members = member_arrays(model, cols, fixed, n)
+    for k in members:
         fixed.pop(k, None)
     t0, t1, dt, times = model.check_times(initial_time, final_time, time_step, save_every,
-                                          return_times)
+                                          return_times, allow_long=allow_long)
     if outputs is None:
         outputs = model.stocks or model.default_outputs()
     outs = model.resolve_outputs(outputs)
+    # the engine and PySD simulate whole variables; outputs may name single elements
+    names = list(dict.fromkeys(split_label(o)[0] for o in outs))
 
     eng = engine_for(model)
     mode = "vectorized" if eng.vectorized else "pysd"
     reason = eng.reason
+    if mode == "vectorized" and model._dims and not getattr(eng.ir, "subscripts", None):
+        mode, reason = "pysd", "subscripts (this engine has no dimensions)"
     rng = np.random.default_rng(seed)
     t_start = _time.perf_counter()
     if mode == "vectorized":
@@ -231,13 +262,20 @@ def run_ensemble(
 
         probe_idx = sorted(rng.choice(n, size=min(2, n), replace=False).tolist())
         try:
-            _runtime_probe(model, cols, fixed, t0, t1, dt, times, outs)
+            _runtime_probe(model, members, fixed, t0, t1, dt, times, names)
         except NeedsFallback as nf:
             mode, reason = "pysd", "; ".join(str(i) for i in nf.items)
         if mode == "vectorized" and check_enabled(check) and not eng.checked:
-            members = [{**fixed, **{k: float(v[i]) for k, v in cols.items()}} for i in probe_idx]
-            if not safety_check(model, members, t0, t1, dt, times, outs):
+            probe = [{**fixed, **{k: (float(v[i]) if v.ndim == 1 else v[i])
+                                  for k, v in members.items()}} for i in probe_idx]
+            if not safety_check(model, probe, t0, t1, dt, times, names):
                 mode, reason = "pysd", eng.reason
+    check_work(estimate_work(t0, t1, dt, len(times), len(outs), len(model.variables), n),
+               allow_long, vectorized=mode == "vectorized", what=f"this ensemble of {n} runs")
+    if mode == "pysd" and method != "euler":
+        from pvsd.engine import _no_engine
+
+        _no_engine(model, method, reason)
     if mode == "pysd" and not eng.warned:
         warnings.warn(
             f"{model.path.name}: the vectorised engine does not support {reason}; running the "
@@ -256,9 +294,16 @@ def run_ensemble(
             if mode == "vectorized":
                 chunk_size = min(chunk_size, DEFAULT_CHUNK)
     chunk_size = max(1, int(chunk_size))
+    from pvsd.randomness import member_seeds, run_seed
+
+    rseed = run_seed(model, seed)
+    streams = None if rseed is None else member_seeds(rseed, n)
+    if rseed is not None:
+        seed = rseed
     tasks = [
-        ChunkTask(s, min(n, s + chunk_size), as_param_arrays(cols, s, min(n, s + chunk_size)),
-                  fixed, t0, t1, dt, times, outs, mode)
+        ChunkTask(s, min(n, s + chunk_size), as_param_arrays(members, s, min(n, s + chunk_size)),
+                  fixed, t0, t1, dt, times, names, mode, method,
+                  None if streams is None else streams[s:min(n, s + chunk_size)])
         for s in range(0, n, chunk_size)
     ]
     # the times PySD (and the engine) actually reach: requested times that are not
@@ -266,7 +311,9 @@ def run_ensemble(
     from pvsd.engine.numpy_backend import time_grid
 
     saved = time_grid(t0, t1, dt, save_times=list(times)).save_times
-    data = {o: np.empty((n, len(saved)), dtype=float) for o in outs}
+    shapes = {o: _out_shape(model, o) for o in outs}
+    data = {o: np.empty((n, len(saved), *shapes[o]), dtype=float) for o in outs}
+    violations: list[Any] = []
     if executor == "dask":
         it = run_dask(_light(model), tasks, scheduler=scheduler, workers=nw, on_client=_on_client)
     elif executor == "processes" or mode == "pysd":
@@ -277,7 +324,9 @@ def run_ensemble(
         with progress_bar(n, f"{model.name}: {n} runs", enabled=progress) as bar:
             for start, stop, vals in it:
                 for o in outs:
-                    data[o][start:stop, :] = vals[o].T
+                    data[o][start:stop] = _select(model, o, vals)
+                for v in vals.get(RANGES_KEY, ()):
+                    violations.append(v)
                 bar.update(stop - start)
     except PvsdError:
         raise
@@ -285,25 +334,96 @@ def run_ensemble(
         raise SimulationError(f"Ensemble of {model.path.name} failed: {type(exc).__name__}: {exc}"
                               ) from exc
     elapsed = _time.perf_counter() - t_start
+    violations = _merge_violations(violations)
+    warn_violations(model.path.name, violations, dt, method, stacklevel=3)
 
     coords: dict[str, Any] = {"run": np.arange(n), "time": np.asarray(saved, dtype=float)}
     for k, v in cols.items():
         # a sampled constant that is also an output keeps its data variable
         coords[k if k not in outs else f"{k} (sampled)"] = ("run", v)
-    ds = xr.Dataset({o: (("run", "time"), data[o]) for o in outs}, coords=coords)
+    ds = xr.Dataset(coords=coords)
     for o in outs:
-        ds[o].attrs["units"] = model.units.get(o, "")
+        d = model._dims.get(o)
+        if d is None:
+            ds[o] = (("run", "time"), data[o])
+        else:
+            ds[o] = xr.DataArray(data[o], dims=("run", "time", *d.dims), coords={
+                "run": coords["run"], "time": coords["time"],
+                **{dd: list(c) for dd, c in zip(d.dims, d.coords, strict=True)}})
+        ds[o].attrs["units"] = model.units.get(split_label(o)[0], "")
     described = {k: _describe(v) for k, v in fixed.items()}
     scen_name = getattr(scenario, "name", None) if scenario is not None else None
     rec = provenance(
         model.path, model.sha256, described, scenario=scen_name, seed=seed,
         method="ensemble", n_runs=n, sampled=list(cols), outputs=outs,
-        initial_time=t0, final_time=t1, time_step=dt, engine=mode,
+        initial_time=t0, final_time=t1, time_step=dt, engine=mode, integration=method,
         fallback_reason=reason if mode == "pysd" else "", executor=executor,
         elapsed_seconds=round(elapsed, 3),
     )
     ds.attrs.update(as_attrs(rec))
+    ds.attrs["range_violations"] = "; ".join(str(v) for v in violations)
     return ds
+
+
+def member_arrays(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any], n: int
+                  ) -> dict[str, np.ndarray]:
+    """Sample columns (labels) -> per variable member values: (N,) or (N, *shape).
+
+    An element column changes only its element; the other elements keep the fixed
+    setting (params/scenario) or the model's own values.
+    """
+    out: dict[str, np.ndarray] = {}
+    for lab, v in cols.items():
+        base, elems = split_label(lab)
+        d = model._dims.get(base)
+        if d is None:
+            out[lab] = np.asarray(v, float)
+            continue
+        if base not in out:
+            start = fixed.get(base, model._array_defaults.get(base))
+            if isinstance(start, ArrayPiecewise):
+                raise ParameterError(
+                    f"{lab!r} is sampled while {base!r} has a time-varying setting; sample "
+                    "constants that have no lever, or drop the lever."
+                )
+            out[base] = np.repeat(np.asarray(start, float)[None, ...], n, axis=0)
+        if elems is None:
+            out[base][...] = np.asarray(v, float).reshape((n,) + (1,) * len(d.dims))
+        else:
+            out[base][(slice(None), *d.position(elems))] = v
+    return out
+
+
+def _out_shape(model: Any, label: str) -> tuple[int, ...]:
+    d = model._dims.get(label)
+    return () if d is None else d.shape
+
+
+def _select(model: Any, label: str, vals: Mapping[str, np.ndarray]) -> np.ndarray:
+    """One output label from chunk values ``(n_times, n, *shape)`` -> ``(n, n_times, ...)``."""
+    base, elems = split_label(label)
+    a = np.swapaxes(np.asarray(vals[base], float), 0, 1)
+    if elems is not None:
+        a = a[(slice(None), slice(None), *model._dims[base].position(elems))]
+    return a
+
+
+def _merge_violations(items: Sequence[Any]) -> list[Any]:
+    """One record per (variable, side) over all chunks: earliest time, extreme value, members."""
+    from dataclasses import replace
+
+    merged: dict[tuple[str, str], Any] = {}
+    for v in items:
+        key = (v.variable, v.side)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = v
+            continue
+        worse = min if v.side == "below" else max
+        merged[key] = replace(old, time=min(old.time, v.time),
+                              extreme=worse(old.extreme, v.extreme),
+                              members=old.members + v.members)
+    return list(merged.values())
 
 
 def _runtime_probe(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[str, Any],
@@ -325,6 +445,10 @@ def _runtime_probe(model: Any, cols: Mapping[str, np.ndarray], fixed: Mapping[st
 
 
 def _describe(value: Any) -> Any:
+    if isinstance(value, (np.ndarray, ArrayPiecewise)):
+        from pvsd.model_arrays import describe
+
+        return describe(value)
     if hasattr(value, "x") and hasattr(value, "y"):
         return {"time": list(value.x), "value": list(value.y)}
     return value

@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 
+#: Key of a chunk's result holding its :class:`pvsd.numerics.RangeViolation` records.
+RANGES_KEY = "__ranges__"
+
+
 def default_workers() -> int:
     """Workers of a local pool: at most 2, at most the CPU count."""
     return max(1, min(2, os.cpu_count() or 1))
@@ -58,18 +62,24 @@ class ChunkTask:
     times: np.ndarray
     outputs: list[str]
     mode: str
+    method: str = "euler"
+    seeds: np.ndarray | None = None  # per-member random streams (models with random functions)
 
 
 def run_chunk(model: Any, task: ChunkTask) -> tuple[int, int, dict[str, np.ndarray]]:
-    """Run one chunk; returns ``(start, stop, {output: array (n_times, n)})``."""
+    """Run one chunk; returns ``(start, stop, {variable: array (n_times, n, *shape)})``."""
     n = task.stop - task.start
     if task.mode == "vectorized":
         from pvsd.engine import simulate
 
         params: dict[str, Any] = dict(task.fixed)
         params.update(task.params)
+        diag: dict[str, Any] = {}
         _, vals = simulate(model, params, task.t0, task.t1, task.dt, task.times, task.outputs,
-                           n=n)
+                           n=n, method=task.method, diagnostics=diag)
+        if diag.get("ranges"):
+            # declared bounds crossed between saved points travel with the chunk's values
+            vals = {**vals, RANGES_KEY: diag["ranges"]}
         return task.start, task.stop, vals
     return task.start, task.stop, _pysd_chunk(model, task)
 
@@ -80,32 +90,35 @@ def _pysd_chunk(model: Any, task: ChunkTask) -> dict[str, np.ndarray]:
     Every run sets all the parameters of the ensemble and the time settings
     again, so nothing of one member's run leaks into the next.
     """
-    import pandas as pd
+    from pvsd.model_arrays import pysd_arrays, to_pysd
+    from pvsd.randomness import seeded
 
     n = task.stop - task.start
-    out = {o: np.empty((len(task.times), n)) for o in task.outputs}
+    out: dict[str, np.ndarray] = {}
     pysd_model = model._fresh()
     py_out = [model._py[c] for c in task.outputs]
     base: dict[str, Any] = {}
     for name, value in task.fixed.items():
-        if hasattr(value, "arrays"):
-            x, y = value.arrays()
-            value = pd.Series(y, index=x)
-        base[model._py[name]] = value
+        base[model._py[name]] = to_pysd(model, name, value, pysd_model)
     kwargs: dict[str, Any] = {}
     if task.t0 != model.initial_time:
         kwargs["initial_condition"] = (task.t0, {})
     for i in range(n):
         p = dict(base)
         for name, arr in task.params.items():
-            p[model._py[name]] = float(arr[i])
-        with warnings.catch_warnings():
+            v = arr[i]
+            p[model._py[name]] = float(v) if np.ndim(v) == 0 else to_pysd(model, name, v,
+                                                                            pysd_model)
+        with warnings.catch_warnings(), seeded(None if task.seeds is None else task.seeds[i]):
             warnings.simplefilter("ignore")
             frame = pysd_model.run(params=p, final_time=task.t1, time_step=task.dt,
                                    return_timestamps=list(task.times), return_columns=py_out,
-                                   progress=False, **kwargs)
-        for o, py in zip(task.outputs, py_out, strict=True):
-            out[o][:, i] = frame[py].to_numpy(dtype=float)
+                                   progress=False, flatten_output=False, **kwargs)
+        _, vals = pysd_arrays(model, frame, task.outputs)
+        for o in task.outputs:
+            if o not in out:
+                out[o] = np.empty((len(task.times), n, *vals[o].shape[1:]))
+            out[o][:, i] = vals[o]
     return out
 
 

@@ -31,9 +31,9 @@ from pvsd.scenarios import BASELINE, Scenario, ScenarioSet
 from pvsd.timefunc import Step
 
 if TYPE_CHECKING:
+    from pvsd.document import Report
     from pvsd.model import Model
     from pvsd.parameters import ParameterSpace
-    from pvsd.report.document import Report
 
 __all__ = [
     "KEY_OUTPUTS",
@@ -734,7 +734,7 @@ class Explorer:
         import plotly.graph_objects as go
 
         from pvsd import __version__
-        from pvsd.report.document import Report
+        from pvsd.document import Report
 
         bands = self.bands(settings) if uncertainty and self.uncertainty_available else None
         fig_dict = self.figure(settings, show, bands)

@@ -36,6 +36,7 @@ function; import the classes from this module, e.g.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -114,3 +115,15 @@ def loops(
 
     return analyse(model, scenario, params, max_length=max_length, max_loops=max_loops, method=method,
                    names=names, initial_time=initial_time, final_time=final_time, time_step=time_step)
+
+
+class _CallableModule(type(sys.modules[__name__])):
+    """``pvsd.loops`` is both this package and the function: importing the package
+    (``from pvsd.loops import ...``) rebinds the attribute of ``pvsd`` to the module, so
+    the module is callable and ``pvsd.loops(model)`` works either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> LoopResult:
+        return loops(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -195,6 +195,7 @@ def analyse(
     if missing:
         notes.append("Named loops not among the loops found (the search settings leave them out): "
                      + "; ".join(missing) + ".")
+    meanings = {lp.name: lp.meaning for lp in named}
     rows = []
     for j, (lid, lp) in enumerate(zip(ids, loops, strict=True)):
         s = sign[1:, j]
@@ -212,6 +213,7 @@ def analyse(
         rows.append({
             "id": lid,
             "name": loop_names[j],
+            "meaning": meanings.get(loop_names[j], ""),
             "polarity": polarity,
             "length": lp.length,
             "variables": lp.names,
@@ -223,8 +225,9 @@ def analyse(
             "polarity_changes": bool(changes),
             "active_share": float(np.mean(active)) if active.size else 0.0,
         })
-    columns = ["id", "name", "polarity", "length", "variables", "stocks", "partition", "mean_relative_score",
-               "mean_abs_relative_score", "max_abs_relative_score", "polarity_changes", "active_share"]
+    columns = ["id", "name", "meaning", "polarity", "length", "variables", "stocks", "partition",
+               "mean_relative_score", "mean_abs_relative_score", "max_abs_relative_score", "polarity_changes",
+               "active_share"]
     table = pd.DataFrame(rows, columns=columns)
     index = pd.Index(times, name="time")
     scores = pd.DataFrame(rel, index=index, columns=ids)

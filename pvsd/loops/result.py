@@ -46,7 +46,8 @@ class LoopResult:
     loops
         One row per loop: ``id`` (stable for a model and search settings),
         ``name`` (the modeller's name for the loop, from the loop-names file;
-        empty when unnamed), ``polarity`` (``R`` reinforcing, ``B`` balancing, ``U`` undetermined),
+        empty when unnamed), ``meaning`` (what the loop does, from the same file),
+        ``polarity`` (``R`` reinforcing, ``B`` balancing, ``U`` undetermined),
         ``length`` (variables), ``variables`` (in causal order, tuple),
         ``stocks``, ``partition`` (cycle partition: loops are compared within
         one), ``mean_relative_score`` (signed mean over the run),
@@ -221,14 +222,19 @@ class LoopResult:
                 current, start = s, i
         return pd.DataFrame(rows, columns=cols)
 
-    def leading(self) -> pd.DataFrame:
+    def leading(self, period: float | None = None) -> pd.DataFrame:
         """Periods in which one loop has the largest |relative score|: start, end, id, name, polarity, mean_share.
 
-        A coarser view than :meth:`dominance` for models with many loops.
+        A coarser view than :meth:`dominance` for models with many loops. With
+        ``period`` (e.g. one year), the run is cut into intervals of that length
+        and each interval's leader is the loop with the largest mean |score| in it,
+        so periods start and end on whole intervals (2000-2003, not 2000-2000.41).
         """
         cols = ["start", "end", "id", "name", "polarity", "mean_share"]
         if not self.ids or len(self.times) < 2:
             return pd.DataFrame(columns=cols)
+        if period is not None and period > self.time_step * 1.5:
+            return self._leading_binned(float(period), cols)
         rel = self.scores.iloc[1:]
         a = rel.abs().fillna(0.0).to_numpy()
         best = np.where(a.max(axis=1) > 0, a.argmax(axis=1), -1)
@@ -244,6 +250,30 @@ class LoopResult:
                                  "name": self.name(lid), "polarity": pol[lid],
                                  "mean_share": float(a[start:i, best[start]].mean())})
                 start = i
+        return pd.DataFrame(rows, columns=cols)
+
+    def _leading_binned(self, period: float, cols: list[str]) -> pd.DataFrame:
+        a_all = self.scores.iloc[1:].abs().fillna(0.0)
+        t = np.asarray(self.times[1:], dtype=float)
+        t0 = float(self.times[0])
+        k = np.floor((t - t0 - 1e-9 * period) / period).astype(int)  # step ending at t0+period is in bin 0
+        pol = dict(zip(self.loops["id"], self.loops["polarity"], strict=True))
+        bins = []
+        for b in np.unique(k):
+            m = a_all.to_numpy()[k == b].mean(axis=0)
+            j = int(m.argmax()) if m.max() > 0 else -1
+            bins.append((t0 + b * period, min(t0 + (b + 1) * period, float(t[-1])), j, float(m.max())))
+        rows: list[dict[str, Any]] = []
+        for start, end, j, share in bins:
+            if j < 0:
+                continue
+            lid = self.ids[j]
+            if rows and rows[-1]["id"] == lid and abs(rows[-1]["end"] - start) < 1e-9:
+                n = rows[-1]["_n"]
+                rows[-1].update(end=end, mean_share=(rows[-1]["mean_share"] * n + share) / (n + 1), _n=n + 1)
+            else:
+                rows.append({"start": start, "end": end, "id": lid, "name": self.name(lid), "polarity": pol[lid],
+                             "mean_share": share, "_n": 1})
         return pd.DataFrame(rows, columns=cols)
 
     def dominant_share(self, loop_id: str) -> float:

@@ -6,6 +6,6 @@ already computed. Build one with :class:`Report`, add sections, then
 fragments) atomically.
 """
 
-from pvsd.report.document import Report, figure_fragment, plotly_js
+from pvsd.document import Report, figure_fragment, plotly_js
 
 __all__ = ["Report", "figure_fragment", "plotly_js"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from pvsd.report.document import Report, kv_table
+from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
     from pvsd.loops import LoopResult
@@ -45,6 +45,40 @@ def _loop_names(result: LoopResult, ids: list[str]) -> dict[str, str]:
         names = list(result.loop(i)["variables"])
         out[i] = " → ".join([*names, names[0]])
     return out
+
+
+def reporting_period(result: LoopResult, model: Any) -> float:
+    """The interval of the leading-loop table: the model's saving interval, at least 1/50 of the run."""
+    times = result.times
+    span = float(times[-1] - times[0]) or 1.0
+    save = float(getattr(model, "saveper", 0) or 0)
+    return max(save, result.time_step, span / 50)
+
+
+def diagram_loops(result: LoopResult, top: int = 4) -> tuple[list[str], int]:
+    """Loops for the causal-loop diagram: dominating ones, named and longer loops first.
+
+    First-order loops (a stock and its own flow, two variables) dominate often but say
+    little; they are left out unless nothing else is left. Returns the ids and the
+    number of first-order loops left out.
+    """
+    if not result.ids:
+        return [], 0
+    counts = result.dominant_mask.iloc[1:].sum(axis=0)
+    t = result.loops.set_index("id")
+    score = t["mean_abs_relative_score"]
+
+    def key(i: str) -> tuple:
+        return (-(bool(t.loc[i, "name"])), -int(counts.get(i, 0)), -float(score.get(i, 0)), i)
+
+    trivial = {i for i in result.ids if int(t.loc[i, "length"]) <= 2 and not t.loc[i, "name"]}
+    dominating = [i for i in result.ids if counts.get(i, 0) > 0]
+    pool = sorted([i for i in dominating if i not in trivial], key=key)
+    if len(pool) < top:
+        pool += sorted([i for i in result.ids if i not in trivial and i not in pool], key=key)
+    chosen = pool[:top] or sorted(dominating, key=key)[:top] or result.top(top)
+    left_out = len([i for i in dominating if i in trivial and i not in chosen])
+    return chosen, left_out
 
 
 def loops_report(result: LoopResult, model: Model, variable: str | None = None,
@@ -117,11 +151,12 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
                 f"{var}; the shading marks which loop leads in each period. Hover a line to see "
                 "the loop's variables.",
     )
-    lead = result.leading()
+    period = reporting_period(result, model)
+    lead = result.leading(period)
     names = _loop_names(result, sorted(set(lead["id"])))
     periods = pd.DataFrame({
-        "from": [f"{v:.2f}" for v in lead["start"]],
-        "to": [f"{v:.2f}" for v in lead["end"]],
+        "from": [f"{v:g}" for v in lead["start"]],
+        "to": [f"{v:g}" for v in lead["end"]],
         "leading loop": [result.label(i) for i in lead["id"]],
         "R/B": lead["polarity"],
         "mean share": [f"{100 * v:.0f}%" for v in lead["mean_share"]],
@@ -129,7 +164,8 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     })
     rep.add_heading("The leading loop in each period")
     rep.add_table(periods, index=False, name="leading_loops",
-                  caption="The loop with the largest relative score, period by period, and its mean "
+                  caption=f"The loop with the largest mean relative score in each interval of {period:g} "
+                          "(the model's saving interval), merged while the same loop leads, and its mean "
                           "share of the change."
                           + (" With many loops no single one explains half of the change; "
                              if (lead["mean_share"] < 0.5).any() else " ")
@@ -139,12 +175,15 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
     rep._tables["dominance"] = dom
 
     rep.section("Causal-loop diagram")
-    chosen = result._cld_default(4)
+    chosen, left_out = diagram_loops(result, 4)
     rep.add_figure(result.cld(chosen), "cld",
-                   caption="The loops that dominate most often ("
+                   caption="The named loops and the longer loops that dominate most often ("
                            + ", ".join(result.label(c) for c in chosen)
                            + "). Boxes are stocks; + / − on an arrow is the link's polarity observed in "
-                             "the run; the percentage is the loop's mean share of the change.")
+                             "the run; the percentage is the loop's mean share of the change."
+                           + (f" Left out: {left_out} first-order loop(s) in which a stock only drains or "
+                              "refills itself through its own flow (they are in the loop table)."
+                              if left_out else ""))
 
     rep.section("Loops")
     t = result.table()

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from pvsd.document import Report, kv_table
 from pvsd.plotting import PALETTE
 from pvsd.provenance import provenance
-from pvsd.report.document import Report, kv_table
 
 if TYPE_CHECKING:
     from pvsd.model import Model
@@ -76,11 +76,18 @@ def scenario_report(
         scenario_file=scenario_file, initial_time=float(times[0]), final_time=float(times[-1]),
         time_step=base.provenance.get("time_step"),
     )
+    from pvsd.report.findings import accumulating_outputs, headline
+
+    accumulated = accumulating_outputs(model, comparison.outputs)
+    head, effects = headline(comparison, accumulated)
+    n_scen = len(comparison.scenarios)
     rep = Report(
-        title=title or f"{model.name}: scenarios compared",
-        subtitle=f"Model {model.path.name} · {len(comparison.scenarios)} scenarios vs baseline · "
-                 f"{times[0]:g}-{times[-1]:g} · {prov['created']}",
+        title=title or (f"{model.name}: scenarios compared" if n_scen else f"{model.name}: baseline run"),
+        subtitle=f"Model {model.path.name} · "
+                 + (f"{n_scen} scenarios vs baseline · " if n_scen else "baseline (the model's own settings) · ")
+                 + f"{times[0]:g}-{times[-1]:g} · {prov['created']}",
         provenance=prov,
+        headline=head,
     )
 
     rep.section("What was run")
@@ -90,19 +97,24 @@ def scenario_report(
     rep.add_html(kv_table([
         ("Model file", model.path.name),
         ("Model SHA-256", model.sha256),
-        ("Scenario file", scenario_file or "(given in code)"),
-        ("Runs", "baseline + " + ", ".join(comparison.label(n) for n in comparison.scenarios)),
+        ("Scenario file", scenario_file or ("(given in code)" if n_scen else "none: baseline only")),
+        ("Runs", "baseline" + (" + " + ", ".join(comparison.label(n) for n in comparison.scenarios)
+                               if n_scen else " only")),
         ("Simulated period", f"{times[0]:g} to {times[-1]:g}, time step "
                              f"{base.provenance.get('time_step', model.time_step):g}"),
         ("Outputs compared", ", ".join(comparison.outputs)),
     ]))
 
     rep.section("Key results")
-    wide = comparison.wide_table()
+    if not effects.empty:
+        rep.add_csv("headline_effects", effects)
+    wide = comparison.display_table()
     rep.add_table(
         wide,
         caption="Value of each output in each run; in brackets the % difference from the "
-                "baseline (the model's own settings).",
+                "baseline (the model's own settings)." + (
+                    f" {', '.join(accumulated)} accumulate(s) from {times[0]:g}, so their differences are "
+                    "diluted by the years before a policy acts." if accumulated else ""),
     )
     long = comparison.table()
     rep.add_csv("key_results", long)
@@ -116,6 +128,9 @@ def scenario_report(
                 continue
             best = sub.loc[sub["pct_difference"].idxmax()]
             worst = sub.loc[sub["pct_difference"].idxmin()]
+            if len(sub) == 1:
+                lines.append(f"{var} in {last:g} under '{best['label']}': {best['pct_difference']:+.1f}% vs baseline.")
+                continue
             lines.append(
                 f"{var} in {last:g}: highest under '{best['label']}' "
                 f"({best['pct_difference']:+.1f}% vs baseline), lowest under "
@@ -131,8 +146,9 @@ def scenario_report(
         series=comparison.series().rename(columns={"scenario": "trace", "variable": "panel",
                                                     "time": "x", "value": "y"}),
     )
-    rep.add_figure(difference_figure(comparison, last), "difference",
-                   caption=f"Percentage difference from the baseline in {last:g}.")
+    if n_scen:
+        rep.add_figure(difference_figure(comparison, last), "difference",
+                       caption=f"Percentage difference from the baseline in {last:g}.")
 
     rep.section("Parameters and scenarios")
     rows = [(comparison.label(n), var, setting)
@@ -150,7 +166,7 @@ def scenario_report(
     rep.add_heading("Model constants (baseline values)")
     rep.add_table(_short_comments(consts), index=False, name="constants")
     if model_sections or live:
-        from pvsd.embed.sections import add_model_sections
+        from pvsd.report.sections import add_model_sections
 
         add_model_sections(rep, model, scenarios=comparison.scenarios.values(), live=live,
                            card=model_sections)

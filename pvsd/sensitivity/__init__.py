@@ -28,6 +28,8 @@ function; import the classes from this module, e.g.
 
 from __future__ import annotations
 
+import sys as _sys
+
 from pvsd.parameters import Parameter, ParameterSpace
 from pvsd.sensitivity.core import prepare, sensitivity, uncertainty_bands
 from pvsd.sensitivity.methods import METHODS, Method, get_method, method_names, register_method
@@ -64,3 +66,13 @@ __all__ = [
     "sensitivity",
     "uncertainty_bands",
 ]
+
+
+class _CallableModule(type(_sys.modules[__name__])):
+    """``pvsd.sensitivity`` is both this package and the function (see ``pvsd.loops``)."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return sensitivity(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

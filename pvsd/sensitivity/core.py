@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from pvsd.errors import SpecError
+from pvsd.errors import PvsdError, SpecError
 from pvsd.parameters import ParameterSpace
 from pvsd.sensitivity.methods import Method, child_seeds, get_method
 from pvsd.sensitivity.results import SensitivityResult, UncertaintyBands, flag_convergence, result_class
@@ -37,6 +37,7 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "optimal_trajectories": None,
     "M": 4,
     "save_every": None,
+    "integration": "euler",
 }
 
 
@@ -121,6 +122,12 @@ def _check_options(opt: dict[str, Any], meth: Method, n: int, space: ParameterSp
                 f"{where}: max_runs ({mr!r}) must be a whole number of at least the runs the first "
                 f"sample needs ({runs:,} for n = {n})."
             )
+    from pvsd.numerics import resolve_method
+
+    try:
+        opt["integration"] = resolve_method(opt["integration"], f"{where}: integration")
+    except PvsdError as exc:
+        raise SpecError(str(exc)) from None
     se = opt["save_every"]
     if se is not None and (isinstance(se, bool) or not isinstance(se, (int, float)) or not se > 0):
         raise SpecError(f"{where}: save_every must be a positive number, got {se!r}.")
@@ -134,9 +141,10 @@ def _samples_frame(space: ParameterSpace, unit: np.ndarray) -> pd.DataFrame:
 
 
 def _ensemble(model: Model, samples: pd.DataFrame, outputs: list[str], scenario: Scenario | None,
-              save_every: float | None, executor: str, progress: bool | None) -> xr.Dataset:
+              save_every: float | None, executor: str, progress: bool | None,
+              integration: str = "euler") -> xr.Dataset:
     return model.run_ensemble(samples, outputs=outputs, scenario=scenario, save_every=save_every,
-                              executor=executor, progress=progress)
+                              executor=executor, progress=progress, method=integration)
 
 
 def _matrix(ds: xr.Dataset, var: str) -> np.ndarray:
@@ -287,6 +295,7 @@ def sensitivity(
     save_every: float | None = None,
     executor: str = "inprocess",
     progress: bool | None = None,
+    integration: str | None = None,
 ) -> SensitivityResult:
     """Global sensitivity analysis of a model's outcomes to uncertain parameters.
 
@@ -342,6 +351,9 @@ def sensitivity(
         ``"inprocess"``, ``"processes"`` or ``"dask"`` (see the ensemble engine).
     progress
         Show progress bars (default: on a terminal or in a notebook).
+    integration
+        Integration method of every run, ``"euler"`` (default) or ``"rk4"``
+        (also ``integration = "rk4"`` in the spec's ``[settings]``).
 
     Returns
     -------
@@ -362,6 +374,7 @@ def sensitivity(
         second_order=second_order, num_levels=num_levels, optimal_trajectories=optimal_trajectories, M=M,
         num_resamples=num_resamples, conf_level=conf_level, tolerance=tolerance,
         until_converged=until_converged, max_runs=max_runs, save_every=save_every,
+        integration=integration,
     )
     space = s.space
     variables = list(dict.fromkeys(o.variable for o in s.outcomes))
@@ -378,11 +391,11 @@ def sensitivity(
                  and np.array_equal(unit[: len(unit_prev)], unit_prev))
         if reuse:
             new = _ensemble(m, _samples_frame(space, unit[len(unit_prev):]), variables, scenario,
-                            opt["save_every"], executor, progress)
+                            opt["save_every"], executor, progress, opt["integration"])
             ds = _concat_runs(ds_prev, new)  # type: ignore[arg-type]
         else:
             ds = _ensemble(m, _samples_frame(space, unit), variables, scenario, opt["save_every"],
-                           executor, progress)
+                           executor, progress, opt["integration"])
         t1 = _time.perf_counter()
         table, s2, values, notes = _analyze_all(meth, space, s.outcomes, ds, unit, analysis_seed, opt, progress)
         t_run += t1 - t0
@@ -505,9 +518,11 @@ def uncertainty_bands(
     samples = space.sample(b.n, seed=seed, method=b.sampling)
     for name, value in space.fixed.items():
         samples[name] = value
-    ds = _ensemble(m, samples, outs, scenario, save_every, executor, progress)
+    ds = _ensemble(m, samples, outs, scenario, save_every, executor, progress,
+                   str(s.settings.get("integration") or "euler"))
     times = np.asarray(ds["time"].values, dtype=float)
-    base = m.run(params=space.fixed or None, scenario=scenario, outputs=outs, return_times=list(times))
+    base = m.run(params=space.fixed or None, scenario=scenario, outputs=outs, return_times=list(times),
+                 method=str(s.settings.get("integration") or "euler"))
     base_df = base.to_dataframe()
     frames = []
     for v in outs:

@@ -1,16 +1,16 @@
-"""The HTML report of a sensitivity study (built with :class:`pvsd.report.Report`)."""
+"""The HTML report of a sensitivity study (built with :class:`pvsd.document.Report`)."""
 
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from pvsd.sensitivity.results import MorrisResult, SensitivityResult, UncertaintyBands
 
 if TYPE_CHECKING:
-    from pvsd.report import Report
+    from pvsd.document import Report
 
 __all__ = ["sensitivity_report"]
 
@@ -32,9 +32,29 @@ _METHOD_TEXT = {
 }
 
 
-def _param_table(res: SensitivityResult) -> pd.DataFrame:
+def _quantile(p, value: float) -> float:
+    """Where ``value`` lies in parameter ``p``'s distribution (0-1), NaN if it cannot be said."""
+    try:
+        if not p.vary:
+            return float("nan")
+        d = p.distribution()
+        a, b = p._cdf_range()
+        return float(min(max((float(d.cdf(value)) - a) / (b - a), 0.0), 1.0))
+    except Exception:  # an exotic distribution: say nothing rather than something wrong
+        return float("nan")
+
+
+def _param_table(res: SensitivityResult, model_values: dict[str, float] | None = None) -> pd.DataFrame:
     t = res.space.to_dataframe()
-    cols = ["distribution", "nominal", "group", "description"]
+    t = t.rename(columns={"nominal": "median"})
+    t["median"] = [float(p.ppf(0.5)) if p.vary else float(p.value) for p in res.space]
+    cols = ["distribution", "median", "group", "description"]
+    if model_values:
+        t.insert(t.columns.get_loc("median") + 1, "model value",
+                 [model_values.get(n, float("nan")) for n in t.index])
+        t.insert(t.columns.get_loc("model value") + 1, "model value percentile",
+                 [100 * _quantile(p, model_values.get(p.name, float("nan"))) for p in res.space])
+        cols = ["distribution", "median", "model value", "model value percentile", "group", "description"]
     t = t[cols]
     if not (t["group"] != "").any():
         t = t.drop(columns="group")
@@ -43,8 +63,24 @@ def _param_table(res: SensitivityResult) -> pd.DataFrame:
     return t
 
 
+def _off_centre_text(table: pd.DataFrame) -> str:
+    """Why the baseline run is not in the middle of the bands, from the model values' percentiles."""
+    if "model value percentile" not in table.columns:
+        return ""
+    q = table["model value percentile"].dropna()
+    off = q[(q < 25) | (q > 75)]
+    if off.empty:
+        return ("The model's own values lie near the middle of every distribution (between the 25th and "
+                "75th percentiles), so the baseline run is a central case.")
+    parts = [f"{n} (model value at the {v:.0f}th percentile)" for n, v in off.sort_values().items()]
+    return ("The baseline run uses the model's own values, not the medians of the distributions. "
+            f"{len(off)} of {len(q)} lie outside the middle half of their distribution: " + "; ".join(parts)
+            + ". That is why the baseline can sit near the edge of the uncertainty bands: it is one "
+              "particular, not a central, combination of assumptions.")
+
+
 def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None = None,
-                       title: str | None = None) -> Report:
+                       title: str | None = None, model: Any = None) -> Report:
     """Assemble the report of a study: summary, parameters, rankings with confidence
     intervals, Morris mu*-sigma charts, indices over time, uncertainty bands and
     convergence, with the study's provenance.
@@ -57,14 +93,17 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
         Monte Carlo uncertainty bands to include.
     title
         Page title (default: model and method).
+    model
+        The :class:`pvsd.Model` studied: its own parameter values are shown beside
+        the distributions (and explain where the baseline sits in the bands).
 
     Returns
     -------
-    pvsd.report.Report
+    pvsd.document.Report
         Call ``.write(folder)`` to write ``report.html`` and the CSVs
         (``indices.csv``, ``outcomes.csv``, ``bands.csv``, ``convergence.csv`` ...).
     """
-    from pvsd.report import Report
+    from pvsd.document import Report
 
     info = result.method_info
     prov = dict(result.provenance)
@@ -77,10 +116,17 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
                   f"n = {result.n} ({result.runs:,} runs), seed {result.seed}"),
         provenance=prov,
     )
+    model_values = None
+    if model is not None:
+        model_values = {n: float(model.default(n)) for n in result.space.names}
+    ptable = _param_table(result, model_values)
+    off_centre = _off_centre_text(ptable)
     rep.section("Summary")
     rep.add_text(result.summary())
     if bands is not None:
         rep.add_text(bands.summary())
+        if off_centre:
+            rep.add_text(off_centre)
     rep.add_html(f'<p class="caption">{html.escape(_METHOD_TEXT.get(result.method, ""))}</p>')
     secs = result.timings
     rep.add_html(
@@ -92,8 +138,9 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
     )
 
     rep.section("Parameters and outcomes")
-    rep.add_table(_param_table(result), caption="The uncertain parameters and their distributions.",
-                  name="parameters")
+    rep.add_table(ptable, caption="The uncertain parameters and their distributions: median of the "
+                  "distribution, the model file's own value (used by the baseline run) and where that value "
+                  "lies in the distribution (percentile).", name="parameters")
     outs = pd.DataFrame(
         {"outcome": [o.label for o in result.outcomes], "what it measures": [o.describe() for o in result.outcomes]}
     ).set_index("outcome")

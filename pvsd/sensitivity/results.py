@@ -513,18 +513,30 @@ class MorrisResult(SensitivityResult):
         fig = go.Figure()
         fig.add_trace(go.Scatter(x=[0, top * 1.05], y=[0, top * 1.05], mode="lines", name="sigma = mu*",
                                  line={"color": "#999999", "dash": "dash", "width": 1}, hoverinfo="skip"))
+        # label the most important points only, each on its own side, so labels do not pile up
+        # near the origin where unimportant parameters crowd; every point has its name on hover
+        order = np.argsort(-np.nan_to_num(x))
+        labels = [""] * len(x)
+        positions = ["top center"] * len(x)
+        for rank, i in enumerate(order[:6]):
+            labels[i] = str(ind.index[i])
+            positions[i] = "top center" if rank % 2 == 0 else "bottom center"
         fig.add_trace(go.Scatter(
-            x=x, y=y, mode="markers+text", text=list(ind.index), textposition="top center", name="parameters",
+            x=x, y=y, mode="markers+text", text=labels, textposition=positions, name="parameters",
+            customdata=list(ind.index), cliponaxis=False, textfont={"size": 11},
             marker={"size": 10, "color": PALETTE[5]},
             error_x={"type": "data", "array": ind["mu_star_conf"].to_numpy(dtype=float), "visible": True},
-            hovertemplate="%{text}<br>mu* = %{x:.3g}<br>sigma = %{y:.3g}<extra></extra>",
+            hovertemplate="%{customdata}<br>mu* = %{x:.3g}<br>sigma = %{y:.3g}<extra></extra>",
         ))
         fig.update_layout(template="plotly_white", title=f"Morris screening: {o.label}",
                           xaxis_title="mu* (mean absolute elementary effect)",
-                          yaxis_title="sigma (spread of effects)", height=480, font={"size": 13},
-                          showlegend=False)
-        fig.update_xaxes(rangemode="tozero")
-        fig.update_yaxes(rangemode="tozero")
+                          yaxis_title="sigma (spread of effects)", height=520, font={"size": 13},
+                          showlegend=False, margin={"l": 70, "r": 150, "t": 60, "b": 60})
+        ytop = float(np.nanmax(np.concatenate([y, [0.0]]))) or top
+        fig.update_xaxes(range=[0, top * 1.15])
+        fig.update_yaxes(range=[0, ytop * 1.35])
+        fig.add_annotation(text="unlabelled points: hover for the name", xref="paper", yref="paper", x=1, y=1.06,
+                           showarrow=False, font={"size": 11, "color": "#666"}, xanchor="right")
         return fig
 
 
@@ -539,9 +551,20 @@ def _colours(n: int) -> list[str]:
 def _variance_text(o: Outcome, ind: pd.DataFrame, ranked: list[str], top: int) -> str:
     lead = ranked[0]
     s1, st = float(ind.loc[lead, "S1"]), float(ind.loc[lead, "ST"])
-    text = (f"For {o.describe()}, the most influential parameter is {lead}: on its own it explains "
-            f"about {max(s1, 0):.0%} of the variation across runs, and {min(max(st, 0), 1):.0%} "
-            "including its interactions with other parameters.")
+    c1 = float(ind.loc[lead, "S1_conf"]) if "S1_conf" in ind.columns else float("nan")
+    ct = float(ind.loc[lead, "ST_conf"]) if "ST_conf" in ind.columns else float("nan")
+    ci = (f" ({max(s1, 0):.0%} ± {c1:.0%} and {min(max(st, 0), 1):.0%} ± {ct:.0%}, 95% intervals)"
+          if np.isfinite(c1) and np.isfinite(ct) else "")
+    if np.isfinite(c1) and np.isfinite(ct) and abs(st - s1) <= max(c1, ct):
+        # S1 > ST, or a gap smaller than the intervals, is estimation noise, not a finding
+        text = (f"For {o.describe()}, the most influential parameter is {lead}: it explains about "
+                f"{max(min(s1, st), 0):.0%}-{min(max(s1, st, 0), 1):.0%} of the variation across runs{ci}; "
+                "its interactions with other parameters add nothing measurable (the difference between "
+                "S1 and ST is within the estimation noise).")
+    else:
+        text = (f"For {o.describe()}, the most influential parameter is {lead}: on its own it explains "
+                f"about {max(s1, 0):.0%} of the variation across runs, and {min(max(st, 0), 1):.0%} "
+                f"including its interactions with other parameters{ci}.")
     rest = [f"{p} (total {min(max(float(ind.loc[p, 'ST']), 0), 1):.0%})" for p in ranked[1:top]]
     if rest:
         text += " Next come " + ", ".join(rest) + "."

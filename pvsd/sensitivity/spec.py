@@ -71,7 +71,7 @@ OUTCOME_KEYS = ("variable", "stat", "time", "period", "from", "to", "threshold",
                 "never", "name")
 SETTINGS_KEYS = ("method", "n", "seed", "second_order", "num_levels", "optimal_trajectories",
                  "M", "num_resamples", "conf_level", "tolerance", "until_converged", "max_runs",
-                 "save_every")
+                 "save_every", "integration")
 BANDS_KEYS = ("outputs", "percentiles", "n", "seed", "sampling")
 
 

@@ -1,4 +1,4 @@
-"""Model sections for pvsd's reports: model card, stock-flow diagram and live simulator."""
+"""Model sections for pvsd's reports, composed from :mod:`pvsd.embed`: model card, diagram, live simulator."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def add_model_sections(rep: Any, model: Any, scenarios: Any = None, live: bool =
     Parameters
     ----------
     rep
-        A :class:`~pvsd.report.document.Report` under construction.
+        A :class:`~pvsd.document.Report` under construction.
     model
         The :class:`pvsd.Model` the report is about.
     scenarios

@@ -1,10 +1,19 @@
-"""The HTML document builder behind every pvsd report."""
+"""The HTML document builder behind every pvsd report, model card and chart page.
+
+This is the bottom of the presentation layers: :mod:`pvsd.embed` (model cards,
+diagrams, live simulators) builds on it, and :mod:`pvsd.report` composes both.
+
+Every element id a page gets is unique per figure and per document (a random
+token per :class:`Report` and per fragment), so any number of fragments and
+report sections can share one page.
+"""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -17,8 +26,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pvsd.io import check_new, replace_dir, write_csv, write_text
+from pvsd.provenance import markup_comment
 
-__all__ = ["Report", "figure_fragment", "plotly_js"]
+__all__ = ["PLOTLY_JS_FILE", "Report", "figure_fragment", "new_id", "plotly_js", "write_plotly_js"]
+
+#: File name of the shared plotly.js bundle written beside the pages of a folder.
+PLOTLY_JS_FILE = "plotly.min.js"
 
 _CSS = """
 :root { --ink:#1d2433; --muted:#5b6475; --line:#d9dde5; --accent:#0072B2; --bg:#fbfbfd; }
@@ -51,20 +64,47 @@ dl.prov dt { font-weight:600; color:var(--muted); }
 dl.prov dd { margin:0; font-family:ui-monospace,Menlo,Consolas,monospace; word-break:break-all; }
 .figure { margin:.5rem 0 1.2rem; }
 .notice { border-left:4px solid #D55E00; background:#fff4ec; padding:.6rem .9rem; margin:.8rem 0; }
-#pvsd-js-errors { display:none; }
+.pvsd-js-errors { display:none; }
+.headline { font-size:1.12rem; border-left:5px solid var(--accent); background:#eef5fb;
+            padding:.7rem 1rem; margin:1rem 0 .4rem; }
 footer { color:var(--muted); font-size:.85rem; text-align:center; padding:1rem; }
+svg { max-width:100%; height:auto; }
+@page { size: A4; margin: 14mm 12mm; }
+@media print {
+  body { font-size:10.5pt; background:#fff; }
+  header { background:#fff; color:#000; padding:0 0 .4rem; border-bottom:2px solid #000; }
+  header p { color:#333; }
+  header .wrap, main, nav .wrap { max-width:none; padding:0; }
+  nav, .modebar, .pvsd-live .pl-levers, .pvsd-noprint { display:none !important; }
+  section { border:none; border-radius:0; padding:0; margin:.8rem 0; break-inside:auto; }
+  h2, h3 { break-after:avoid; }
+  .figure, svg, .js-plotly-plot, figure { break-inside:avoid; }
+  .figure { max-width:100%; overflow:hidden; }
+  .tablewrap { overflow:visible; }
+  table.data { font-size:7.5pt; width:100%; table-layout:auto; }
+  table.data th, table.data td { padding:.15rem .3rem; word-break:normal; overflow-wrap:break-word;
+                                 min-width:0 !important; font-size:7.5pt !important; }
+  td.eq, code.eq { font-size:7pt !important; }
+  .sd-figure { overflow:visible !important; border:none !important; break-inside:avoid; }
+  .sd-figure svg { width:100% !important; max-width:100% !important; height:auto !important; }
+  tr { break-inside:avoid; }
+  thead { display:table-header-group; }
+  dl.prov { font-size:7.5pt; }
+  a { color:inherit; text-decoration:none; }
+}
 """
 
 # Any script error in the page is shown to the reader (and to tests) instead of
 # leaving a silently empty chart.
 _ERROR_TRAP = """
 <script>
-window.pvsdErrors = [];
+window.pvsdErrors = window.pvsdErrors || [];
 window.addEventListener('error', function (e) {
   window.pvsdErrors.push(String(e.message || e));
-  var box = document.getElementById('pvsd-js-errors');
-  if (box) { box.style.display = 'block'; box.textContent = 'A chart failed to draw: ' +
-    window.pvsdErrors.join('; '); }
+  document.querySelectorAll('.pvsd-js-errors').forEach(function (box) {
+    box.style.display = 'block';
+    box.textContent = 'A chart failed to draw: ' + window.pvsdErrors.join('; ');
+  });
 });
 </script>
 """
@@ -78,27 +118,60 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
+def _plotly_js_bundle() -> str:
+    return plotly_js()
+
+
+def write_plotly_js(folder: str | Path) -> Path:
+    """Write the shared ``plotly.min.js`` into ``folder`` unless an identical copy is there."""
+    path = Path(folder) / PLOTLY_JS_FILE
+    js = plotly_js()
+    if not (path.is_file() and path.stat().st_size == len(js.encode())):
+        write_text(path, js)
+    return path
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
 
 
-def figure_fragment(fig: go.Figure, div_id: str) -> str:
-    """An embeddable ``<div>`` plus ``<script>`` for one figure (needs plotly.js loaded once)."""
+def new_id(name: str) -> str:
+    """An element id no other pvsd figure, report or fragment has: ``pvsd-NAME-TOKEN``."""
+    return f"pvsd-{_slug(name)}-{secrets.token_hex(4)}"
+
+
+def figure_fragment(fig: go.Figure, name: str, div_id: str | None = None) -> str:
+    """An embeddable ``<div>`` plus ``<script>`` for one figure (needs plotly.js loaded once).
+
+    The div's id is ``div_id`` or a new unique one (:func:`new_id`), so two fragments
+    of the same figure kind in one page each draw their own data.
+    """
+    div_id = div_id or new_id(name)
     return fig.to_html(
         full_html=False,
         include_plotlyjs=False,
         div_id=div_id,
         config={"responsive": True, "displaylogo": False,
-                "toImageButtonOptions": {"format": "svg", "filename": div_id}},
+                "toImageButtonOptions": {"format": "svg", "filename": _slug(name)}},
         default_width="100%",
     )
+
+
+def _number(v: float, digits: int) -> str:
+    """A number for people: ``2050`` not ``2.05e+03``; ``0.0123``; exponents only when tiny or huge."""
+    if pd.isna(v):
+        return ""
+    a = abs(v)
+    if 10 ** digits <= a < 1e12:
+        return f"{v:.0f}"
+    return f"{v:.{digits}g}"
 
 
 def table_html(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
     """An HTML table with numbers right-aligned and text left-aligned."""
     def cell(v: Any, tag: str) -> str:
         if isinstance(v, float):
-            text, cls = (f"{v:.{digits}g}" if pd.notna(v) else ""), ""
+            text, cls = _number(v, digits), ""
         elif isinstance(v, (int,)) and not isinstance(v, bool):
             text, cls = str(v), ""
         else:
@@ -143,6 +216,8 @@ class Report:
     title: str
     subtitle: str = ""
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    headline: str = ""
+    uid: str = field(default_factory=lambda: secrets.token_hex(4))
     _blocks: list[tuple[str, str, list[str | _Figure]]] = field(default_factory=list)
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
@@ -247,67 +322,123 @@ class Report:
             items.append(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(text))}</dd>")
         return f'<dl class="prov">{"".join(items)}</dl>'
 
-    def render(self) -> str:
-        """The whole page as one string: plotly.js embedded once, no network needed."""
+    def element_id(self, name: str) -> str:
+        """The id of element ``name`` in this document: ``pvsd-UID-NAME`` (unique across documents)."""
+        return f"pvsd-{self.uid}-{_slug(name)}"
+
+    def body_html(self) -> tuple[list[str], list[str]]:
+        """Navigation links and section HTML (no page head, no plotly.js)."""
         nav, body = [], []
+        seen: dict[str, int] = {}
+        k = 0
         for title, slug, items in self._blocks:
-            nav.append(f'<a href="#{slug}">{html.escape(title)}</a>')
+            n = seen[slug] = seen.get(slug, 0) + 1
+            sid = self.element_id(slug if n == 1 else f"{slug}-{n}")
+            nav.append(f'<a href="#{sid}">{html.escape(title)}</a>')
             parts = []
             for it in items:
                 if isinstance(it, _Figure):
+                    k += 1
                     cap = f'<p class="caption">{html.escape(it.caption)}</p>' if it.caption else ""
-                    parts.append(f'<div class="figure">{figure_fragment(it.fig, it.name)}{cap}</div>')
+                    frag = figure_fragment(it.fig, it.name, self.element_id(f"fig{k}-{it.name}"))
+                    parts.append(f'<div class="figure">{frag}{cap}</div>')
                 else:
                     parts.append(it)
-            body.append(f'<section id="{slug}"><h2>{html.escape(title)}</h2>{"".join(parts)}</section>')
+            body.append(f'<section id="{sid}" class="pvsd-section pvsd-{slug}"><h2>{html.escape(title)}</h2>'
+                        f'{"".join(parts)}</section>')
         if self.provenance:
-            nav.append('<a href="#provenance">Provenance</a>')
-            body.append('<section id="provenance"><h2>Provenance</h2>'
+            pid = self.element_id("provenance")
+            nav.append(f'<a href="#{pid}">Provenance</a>')
+            body.append(f'<section id="{pid}" class="pvsd-section pvsd-provenance"><h2>Provenance</h2>'
                         '<p class="caption">Everything needed to reproduce this report.</p>'
                         f"{self._provenance_html()}</section>")
+        return nav, body
+
+    def section_html(self) -> str:
+        """The report's sections as one embeddable block (load plotly.js once in the page)."""
+        _, body = self.body_html()
+        head = f'<p class="headline">{html.escape(self.headline)}</p>' if self.headline else ""
+        return f'<div class="pvsd-report" id="{self.element_id("report")}">{head}{"".join(body)}</div>'
+
+    def render(self, plotly_js: str = "inline") -> str:
+        """The whole page as one string, no network needed.
+
+        Parameters
+        ----------
+        plotly_js
+            ``"inline"``: plotly.js inside the page (self-contained, about 4.7 MB);
+            ``"shared"``: ``<script src="plotly.min.js">`` (write it beside the page,
+            e.g. with :func:`write_plotly_js`).
+        """
+        if plotly_js not in ("inline", "shared"):
+            raise ValueError(f"plotly_js must be 'inline' or 'shared', got {plotly_js!r}")
+        nav, body = self.body_html()
         version = self.provenance.get("pvsd_version", "")
+        script = (f'<script type="text/javascript">{_plotly_js_bundle()}</script>' if plotly_js == "inline"
+                  else f'<script src="{PLOTLY_JS_FILE}" charset="utf-8"></script>')
+        head = f'<p class="headline">{html.escape(self.headline)}</p>' if self.headline else ""
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<meta name="generator" content="pvsd {html.escape(str(version))}">'
             f"<title>{html.escape(self.title)}</title><style>{_CSS}</style>{_ERROR_TRAP}"
-            f'<script type="text/javascript">{plotly_js()}</script></head><body>'
+            f"{script}</head><body>"
             f'<header><div class="wrap"><h1>{html.escape(self.title)}</h1>'
             f"<p>{html.escape(self.subtitle)}</p></div></header>"
             f'<nav aria-label="Sections"><div class="wrap">{"".join(nav)}</div></nav>'
-            '<main><div id="pvsd-js-errors" class="notice" role="alert"></div>'
-            f'{"".join(body)}</main>'
+            f'<main><div id="{self.element_id("js-errors")}" class="notice pvsd-js-errors" role="alert"></div>'
+            f'{head}{"".join(body)}</main>'
             f"<footer>Made with pvsd {html.escape(str(version))}.</footer></body></html>\n"
         )
 
     def write(self, folder: str | Path, force: bool = False, fragments: bool = False,
-              filename: str = "report.html") -> Path:
+              filename: str = "report.html", formats: Sequence[str] = (),
+              plotly_js: str | None = None) -> Path:
         """Write the report folder atomically and return the HTML file's path.
 
-        The folder holds ``report.html``, ``series.csv`` (every plotted series),
-        one CSV per named table, and with ``fragments`` a ``figures/`` folder with
-        one embeddable HTML fragment per figure plus ``plotly.min.js``.
+        The folder holds ``report.html``, ``plotly.min.js`` (shared by every page of
+        the folder; ``plotly_js="inline"`` puts it inside the page instead),
+        ``series.csv`` (every plotted series, long format), one tidy CSV per named
+        table, ``provenance.json`` (the provenance of every file, so the CSVs open
+        cleanly in a spreadsheet), with ``fragments`` a ``figures/`` folder with one
+        embeddable HTML fragment per figure, and with ``formats`` (png, svg, pdf)
+        every figure as a static image in ``figures/``.
         """
+        from pvsd.figures import check_formats, save_figures
+
+        fmts = check_formats(formats)
+        mode = plotly_js or "shared"
         final = Path(folder)
         check_new(final, force)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
-            write_text(tmp / filename, self.render())
-            write_csv(tmp / "series.csv", self.series(), self.provenance, index=False)
+            write_text(tmp / filename, self.render(plotly_js=mode))
+            if mode == "shared":
+                write_plotly_js(tmp)
+            write_csv(tmp / "series.csv", self.series(), index=False)
             for name, frame in self._tables.items():
-                write_csv(tmp / f"{name}.csv", frame, self.provenance)
+                plain = isinstance(frame.index, pd.RangeIndex) and frame.index.name is None
+                write_csv(tmp / f"{name}.csv", frame, index=not plain)  # no unnamed 0,1,2 column
+            write_text(tmp / "provenance.json", json.dumps(
+                {"files": sorted(["series.csv", *(f"{n}.csv" for n in self._tables), filename]),
+                 **{k: v for k, v in self.provenance.items()}}, indent=2, sort_keys=False, default=str) + "\n")
+            if fragments or fmts:
+                (tmp / "figures").mkdir()
             if fragments:
                 figdir = tmp / "figures"
-                figdir.mkdir()
-                write_text(figdir / "plotly.min.js", plotly_js())
                 for f in self.figures():
                     write_text(
                         figdir / f"{f.name}.html",
-                        f"<!-- pvsd figure '{f.name}'. Load plotly.min.js once in your page: "
-                        f'<script src="plotly.min.js"></script> -->\n'
+                        f"<!-- pvsd figure '{f.name}'. Load plotly.js once in your page: "
+                        f'<script src="{PLOTLY_JS_FILE}"></script> (a copy is in the report folder, '
+                        "or use plotly.offline.get_plotlyjs()). Its element id is unique, so any "
+                        "number of pvsd fragments can share one page. -->\n"
+                        + markup_comment({**self.provenance, "figure": f.name}) + "\n"
                         + figure_fragment(f.fig, f.name) + "\n",
                     )
+            if fmts:
+                save_figures({f.name: f.fig for f in self.figures()}, fmts, tmp / "figures")
             replace_dir(tmp, final, force)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,184 @@
+"""Panel calibration benchmark: 193 units, 2 shared + 2 per-unit parameters.
+
+1. Point fit of the bundled EGDI panel (reference model, 193 countries) beside the
+   one-spec-per-country loop, measured in the same run: a few single-country fits
+   of the same four parameters with pvsd's single-unit calibration, scaled to 193.
+2. Full posterior of a pooled model (193 synthetic units of tests/models/panel_growth.mdl,
+   known truth): Metropolis-within-Gibbs, time, max R-hat and min bulk ESS.
+
+Run:  python benchmarks/panel.py [--loop-units 3] [--iterations 3000] [--egdi-posterior]
+Load on the machine is printed; ratios measured in one run are what counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pvsd  # noqa: E402
+from pvsd.calibration import calibrate  # noqa: E402
+from pvsd.calibration.panel import calibrate_panel, load_panel_spec  # noqa: E402
+
+EGDI = ROOT / "calibration" / "egdi_panel.toml"
+
+
+def single_country_spec(folder: Path, iso3: str) -> Path:
+    d = pd.read_csv(ROOT / "calibration" / "data" / "un_egdi_panel.csv", comment="#")
+    d = d[(d["iso3"] == iso3) & (d["egdi"] > 0)].sort_values("survey_year")
+    f = folder / f"{iso3}.csv"
+    pd.DataFrame({"year": d["survey_year"], "value": d["egdi"]}).to_csv(f, index=False)
+    last = int(d["survey_year"].max())
+    p = folder / f"{iso3}.toml"
+    p.write_text(f"""
+[calibration]
+model = "public_value_chain"
+fit_period = [2003, {last - 1}]
+holdout_period = [{last}, {last}]
+time_step = 0.25
+seed = 1
+[series.egdi]
+file = "{f.as_posix()}"
+variable = "Digital Capability"
+[parameters."Obsolescence Time"]
+lower = 3
+upper = 25
+value = 15
+[parameters."Capability Build Time"]
+lower = 0.25
+upper = 5
+value = 0.75
+[parameters."Technology Investment"]
+lower = 0
+upper = 1
+value = 0.3
+[parameters."Initial Digital Capability"]
+lower = 0
+upper = 1
+value = 0.4
+""")
+    return p
+
+
+def synthetic_pooled(folder: Path, n: int, iterations: int, warmup: int) -> Path:
+    rng = np.random.default_rng(5)
+    model = ROOT / "tests" / "models" / "panel_growth.mdl"
+    m = pvsd.load(model)
+    r, x0 = rng.uniform(0.15, 0.6, n), rng.uniform(0.05, 0.3, n)
+    years = list(range(2000, 2021, 2))
+    ds = m.run_ensemble(pd.DataFrame({"Growth Rate": r, "Initial Level": x0}),
+                        params={"Ceiling": 0.85, "Drift": 0.004}, outputs=["Level"],
+                        return_times=years, final_time=2020, progress=False)
+    y = ds["Level"].values + rng.normal(0, 0.01, (n, len(years)))
+    rows = [(f"U{i:03d}", t, y[i, j]) for i in range(n) for j, t in enumerate(years)]
+    pd.DataFrame(rows, columns=["unit", "year", "value"]).to_csv(folder / "syn.csv", index=False)
+    p = folder / "syn.toml"
+    p.write_text(f"""
+[calibration]
+model = "{model.as_posix()}"
+time_step = 0.125
+seed = 9
+[panel]
+unit_column = "unit"
+holdout = 1
+[series.level]
+file = "syn.csv"
+variable = "Level"
+[parameters.Ceiling]
+scope = "shared"
+lower = 0.3
+upper = 1.5
+[parameters.Drift]
+scope = "shared"
+lower = -0.05
+upper = 0.05
+[parameters."Growth Rate"]
+scope = "pooled"
+lower = 0.01
+upper = 2
+[parameters."Initial Level"]
+scope = "pooled"
+lower = 0
+upper = 1
+[posterior]
+enabled = true
+chains = 4
+iterations = {iterations}
+warmup = {warmup}
+draws = 200
+""")
+    return p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--loop-units", type=int, default=3)
+    ap.add_argument("--iterations", type=int, default=3000)
+    ap.add_argument("--warmup", type=int, default=1000)
+    ap.add_argument("--egdi-posterior", action="store_true",
+                    help="also sample the EGDI panel with pooled per-country parameters")
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()}; cpu count {os.cpu_count()}")
+    pvsd.load("public_value_chain").run_ensemble(pd.DataFrame({"Obsolescence Time": [10.0]}),
+                                                 progress=False)  # warm translation cache
+    t = time.perf_counter()
+    res = calibrate_panel(EGDI, posterior=False)
+    t_panel = time.perf_counter() - t
+    print(f"EGDI panel point fit: {res.fit['n_units']} units, {res.fit['n_params']} parameters, "
+          f"{t_panel:.1f} s total ({res.fit['seconds_point']} s in the fit), "
+          f"{res.fit['model_runs']} model runs in {res.fit['ensemble_calls']} ensemble calls")
+    print(res.skill.to_string(index=False))
+    for s in res.verdict:
+        print("  " + s)
+    units = ["DNK", "USA", "IND", "BRA", "NGA", "EST"][: args.loop_units]
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for u in units:
+            spec = single_country_spec(Path(tmp), u)
+            t = time.perf_counter()
+            calibrate(spec, mcmc=False, progress=False)
+            times.append(time.perf_counter() - t)
+            print(f"  single-country fit {u}: {times[-1]:.1f} s")
+    per = float(np.mean(times))
+    loop = per * res.fit["n_units"]
+    print(f"one spec per country: {per:.1f} s each -> {loop:.0f} s for {res.fit['n_units']} "
+          f"countries; panel {t_panel:.1f} s: {loop / t_panel:.0f}x faster")
+    print(f"point fit within 30 s: {'yes' if t_panel <= 30 else 'NO'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = synthetic_pooled(Path(tmp), 193, args.iterations, args.warmup)
+        t = time.perf_counter()
+        post = calibrate_panel(spec, log=lambda m: print("  " + m) if "sweeps" in m else None)
+        t_post = time.perf_counter() - t
+    m = post.mcmc
+    print(f"pooled posterior (193 synthetic units, 2 shared + 2 pooled, {m['chains']} chains x "
+          f"{m['iterations']} sweeps): {t_post:.0f} s total, sampler {m['seconds']} s, max R-hat "
+          f"{m['max_rhat']:.4f}, min bulk ESS {m['min_ess']:.0f}, acceptance units "
+          f"{m['acceptance_units']}, shared {m['acceptance_shared']}, joint {m['acceptance_joint']}")
+    sh = post.shared.set_index("parameter")
+    print(sh[["value", "stderr", "posterior_mean", "posterior_sd", "rhat", "ess"]].to_string())
+    print(f"posterior within 10 min: {'yes' if t_post <= 600 else 'NO'}; R-hat < 1.01: "
+          f"{'yes' if m['max_rhat'] < 1.01 else 'NO'}")
+    if args.egdi_posterior:
+        sp = load_panel_spec(EGDI)
+        from dataclasses import replace
+
+        sp = replace(sp, parameters=tuple(replace(p, scope="pooled") if p.scope == "unit" else p
+                                          for p in sp.parameters))
+        t = time.perf_counter()
+        e = calibrate_panel(sp, posterior={"iterations": args.iterations, "warmup": args.warmup})
+        print(f"EGDI pooled posterior: {time.perf_counter() - t:.0f} s, max R-hat "
+              f"{e.mcmc['max_rhat']:.3f}, min ESS {e.mcmc['min_ess']:.0f}")
+    print(f"load average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""``pvsd discover``: scenario discovery with PRIM over an uncertainty ensemble."""
+
+from __future__ import annotations
+
+import argparse
+
+from pvsd.cli.common import add_executor_args, add_model_arg, add_output_args, default_out, executor_of, say
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "discover",
+        help="scenario discovery: find with PRIM the conditions under which an outcome happens",
+        description="Run an ensemble over the uncertainties of a discovery spec (optionally under one "
+        "policy scenario), mark the members where the case of interest happens (e.g. trust in 2040 "
+        "below its 2025 level) and find with PRIM the box of conditions that explains it. Writes a "
+        "report folder: report.html (peeling trajectory, box limits with quasi-p-values), "
+        "trajectory.csv, box.csv, ensemble.csv and scenarios.toml (the box as scenarios). See "
+        "models/public_value_chain_discover.toml.",
+    )
+    add_model_arg(p)
+    p.add_argument("spec", metavar="SPEC.toml", help="discovery spec file (TOML)")
+    p.add_argument("-n", "--n", type=int, metavar="N", help="ensemble size (default: the spec's, else 10000)")
+    p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
+    add_executor_args(p)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--fragment", action="store_true", help="also write one embeddable HTML fragment per figure")
+    add_output_args(p)
+    p.set_defaults(func=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import pvsd
+    from pvsd.io import check_new
+    from pvsd.policy import discover
+    from pvsd.policy.report import write_folder
+
+    if args.out:
+        check_new(args.out, args.force)
+    model = pvsd.load(args.model)
+    res = discover(model, args.spec, n=args.n, seed=args.seed, executor=executor_of(args),
+                   progress=False if args.no_progress else None)
+    say(res.summary())
+    out = args.out or str(default_out(f"{model.name}-discover"))
+    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment)
+    say(f"\nreport: {path.resolve()}\nscenarios: {(path.parent / 'scenarios.toml').resolve()}")
+    return 0

@@ -1,0 +1,61 @@
+"""Say what a setting does when it is not the plain "change a constant" case.
+
+Vensim lets an analyst override any equation in a what-if; pvsd allows it too, but
+never silently: replacing an auxiliary's or flow's equation cuts it off from the
+variables that drive it, and a lever whose change falls outside the simulated
+period changes nothing. Both are warned about, naming the variable and what happens.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from pvsd.errors import EquationOverrideWarning, IneffectiveSettingWarning
+from pvsd.timefunc import PiecewiseLinear
+
+__all__ = ["warn_equation_override", "warn_ineffective_levers"]
+
+
+def warn_equation_override(canonical: str, kind: str, where: str) -> None:
+    """Warn that setting an auxiliary or flow replaces its equation."""
+    if kind not in ("aux", "flow"):
+        return
+    warnings.warn(
+        f"{where}: {canonical!r} is {'an auxiliary' if kind == 'aux' else 'a flow'}, not a "
+        "constant: the value given replaces its equation for the whole run, so the variables "
+        "that normally drive it no longer affect it (feedback through it is cut). If you meant "
+        "a what-if on its inputs, set the constants it depends on instead (see Model.variables).",
+        EquationOverrideWarning,
+        stacklevel=4,
+    )
+
+
+def warn_ineffective_levers(model: Any, merged: Mapping[str, Any], t0: float, t1: float,
+                            dt: float) -> None:
+    """Warn about time-varying settings that equal the model's value over the whole run."""
+    grid = np.arange(t0, t1 + 0.5 * dt, dt) if dt > 0 else np.array([t0, t1])
+    for name, value in merged.items():
+        if not isinstance(value, PiecewiseLinear) or model.kind(name) == "lookup":
+            continue
+        try:
+            base = float(model.default(name))
+        except Exception:  # arrayed or data-driven defaults: nothing simple to compare with
+            continue
+        if not np.isfinite(base):
+            continue
+        inside = np.asarray(value(grid), float)
+        if np.allclose(inside, base, rtol=1e-12, atol=0) and not np.allclose(
+                np.asarray(value.y, float), base, rtol=1e-12, atol=0):
+            xs = np.asarray(value.x, float)
+            warnings.warn(
+                f"The time-varying setting of {name!r} changes nothing in this run: its changes "
+                f"are at t = {xs.min():g}..{xs.max():g}, outside the simulated period "
+                f"{t0:g}..{t1:g} (where it keeps the model's value {base:g}). Move the step or "
+                "ramp into the run, or extend final_time.",
+                IneffectiveSettingWarning,
+                stacklevel=3,
+            )

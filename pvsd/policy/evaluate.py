@@ -1,0 +1,134 @@
+"""Evaluate a population of policies as one ensemble (times an uncertainty ensemble)."""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pvsd.policy.spec import Constraint, Objective, PolicySpec
+
+__all__ = ["Evaluator"]
+
+
+def _aggregate(v: np.ndarray, statistic: str, pct: float, pessimistic_high: bool) -> np.ndarray:
+    """Aggregate (P, M) over worlds; the percentile is taken on the unfavourable side."""
+    if v.shape[1] == 1:
+        return v[:, 0]
+    if statistic == "mean":
+        return v.mean(axis=1)
+    return np.percentile(v, 100 - pct if pessimistic_high else pct, axis=1)
+
+
+@dataclass
+class Evaluator:
+    """Turn decision vectors ``X`` (P, d) into objective values and constraint violations.
+
+    Each call runs the whole population (times the uncertainty worlds, when the
+    spec is robust) as one vectorised ensemble when every lever is a constant;
+    step and ramp levers differ per member in time, which the vectorised engine
+    takes per ensemble, so then each member runs as one ensemble over the worlds.
+    """
+
+    model: Any
+    spec: PolicySpec
+    worlds: pd.DataFrame | None = None
+    executor: str = "inprocess"
+    on_generation: Callable[[int, int], None] | None = None
+    n_runs: int = 0
+    seconds: float = 0.0
+    records: list[pd.DataFrame] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[str]:
+        outs = [o.outcome.variable for o in self.spec.objectives]
+        outs += [c.outcome.outcome.variable for c in self.spec.constraints if c.outcome is not None]
+        return list(dict.fromkeys(outs))
+
+    @property
+    def m(self) -> int:
+        return 1 if self.worlds is None else len(self.worlds)
+
+    def simulate(self, X: np.ndarray, worlds: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """Raw ensemble values: output -> array (P, M, times); also stores ``times``."""
+        from pvsd.ensemble import run_ensemble
+
+        worlds = self.worlds if worlds is None else worlds
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        P = X.shape[0]
+        M = 1 if worlds is None else len(worlds)
+        t0 = _time.perf_counter()
+        outs = self.outputs
+        if self.spec.all_constant:
+            cols = {lv.variable: np.repeat(X[:, i], M) for i, lv in enumerate(self.spec.levers)}
+            if worlds is not None:
+                for c in worlds.columns:
+                    cols[c] = np.tile(worlds[c].to_numpy(float), P)
+            ds = run_ensemble(self.model, pd.DataFrame(cols), outputs=outs, executor=self.executor,
+                              progress=False)
+            data = {o: ds[o].values.reshape(P, M, -1) for o in outs}
+        else:
+            data = {o: np.empty((P, M, 0)) for o in outs}
+            parts: dict[str, list[np.ndarray]] = {o: [] for o in outs}
+            samples = worlds if worlds is not None else pd.DataFrame(index=range(1))
+            for p in range(P):
+                ds = run_ensemble(self.model, samples, outputs=outs, params=self.spec.settings_of(X[p]),
+                                  executor=self.executor, progress=False)
+                for o in outs:
+                    parts[o].append(ds[o].values)
+            data = {o: np.stack(parts[o]) for o in outs}
+        self.times = ds["time"].values
+        self.seconds += _time.perf_counter() - t0
+        self.n_runs += P * M
+        return data
+
+    def values(self, obj: Objective, data: dict[str, np.ndarray]) -> np.ndarray:
+        """One outcome's values (P, M)."""
+        v = data[obj.outcome.variable]
+        P, M, T = v.shape
+        return obj.evaluate(v.reshape(P * M, T), self.times).reshape(P, M)
+
+    def __call__(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Objective values (P, k) as reported (not sign-flipped) and violations (P, c) >= 0."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        data = self.simulate(X)
+        rob = self.spec.robust
+        stat, pct = (rob.statistic, rob.percentile) if rob else ("mean", 10.0)
+        F = np.column_stack([
+            _aggregate(self.values(o, data), stat, pct, pessimistic_high=o.sense == "min")
+            for o in self.spec.objectives
+        ])
+        G = np.column_stack([self._violation(c, X, data, stat, pct) for c in self.spec.constraints]
+                            ) if self.spec.constraints else np.zeros((X.shape[0], 0))
+        rec = pd.DataFrame(X, columns=self.spec.names)
+        for j, o in enumerate(self.spec.objectives):
+            rec[o.label] = F[:, j]
+        rec["violation"] = G.sum(axis=1) if G.size else 0.0
+        rec.insert(0, "generation", len(self.records))
+        self.records.append(rec)
+        if self.on_generation is not None:
+            self.on_generation(len(self.records), X.shape[0])
+        return F, G
+
+    def _violation(self, c: Constraint, X: np.ndarray, data: dict[str, np.ndarray], stat: str,
+                   pct: float) -> np.ndarray:
+        if c.budget is not None:
+            levels = self.spec.levels(X)
+            effort = sum(levels[n] for n in c.levers)
+            return np.maximum(0.0, effort - c.budget)
+        assert c.outcome is not None
+        v = self.values(c.outcome, data)
+        out = np.zeros(X.shape[0])
+        if c.upper is not None:
+            out += np.maximum(0.0, _aggregate(v, stat, pct, True) - c.upper)
+        if c.lower is not None:
+            out += np.maximum(0.0, c.lower - _aggregate(v, stat, pct, False))
+        return out
+
+    def history(self) -> pd.DataFrame:
+        """Every evaluated member: generation, decision variables, objectives, violation."""
+        return pd.concat(self.records, ignore_index=True) if self.records else pd.DataFrame()
