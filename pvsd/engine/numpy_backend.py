@@ -720,6 +720,10 @@ class _Gen:
         init_roots: set[str] = set(states)
         init_all = _order(ir, self.params, initial=True)
         need_step = closure(step_roots)
+        # stocks with a declared range are checked every step (tracked_ranges), so their value
+        # must be computed every step even when nothing reads them and they are not an output
+        need_step |= closure({v.py_name for v in ir.variables.values() if v.kind == "stock"
+                              and any(_bound(b) is not None for b in (*tuple(v.limits), None, None)[:2])})
         need_out = closure(set(outputs))
         need_run = need_step | need_out
         init_need = _closure_init(ir, init_roots | (need_run & static), self.params)
