@@ -657,6 +657,9 @@ def calibrate(
 
     say = log or (lambda msg: None)
     if not isinstance(spec, CalibrationSpec):
+        from pvsd.apitypes import check_spec_arg
+
+        check_spec_arg(spec, "calibration", (CalibrationSpec,))
         spec = load_spec(Path(spec))
     changes: dict[str, Any] = {}
     if seed is not None:

@@ -149,6 +149,15 @@ class Problem:
         self.t1 = float(max(used.max(), self.t0 + (spec.time_step or m.time_step)))
         self.dt = float(spec.time_step or m.time_step)
         self.times = np.unique(np.concatenate([[self.t0], used]))
+        steps = (self.times - self.t0) / self.dt
+        off = self.times[np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1.0, np.abs(steps))]
+        if off.size:
+            raise SpecError(
+                f"{spec.where}: time_step {self.dt:g} does not divide the observation times: "
+                f"{', '.join(f'{t:g}' for t in off[:5])} lie between the steps {self.t0:g} + k * "
+                f"{self.dt:g}, so the model has no value there. Choose a time_step that divides "
+                "the gaps between observations (e.g. 1, 0.5, 0.25 for yearly data)."
+            )
         self.variables = list(dict.fromkeys(b.variable for b in self.series))
         self._index = [np.searchsorted(self.times, b.obs.times[b.period != "unused"])
                        for b in self.series]

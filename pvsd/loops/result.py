@@ -114,9 +114,9 @@ class LoopResult:
         """The table row of one loop."""
         rows = self.loops[self.loops["id"] == loop_id]
         if rows.empty:
-            from pvsd.errors import ParameterError
-
             import difflib
+
+            from pvsd.errors import ParameterError
 
             ids = list(self.ids)
             close = difflib.get_close_matches(str(loop_id), ids, n=5, cutoff=0.5)
