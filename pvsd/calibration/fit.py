@@ -678,6 +678,8 @@ def calibrate(
     p = problem.n_params
     level = float(spec.uncertainty["level"])
     notes = list(problem.warnings)
+    if getattr(problem, "range_note", ""):
+        notes.append(problem.range_note)
 
     say(f"fitting {p} parameter(s) to {problem.n_obs} observations in {len(problem.series)} series")
     theta, objective, starts, convergence = _search(problem, spec.search, spec.seed, progress)

@@ -136,6 +136,20 @@ class Problem:
         hi = [float(p.upper) for p in varied] + [100.0] * len(self.nuisance)  # type: ignore[arg-type]
         self.lower = np.asarray(lo)
         self.upper = np.asarray(hi)
+        # explicit spec bounds may go beyond the model's declared (slider) range: widen it
+        # for this fit only, and say so in the report
+        t = self.model._table.set_index("name")
+        wider = {}
+        for p in varied:
+            dlo, dhi = float(t.loc[p.name, "min"]), float(t.loc[p.name, "max"])
+            if (math.isfinite(dlo) and float(p.lower) < dlo) or (math.isfinite(dhi) and float(p.upper) > dhi):
+                wider[p.name] = (float(p.lower), float(p.upper))
+        self.range_note = ""
+        if wider:
+            from pvsd.overrides import widen_ranges
+
+            self.model = widen_ranges(self.model, wider)
+            self.range_note = self.model._range_note
         self.x0 = np.asarray([float(p.nominal) for p in varied] + [0.1] * len(self.nuisance))
         self.n_params = len(self.names)
         if self.least_squares and self.n_obs <= len(self.model_names):
