@@ -634,9 +634,11 @@ class ParameterSpace:
     def validate(self, model: Model, widen: bool = True) -> ParameterSpace:
         """Check the space against a model, before anything runs.
 
-        Every name must be a constant of the model, and the range of values the
-        distribution can produce must lie within the range the model declares for
-        it (``[min, max]`` in the units field).
+        Every name must be a constant of the model. A range that goes beyond the
+        range the model declares (``[min, max]`` in the units field, Vensim's slider
+        range) is allowed when ``widen`` (the default) and recorded in
+        ``range_overrides``, so a study can widen the model's range for itself and
+        say so; ``widen=False`` refuses it.
 
         Returns
         -------
