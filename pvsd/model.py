@@ -64,6 +64,9 @@ def load(model: str | os.PathLike[str]) -> Model:
     ModelLoadError
         The file is missing, not a model file, or cannot be parsed/translated.
     """
+    from pvsd.apitypes import check_model_arg
+
+    check_model_arg(model)
     path = resolve_model_path(model)
     return Model(translate(path))
 
@@ -298,6 +301,9 @@ class Model:
     # ------------------------------------------------------------------ checks
     def resolve_outputs(self, outputs: Sequence[str] | str | None) -> list[str]:
         """Canonical output names (default: :meth:`default_outputs`), without duplicates."""
+        from pvsd.apitypes import check_outputs_arg
+
+        check_outputs_arg(outputs)
         if outputs is None:
             return self.default_outputs()
         if isinstance(outputs, str):
@@ -393,6 +399,10 @@ class Model:
         self, params: Mapping[str, Any] | None, scenario: Scenario | None = None
     ) -> dict[str, Any]:
         """Merge a scenario's settings with explicit ``params`` (which win) and validate."""
+        from pvsd.apitypes import check_params_arg, check_scenario_arg
+
+        check_params_arg(params)
+        check_scenario_arg(scenario)
         items: list[tuple[str, Any]] = []
         if scenario is not None:
             for name, value in scenario.settings().items():

@@ -661,6 +661,9 @@ def calibrate(
 
     say = log or (lambda msg: None)
     if not isinstance(spec, CalibrationSpec):
+        from pvsd.apitypes import check_spec_arg
+
+        check_spec_arg(spec, "calibration", (CalibrationSpec,))
         spec = load_spec(Path(spec))
     changes: dict[str, Any] = {}
     if seed is not None:
@@ -679,6 +682,8 @@ def calibrate(
     p = problem.n_params
     level = float(spec.uncertainty["level"])
     notes = list(problem.warnings)
+    if getattr(problem, "range_note", ""):
+        notes.append(problem.range_note)
 
     say(f"fitting {p} parameter(s) to {problem.n_obs} observations in {len(problem.series)} series")
     theta, objective, starts, convergence = _search(problem, spec.search, spec.seed, progress)
