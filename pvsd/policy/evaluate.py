@@ -42,6 +42,8 @@ class Evaluator:
     n_runs: int = 0
     seconds: float = 0.0
     records: list[pd.DataFrame] = field(default_factory=list)
+    #: regret only: the best value of the (single) objective in each world (M,), fixed before the search
+    regret_best: np.ndarray | None = None
 
     @property
     def outputs(self) -> list[str]:
@@ -96,12 +98,9 @@ class Evaluator:
         """Objective values (P, k) as reported (not sign-flipped) and violations (P, c) >= 0."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         data = self.simulate(X)
-        rob = self.spec.robust
+        rob = self.spec.robust if self.worlds is not None else None
         stat, pct = (rob.statistic, rob.percentile) if rob else ("mean", 10.0)
-        F = np.column_stack([
-            _aggregate(self.values(o, data), stat, pct, pessimistic_high=o.sense == "min")
-            for o in self.spec.objectives
-        ])
+        F = self.objectives(data)
         G = np.column_stack([self._violation(c, X, data, stat, pct) for c in self.spec.constraints]
                             ) if self.spec.constraints else np.zeros((X.shape[0], 0))
         rec = pd.DataFrame(X, columns=self.spec.names)
@@ -114,6 +113,26 @@ class Evaluator:
             self.on_generation(len(self.records), X.shape[0])
         return F, G
 
+    def objectives(self, data: dict[str, np.ndarray]) -> np.ndarray:
+        """Robust objective values (P, k): the statistic over worlds (regret: to be minimised)."""
+        rob = self.spec.robust if self.worlds is not None else None
+        stat, pct = (rob.statistic, rob.percentile) if rob else ("mean", 10.0)
+        if stat == "regret":
+            if self.regret_best is None:
+                raise RuntimeError("regret needs the best value per world (Evaluator.regret_best) first")
+            return np.percentile(self.regrets(data), pct, axis=1)[:, None]
+        return np.column_stack([
+            _aggregate(self.values(o, data), stat, pct, pessimistic_high=o.sense == "min")
+            for o in self.spec.objectives
+        ])
+
+    def regrets(self, data: dict[str, np.ndarray]) -> np.ndarray:
+        """Regret (P, M) of each policy in each world against :attr:`regret_best`."""
+        o = self.spec.objectives[0]
+        v = self.values(o, data)
+        assert self.regret_best is not None
+        return self.regret_best[None, :] - v if o.sense == "max" else v - self.regret_best[None, :]
+
     def _violation(self, c: Constraint, X: np.ndarray, data: dict[str, np.ndarray], stat: str,
                    pct: float) -> np.ndarray:
         if c.budget is not None:
@@ -123,6 +142,13 @@ class Evaluator:
         assert c.outcome is not None
         v = self.values(c.outcome, data)
         out = np.zeros(X.shape[0])
+        if stat == "regret":
+            # minimax regret is a worst-case criterion: the constraint holds in the same share of worlds
+            if c.upper is not None:
+                out += np.maximum(0.0, np.percentile(v, pct, axis=1) - c.upper)
+            if c.lower is not None:
+                out += np.maximum(0.0, c.lower - np.percentile(v, 100 - pct, axis=1))
+            return out
         if c.upper is not None:
             out += np.maximum(0.0, _aggregate(v, stat, pct, True) - c.upper)
         if c.lower is not None:

@@ -25,8 +25,53 @@ class ConstraintError(PvsdError):
     """No evaluated policy meets the constraints."""
 
 
-def _signs(spec: PolicySpec) -> np.ndarray:
+def _signs(spec: PolicySpec, ev: Evaluator | None = None) -> np.ndarray:
+    if ev is not None and ev.regret_best is not None:
+        return np.ones(len(spec.objectives))  # regret is minimised whatever the objective's sense
     return np.array([-1.0 if o.sense == "max" else 1.0 for o in spec.objectives])
+
+
+def _regret_reference(model: Any, spec: PolicySpec, worlds: pd.DataFrame, executor: str, n_ref: int,
+                      seed: int, nominal_x: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Best value of the objective in each world over a fixed reference set, evaluated once.
+
+    The reference set is a Latin hypercube of the levers plus the nominal optimum; members that
+    break a constraint in a world do not count there. Fixing it before the search keeps the
+    regret objective the same function in every generation.
+    """
+    ref = _lhs(spec.bounds, n_ref, np.random.default_rng(seed + 2))
+    if nominal_x is not None:
+        ref = np.vstack([ref, nominal_x[None, :]])
+    ev = Evaluator(model, spec, worlds, executor)
+    data = ev.simulate(ref)
+    o = spec.objectives[0]
+    v = ev.values(o, data)
+    ok = np.ones(v.shape, dtype=bool)
+    for c in spec.constraints:
+        if c.budget is not None:
+            levels = spec.levels(ref)
+            ok &= (sum(levels[n] for n in c.levers) <= c.budget)[:, None]
+        else:
+            assert c.outcome is not None
+            cv = ev.values(c.outcome, data)
+            if c.upper is not None:
+                ok &= cv <= c.upper
+            if c.lower is not None:
+                ok &= cv >= c.lower
+    if not ok.any(axis=0).all():
+        bad = int((~ok.any(axis=0)).sum())
+        raise ConstraintError(
+            f"{spec.where}: regret needs the best feasible value in each world, but in {bad} of the "
+            f"{v.shape[1]} worlds none of the {len(ref)} reference policies meets the constraints. "
+            "Relax a constraint or use statistic = 'mean' or 'percentile'.")
+    best = np.where(ok, v, -np.inf if o.sense == "max" else np.inf)
+    best = best.max(axis=0) if o.sense == "max" else best.min(axis=0)
+    info = {"regret_reference": (f"best of {len(ref)} reference policies (Latin hypercube of the levers, "
+                                 f"{n_ref} members, seed {seed + 2}"
+                                 + (", plus the nominal optimum" if nominal_x is not None else "")
+                                 + ") evaluated once in each world; a policy beating them all has negative regret"),
+            "regret_reference_runs": ev.n_runs}
+    return best, info
 
 
 def _lhs(bounds: list[tuple[float, float]], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -106,13 +151,22 @@ def optimize(
         def tick(gen: int, size: int) -> None:
             bar.update(1)
 
-        ev = Evaluator(model, spec, worlds, executor, tick)
+        regret = use_robust and spec.robust is not None and spec.robust.statistic == "regret"
+        nominal = None
+        if use_robust and len(spec.objectives) == 1:
+            ev_nom = Evaluator(model, spec, None, executor)
+            Xn, Fn, _ = _search(ev_nom, spec, P, G, seed, polish)
+            nominal = (Xn[0], Fn[0], ev_nom)
+        best_per_world, regret_info = None, {}
+        if regret:
+            assert worlds is not None
+            best_per_world, regret_info = _regret_reference(
+                model, spec, worlds, executor, max(2 * P, 50), seed, nominal[0] if nominal else None)
+        ev = Evaluator(model, spec, worlds, executor, tick, regret_best=best_per_world)
         X, F, method = _search(ev, spec, P, G, seed, polish)
-    nominal = None
-    if use_robust and len(spec.objectives) == 1:
-        ev_nom = Evaluator(model, spec, None, executor)
-        Xn, Fn, _ = _search(ev_nom, spec, P, G, seed, polish)
-        nominal = (Xn[0], Fn[0], ev_nom)
+    if regret and nominal is not None:
+        # the nominal optimum's regret in the same worlds, so the two rows of `chosen` compare
+        nominal = (nominal[0], ev.objectives(ev.simulate(nominal[0][None, :]))[0], nominal[2])
     # how the chosen policies do in every world (and the nominal optimum beside the robust one)
     robustness = None
     if worlds is not None and spec.robust is not None:
@@ -159,7 +213,8 @@ def optimize(
                       objectives=[o.label for o in spec.objectives],
                       constraints=[c.label for c in spec.constraints], n_runs=ev.n_runs,
                       robust_spec=({"uncertainties": spec.robust.source, "n": spec.robust.n,
-                                    "statistic": spec.robust.statistic, "percentile": spec.robust.percentile}
+                                    "statistic": spec.robust.statistic, "percentile": spec.robust.percentile,
+                                    **regret_info}
                                    if use_robust and spec.robust else None),
                       run_seconds=round(ev.seconds, 3), elapsed_seconds=round(elapsed, 3))
     return OptimizationResult(model=model.name, spec=spec, method=method, chosen=chosen_df,
@@ -173,7 +228,7 @@ def _search(ev: Evaluator, spec: PolicySpec, P: int, G: int, seed: int,
     """Run the search; return chosen X (k, d), their objective values F (k, m) and the method."""
     rng = np.random.default_rng(seed)
     bounds = spec.bounds
-    signs = _signs(spec)
+    signs = _signs(spec, ev)
     fixed = [i for i, (a, b) in enumerate(bounds) if a == b]
     if len(fixed) == len(bounds):
         raise SpecError(f"{spec.where}: every lever's bounds are a single value; there is nothing to search.")
@@ -218,7 +273,7 @@ def _nsga2(ev: Evaluator, spec: PolicySpec, P: int, G: int, seed: int,
         from pymoo.optimize import minimize
     except ImportError:  # pragma: no cover - pinned dependency
         raise PvsdError("Several objectives need pymoo (pip install 'pymoo>=0.6.1,<0.7').") from None
-    signs = _signs(spec)
+    signs = _signs(spec, ev)
     n_con = len(spec.constraints)
     lo = np.array([a for a, _ in spec.bounds])
     hi = np.array([b for _, b in spec.bounds])

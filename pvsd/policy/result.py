@@ -90,6 +90,12 @@ class OptimizationResult:
         return [o.label for o in self.spec.objectives]
 
     @property
+    def regret(self) -> bool:
+        """Whether the search minimised regret (then objective columns hold regret, not values)."""
+        r = self.spec.robust
+        return bool(self.provenance.get("robust")) and r is not None and r.statistic == "regret"
+
+    @property
     def best(self) -> pd.Series:
         """The first chosen policy."""
         return self.chosen.iloc[0]
@@ -116,7 +122,8 @@ class OptimizationResult:
                                    "feasible share": float((h[h["generation"] == g]["violation"] <= 0).mean())}
             for o in self.spec.objectives:
                 col = sub[o.label]
-                row[f"best {o.label}"] = (col.max() if o.sense == "max" else col.min()) if len(col) else np.nan
+                up = o.sense == "max" and not self.regret  # regret is minimised
+                row[f"best {o.label}"] = (col.max() if up else col.min()) if len(col) else np.nan
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -130,9 +137,12 @@ class OptimizationResult:
             setting = ", ".join(f"{n} = {b[n]:.4g}" for n in s.names)
             r = self.spec.robust if self.provenance.get("robust") else None
             what = o.label if r is None else (
-                f"{'mean' if r.statistic == 'mean' else f'{r.percentile:g}th percentile'} of {o.label} over "
-                f"the {r.n} worlds searched")
-            lines.append(f"Best policy ({o.sense} {what} = {b[o.label]:.5g}): {setting}.")
+                f"{r.describe()} of {o.label} over the {r.n} worlds searched")
+            sense = "min" if self.regret else o.sense
+            lines.append(f"Best policy ({sense} {what} = {b[o.label]:.5g}): {setting}.")
+            if self.regret:
+                ref = (self.provenance.get("robust_spec") or {}).get("regret_reference", "")
+                lines.append(f"  Regret against the {ref}.")
             if self.robustness is not None and len(self.chosen) > 1:
                 r = self.robustness.set_index("policy")
                 for pol in r.index.unique():

@@ -38,8 +38,16 @@ A spec is TOML a policy analyst can write by hand::
     [robust]                  # optional: search over an uncertainty ensemble
     uncertainties = "public_value_chain_sensitivity.toml"   # a sensitivity spec (relative to this file)
     n = 50
-    statistic = "mean"        # mean | percentile
+    statistic = "mean"        # mean | percentile | regret
     percentile = 10
+
+With ``statistic = "regret"`` (one objective only) the search minimises Savage's
+minimax regret, as the EMA Workbench does: in each world the regret of a policy is
+the best value achievable there minus the policy's value (mirrored when minimising);
+the robust objective is the maximum regret over the worlds, or the given
+``percentile`` of it (e.g. 90). The best value per world is fixed before the search:
+the best of a reference set of policies (a Latin hypercube of the levers plus the
+nominal optimum) evaluated once in every world, never the current population.
 """
 
 from __future__ import annotations
@@ -67,7 +75,7 @@ LEVER_KEYS = {"constant": {"type", "lower", "upper", "description"},
               "step": {"type", "year", "level", "description"},
               "ramp": {"type", "start", "duration", "level", "description"}}
 SETTINGS_KEYS = ("population", "generations", "seed", "method", "tolerance", "title")
-STATISTICS = ("mean", "percentile")
+STATISTICS = ("mean", "percentile", "regret")
 
 
 def _bounds(value: Any, what: str) -> tuple[float, float]:
@@ -236,8 +244,18 @@ class RobustSpec:
     space: ParameterSpace
     n: int = 50
     statistic: str = "mean"
+    #: mean/percentile: the unfavourable-side percentile of the objective; regret: the
+    #: percentile of regret over worlds (default 100, the maximum: minimax regret)
     percentile: float = 10.0
     source: str = ""
+
+    def describe(self) -> str:
+        """The robust statistic in words, e.g. ``maximum regret``."""
+        if self.statistic == "mean":
+            return "mean"
+        if self.statistic == "regret":
+            return "maximum regret" if self.percentile >= 100 else f"{self.percentile:g}th percentile of regret"
+        return f"{self.percentile:g}th percentile"
 
 
 @dataclass(frozen=True)
@@ -326,6 +344,10 @@ class PolicySpec:
             if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
                 raise SpecError(f"{where}: [settings] {key} must be a positive whole number, got {settings[key]!r}.")
         robust = _robust(data["robust"], src, where) if "robust" in data else None
+        if robust is not None and robust.statistic == "regret" and len(objectives) != 1:
+            raise SpecError(f"{where}: [robust] statistic 'regret' needs exactly one objective, the spec has "
+                            f"{len(objectives)}; use statistic = 'mean' or 'percentile' for a Pareto search, "
+                            "or keep one objective.")
         return cls(levers, tuple(objectives), tuple(constraints), settings, robust, src)
 
     @classmethod
@@ -447,15 +469,12 @@ def _robust(t: Any, src: Path | None, where: str) -> RobustSpec:
         path = src.parent / path
     space = load_spec(path).space
     stat = str(t.get("statistic", "mean"))
-    if stat == "regret":
-        raise SpecError(f"{where}: [robust] statistic 'regret' is not implemented yet; use 'mean' or "
-                        "'percentile'.")
     if stat not in STATISTICS:
         raise SpecError(f"{where}: [robust] statistic must be one of {', '.join(STATISTICS)}, got {stat!r}.")
     n = t.get("n", 50)
     if not isinstance(n, int) or n < 2:
         raise SpecError(f"{where}: [robust] n must be a whole number of at least 2, got {n!r}.")
-    pct = _num(t.get("percentile", 10), f"{where}: [robust] percentile")
+    pct = _num(t.get("percentile", 100 if stat == "regret" else 10), f"{where}: [robust] percentile")
     if not 0 <= pct <= 100:
         raise SpecError(f"{where}: [robust] percentile must be between 0 and 100, got {pct:g}.")
     return RobustSpec(space, n, stat, pct, str(path))
