@@ -88,6 +88,22 @@ class Evaluator:
         self.n_runs += P * M
         return data
 
+    def simulate_paired(self, X: np.ndarray, worlds: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Run row i of ``X`` in world i (constant levers only), one ensemble: output -> (N, 1, times)."""
+        from pvsd.ensemble import run_ensemble
+
+        assert self.spec.all_constant and len(X) == len(worlds)
+        t0 = _time.perf_counter()
+        cols = {lv.variable: X[:, i] for i, lv in enumerate(self.spec.levers)}
+        for c in worlds.columns:
+            cols[c] = worlds[c].to_numpy(float)
+        ds = run_ensemble(self.model, pd.DataFrame(cols), outputs=self.outputs, executor=self.executor,
+                          progress=False)
+        self.times = ds["time"].values
+        self.seconds += _time.perf_counter() - t0
+        self.n_runs += len(X)
+        return {o: ds[o].values.reshape(len(X), 1, -1) for o in self.outputs}
+
     def values(self, obj: Objective, data: dict[str, np.ndarray]) -> np.ndarray:
         """One outcome's values (P, M)."""
         v = data[obj.outcome.variable]

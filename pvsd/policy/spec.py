@@ -47,7 +47,10 @@ the best value achievable there minus the policy's value (mirrored when minimisi
 the robust objective is the maximum regret over the worlds, or the given
 ``percentile`` of it (e.g. 90). The best value per world is fixed before the search:
 the best of a reference set of policies (a Latin hypercube of the levers plus the
-nominal optimum) evaluated once in every world, never the current population.
+nominal optimum) evaluated once in every world and, with constant levers, refined
+per world by a seeded evolution strategy; never the current population. The result's
+provenance (``robust_spec.regret_reference``) and summary name the reference used.
+Constraints on model variables then hold in the same percentile of worlds.
 """
 
 from __future__ import annotations
