@@ -45,7 +45,11 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
                   caption=("Decision variables and objective values of the chosen policies"
                            + (f" (10 of the {len(result.chosen)} spread along the front; all in chosen.csv)"
                               if len(chosen) < len(result.chosen) else "")
-                           + "; written as scenarios.toml, which `pvsd scenarios` runs."))
+                           + "; written as scenarios.toml, which `pvsd scenarios` runs."
+                           + (f" Objective columns hold the {result.spec.robust.describe()} over the worlds "
+                              "searched (lower is better), against the "
+                              + str((result.provenance.get("robust_spec") or {}).get("regret_reference", ""))
+                              + "." if result.regret and result.spec.robust else "")))
     rep.add_csv("chosen", result.chosen)
     rep.add_figure(result.plot_trajectories(), "policy-trajectories",
                    caption="Nominal runs of the baseline and the chosen policies.")
