@@ -115,3 +115,11 @@ def test_conformance_model_card_and_diagram() -> None:
     assert arrayed, "the sketch draws arrayed variables"
     for n in arrayed:
         assert nodes[n].get("data-dims") == ",".join(m._dims[n].dims)
+
+
+def test_card_loops_section_says_element_level(actors: pvsd.Model) -> None:
+    from pvsd.embed.card import model_card
+
+    md = model_card(actors, loops=True, diagram=False).markdown()
+    assert "loops over element-level variables" in md
+    assert "Engagement[Government]" in md

@@ -319,6 +319,8 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
                + (f", {counts.get('U', 0)} undetermined" if counts.get("U", 0) else "") + "). "
                + (f"The {min(max_loops, len(t))} that matter most over the baseline run (Loops that Matter "
                   "relative scores) and every named loop are listed. " if len(shown) < len(t) else "")
+               + ("Arrayed model: loops over element-level variables (Var[element]). "
+                  if "element-level" in message else "")
                + "Reinforcing loops amplify change, balancing loops counteract it; polarities come from "
                  "the run. Highlight a loop in the diagram with `pvsd diagram MODEL --highlight \"A,B,C\"`.")
     h = f"<p>{html.escape(summary)}</p>" + _html_table(frame, num_cols=("Length", "Mean |relative score|"),
