@@ -82,7 +82,8 @@ def test_loop_report_says_element_level(arrayed: LoopResult, tmp_path: Path) -> 
     assert "Level[A]" in html
 
 
-@pytest.mark.parametrize("case", ["subscripted_flows", "subscript_individually_defined_stocks"])
+@pytest.mark.parametrize("case", ["subscripted_flows", "subscript_individually_defined_stocks",
+                                  "subscript_mapping_simple", "subscript_copy"])
 def test_sdxorg_subscripted_model_runs(case: str) -> None:
     path = SHARED / case / f"test_{case}.mdl"
     if not path.exists():
@@ -92,11 +93,20 @@ def test_sdxorg_subscripted_model_runs(case: str) -> None:
         res = pvsd.loops(model)
     except UnsupportedModelError as exc:  # a clear refusal is allowed; a crash is not
         pytest.fail(f"loop analysis refused {case}: {exc}")
-    assert "element-level" in res.message or not res.ids
+    assert any("element-level" in n for n in res.notes)
+    g = res.graph
     for v in res.loops["variables"]:
-        assert all(isinstance(x, str) for x in v)
-    # every element-qualified name is a real element of the model
-    for v in res.loops["variables"]:
-        for x in v:
+        # a loop is a closed chain of links of the element-level graph
+        for a, b in zip(v, (*v[1:], v[0]), strict=True):
+            assert g.has_edge(a, b), (a, b)
+        for x in v:  # every element-qualified name is a real element of the model
             if "[" in x:
                 model.resolve(x)
+    if res.ids:
+        assert "element-level" in res.message
+        # relative scores: shares of each partition's total at every time
+        rel = res.scores.iloc[1:].abs()
+        for part in set(res.loops["partition"]):
+            cols = res.loops.loc[res.loops["partition"] == part, "id"].tolist()
+            tot = rel[cols].sum(axis=1)
+            assert np.allclose(tot[tot > 0], 1.0, rtol=1e-9)
