@@ -125,17 +125,12 @@ def _values(model: Model, arr: ModelIR, ir: ModelIR, names: set[str], params: Ma
 
     ``arr`` is the model's own IR, ``ir`` the analysed one (per element for an arrayed model).
     """
-    from pvsd.arrays import element_labels
-
     t0, t1, dt, _ = model.check_times(time_kw.get("initial_time"), time_kw.get("final_time"),
                                       time_kw.get("time_step"))
     py2name = {py: name for name, py in model._py.items()}
     col2py: dict[str, str] = {name: py for name, py in model._py.items()}
-    for name, d in model._dims.items():
-        py = model._py.get(name)
-        if py is not None:
-            for k, lab in enumerate(element_labels(name, d)):
-                col2py[lab] = f"{py}__e{k}"
+    if arr is not ir:  # element columns Var[e1,e2] by the names scalarise gave the elements
+        col2py.update({v.name: py for py, v in ir.variables.items() if _element_of(arr, ir, py)})
     wanted: list[str] = []
     for n in sorted(names):
         el = _element_of(arr, ir, n)
@@ -171,6 +166,13 @@ def _values(model: Model, arr: ModelIR, ir: ModelIR, names: set[str], params: Ma
             else:  # (time, member, *shape) -> one element
                 got = np.asarray(sv[el[0]], dtype=float).reshape(len(run.times), 1, -1)
                 values[s] = got[:, 0, el[1]]
+    lost = sorted(n for n in names if n not in values and _element_of(arr, ir, n))
+    if lost:
+        raise UnsupportedModelError(
+            f"Loop analysis of {model.path.name} could not match the run's columns to the elements "
+            f"{', '.join(ir.variables[n].name if n in ir.variables else n for n in lost[:5])}"
+            + (" ..." if len(lost) > 5 else "") + "; it refuses rather than score loops without them."
+        )
     return run, values, dt
 
 
