@@ -79,6 +79,12 @@ def equation_text(e: Expr | None, ir: ModelIR, prec: int = 0) -> str:
     def sub(x: Expr, p: int = 0) -> str:
         return equation_text(x, ir, p)
 
+    from pvsd.embed.card_arrays import array_text
+
+    got = array_text(e, ir, prec, sub)  # array nodes (ARef is also a Ref)
+    if got is not None:
+        return got
+
     if isinstance(e, Num):
         s = _fmt(e.value)
         return f"({s})" if s.startswith("-") and prec > 5 else s
@@ -254,6 +260,10 @@ def _equation(v: Any, ir: ModelIR | None) -> str:
     if v.kind == "lookup" and v.lookup is not None:
         mode = "" if v.lookup.mode == "interpolate" else f"  [{v.lookup.mode}]"
         return _table_text(v.lookup) + mode
+    if getattr(v, "components", ()):
+        from pvsd.embed.card_arrays import arrayed_equation
+
+        return arrayed_equation(v, ir, lambda x: equation_text(x, ir))
     if v.kind == "stock":
         return f"INTEG({equation_text(v.net_flow, ir)}, {equation_text(v.initial, ir)})"
     return equation_text(v.expr, ir)
@@ -309,6 +319,8 @@ def _loops_block(model: Any, max_loops: int, n_diagrams: int) -> Block:
                + (f", {counts.get('U', 0)} undetermined" if counts.get("U", 0) else "") + "). "
                + (f"The {min(max_loops, len(t))} that matter most over the baseline run (Loops that Matter "
                   "relative scores) and every named loop are listed. " if len(shown) < len(t) else "")
+               + ("Arrayed model: loops over element-level variables (Var[element]). "
+                  if "element-level" in message else "")
                + "Reinforcing loops amplify change, balancing loops counteract it; polarities come from "
                  "the run. Highlight a loop in the diagram with `pvsd diagram MODEL --highlight \"A,B,C\"`.")
     h = f"<p>{html.escape(summary)}</p>" + _html_table(frame, num_cols=("Length", "Mean |relative score|"),
@@ -342,6 +354,14 @@ def _loop_vars(value: Any) -> list[str]:
 
 def _svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _dims_text(model: Any, name: str) -> str:
+    """``Actor: Government, Firms, Civil Society`` for an arrayed variable ("" for a scalar one)."""
+    d = getattr(model, "_dims", {}).get(name)
+    if d is None:
+        return ""
+    return " × ".join(f"{dim}: {', '.join(map(str, c))}" for dim, c in zip(d.dims, d.coords, strict=True))
 
 
 def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: int = 20,
@@ -394,6 +414,9 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
         ("Variables", ", ".join(f"{counts.get(k, 0)} {k}s" for k in
                                 ("stock", "flow", "aux", "constant", "lookup") if counts.get(k, 0))),
     ]
+    subs = dict(getattr(model, "subscripts", {}) or {})
+    if subs:
+        facts.append(("Dimensions", "; ".join(f"{d} ({len(e)})" for d, e in subs.items())))
     purpose = desc or "The model file has no header comment describing its purpose."
     from pvsd.document import kv_table
 
@@ -402,6 +425,15 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
         f"<p>{html.escape(purpose)}</p>" + kv_table(facts),
         purpose + "\n\n" + "\n".join(f"- **{k}**: {v}" for k, v in facts),
     ))
+
+    if subs:
+        from pvsd.embed.card_arrays import subscript_rows
+
+        sf = pd.DataFrame(subscript_rows(subs), columns=["Dimension", "Elements", "Count"])
+        intro = ("Subscript ranges (dimensions) of the model and their elements; an arrayed variable "
+                 "has one value per element, named Var[element] in results and scenarios.")
+        blocks.append(Block("Dimensions", f"<p>{html.escape(intro)}</p>" + _html_table(sf, num_cols=("Count",)),
+                            intro + "\n\n" + _md_table(sf)))
 
     from pvsd.embed.theory import markdown_html, model_doc
 
@@ -437,6 +469,12 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
         units = model.units.get(name, "")
         if v is None:
             rows.append((name, "", "", "", "", units))
+            continue
+        if getattr(v, "components", ()):  # arrayed stock: its INTEG per definition
+            from pvsd.embed.card_arrays import arrayed_stock
+
+            init, net = arrayed_stock(v, ir, lambda x: equation_text(x, ir))  # type: ignore[arg-type]
+            rows.append((name, init, "", "", net, units))
             continue
         ins = ", ".join(ir.variables[f].name for f in v.inflows if f in ir.variables)  # type: ignore[union-attr]
         outs = ", ".join(ir.variables[f].name for f in v.outflows if f in ir.variables)  # type: ignore[union-attr]
@@ -505,7 +543,8 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
                                                      "constant": "Constants", "lookup": "Lookups"}.get(r.kind,
                                                                                                       "Other")
         eq = _equation(by_name[r.name], ir) if r.name in by_name else ""
-        recs.append((grp, kinds_order.get(r.kind, 9), r.name, r.kind, eq, r.units, _clean(r.comment)))
+        recs.append((grp, kinds_order.get(r.kind, 9), r.name, r.kind, eq, r.units, _clean(r.comment),
+                     _dims_text(model, r.name)))
     order: list[str] = []
     for g in [*dict.fromkeys(gmap.values()), *[x[0] for x in recs]]:
         if g not in order and g != "Simulation control":
@@ -520,8 +559,10 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
         sub = sorted([x for x in recs if x[0] == g], key=lambda x: (x[1], x[2].lower()))
         if not sub:
             continue
-        frame = pd.DataFrame([(x[2], x[3], x[4], x[5], x[6]) for x in sub],
-                             columns=["Variable", "Kind", "Equation", "Units", "Comment"])
+        frame = pd.DataFrame([(x[2], x[7], x[3], x[4], x[5], x[6]) for x in sub],
+                             columns=["Variable", "Dimensions", "Kind", "Equation", "Units", "Comment"])
+        if not subs:
+            frame = frame.drop(columns="Dimensions")
         hframe = frame.copy()
         hframe["Kind"] = [f'<span class="kind {html.escape(k)}">{html.escape(k)}</span>' for k in frame["Kind"]]
         h_parts.append(f"<h3>{html.escape(g)}</h3>" + _html_table(hframe, code_cols=("Equation",),

@@ -82,10 +82,25 @@ def _resolver(model: Any):
     return resolve
 
 
+def _dims_suffix(model: Any, name: str) -> str:
+    """``[Region]`` (``[DimA,DimB]``) for an arrayed variable, "" for a scalar one."""
+    d = getattr(model, "_dims", {}).get(name)
+    return f"[{','.join(d.dims)}]" if d is not None else ""
+
+
+def _variable_of(name: str) -> str:
+    """``Stock[A]`` -> ``Stock``: a diagram draws an arrayed variable once, for all its elements."""
+    from pvsd.arrays import split_label
+
+    base, elems = split_label(name)
+    return base if elems is not None else name
+
+
 def _loop_edges(names: Sequence[str] | None, resolve: Any) -> tuple[set[str], set[tuple[str, str]]]:
     if not names:
         return set(), set()
-    seq = [resolve(n)[0] for n in names]
+    seq = [resolve(_variable_of(n))[0] for n in names]
+    seq = [x for k, x in enumerate(seq) if k == 0 or x != seq[k - 1]]  # Stock[A] -> Stock[B] ...
     if len(seq) > 1 and seq[0] == seq[-1]:
         seq = seq[:-1]
     edges = {(seq[k], seq[(k + 1) % len(seq)]) for k in range(len(seq))} if len(seq) > 1 else set()
@@ -310,22 +325,25 @@ def _render_view(view: View, model: Any, highlight: Sequence[str] | None, uid: s
                          f"{_valve(o.x, o.y, vertical, color)}</g>")
         elif o.type == "variable":
             cls = "sd-shadow" if o.shadow else f"sd-{kind or 'unknown'}"
+            dims = _dims_suffix(model, name) if kind else ""
+            shown = o.name + dims
             attrs = (f'class="sd-node {cls}" data-name="{_esc(name)}" data-kind="{_esc(kind)}" '
-                     f'data-x="{o.x - x0:.1f}" data-y="{o.y - y0:.1f}"')
+                     + (f'data-dims="{_esc(dims[1:-1])}" ' if dims else "")
+                     + f'data-x="{o.x - x0:.1f}" data-y="{o.y - y0:.1f}"')
             if o.shadow:
                 nodes.append(f"<g {attrs}{dim(on)}>"
-                             + _text(o.x, o.y, _wrap(f"<{o.name}>", o.w, o.h), color=MUTED) + "</g>")
+                             + _text(o.x, o.y, _wrap(f"<{shown}>", o.w, o.h), color=MUTED) + "</g>")
             elif kind == "stock" or (not kind and o.box):
                 nodes.append(
                     f"<g {attrs}{dim(on)}>"
                     f'<rect x="{o.x - o.w:.1f}" y="{o.y - o.h:.1f}" width="{2 * o.w:.1f}" '
                     f'height="{2 * o.h:.1f}" fill="{STOCK_FILL}" stroke="{color}" '
                     f'stroke-width="{2.4 if on else 1.4}"/>'
-                    + _text(o.x, o.y, _wrap(o.name, o.w, max(o.h, 16)), color=color,
+                    + _text(o.x, o.y, _wrap(shown, o.w, max(o.h, 16)), color=color,
                             weight="bold" if on else "normal") + "</g>")
             else:
                 nodes.append(f"<g {attrs}{dim(on)}>"
-                             + _text(o.x, o.y, _wrap(o.name, o.w, o.h), color=color,
+                             + _text(o.x, o.y, _wrap(shown, o.w, o.h), color=color,
                                      weight="bold" if on else "normal") + "</g>")
         elif o.type == "comment" and o.name:
             nodes.append(f'<g class="sd-comment"{dim(False)}>'
@@ -434,7 +452,7 @@ def _auto(model: Any, highlight: Sequence[str] | None, uid: str) -> Diagram:
 
     def box(name: str) -> tuple[float, float, float, float]:
         x, y = place[name]
-        lines = _wrap(name, 45, 16)
+        lines = _wrap(name + _dims_suffix(model, name), 45, 16)
         hw = max(len(s) for s in lines) * 3.1 + 4
         stock = kinds.get(name) == "stock"
         return (x, y, hw + 6 if stock else hw, 7.0 * len(lines) + (8 if stock else 2))
@@ -456,9 +474,11 @@ def _auto(model: Any, highlight: Sequence[str] | None, uid: str) -> Diagram:
         kind = kinds.get(name, "")
         on = name in loop_nodes
         color = HILITE if on else INK
-        lines = _wrap(name, 45, 16)
+        dims = _dims_suffix(model, name)
+        lines = _wrap(name + dims, 45, 16)
         attrs = (f'class="sd-node sd-{kind}" data-name="{_esc(name)}" data-kind="{_esc(kind)}" '
-                 f'data-x="{x:.1f}" data-y="{y:.1f}"')
+                 + (f'data-dims="{_esc(dims[1:-1])}" ' if dims else "")
+                 + f'data-x="{x:.1f}" data-y="{y:.1f}"')
         inner = _text(x, y, lines, color=color, weight="bold" if on else "normal")
         if kind == "stock":
             _, _, hw, hh = box(name)
@@ -523,7 +543,7 @@ def loop_diagram(model: Any, variables: Sequence[str], uid: str | None = None) -
     if not views:
         return _auto(model, variables, f"{uid}-0")
     resolve = _resolver(model)
-    wanted = {resolve(v)[0] for v in variables}
+    wanted = {resolve(_variable_of(v))[0] for v in variables}
 
     def score(view: View) -> tuple[int, int]:
         drawn = [resolve(o.name)[0] for o in view.variables()]

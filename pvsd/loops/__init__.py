@@ -29,6 +29,12 @@ How it works
    (:mod:`pvsd.loops.scores`): link scores, loop scores (their product) and
    relative loop scores. Polarities come from the run itself.
 
+Arrayed (subscripted) models are analysed over element-level variables: the
+IR is expanded into one scalar variable per element (:func:`pvsd.engine.scalarise.scalarise`),
+so loops name elements (``Stock[A] -> flow[A] -> Stock[A]``, or a loop through
+``Stock[A]`` and ``Stock[B]`` where regions couple); no aggregation over a
+dimension. The result's message and notes, the loop report and the model card say so.
+
 Note that ``pvsd.loops`` (the attribute of the ``pvsd`` package) is the
 function; import the classes from this module, e.g.
 ``from pvsd.loops import LoopResult``.
@@ -104,7 +110,8 @@ def loops(
     ------
     UnsupportedModelError
         The model's equations are not available (a translated ``.py`` file) or
-        use constructs pvsd cannot read (subscripts, macros ...).
+        use constructs pvsd cannot read (macros, INVERT MATRIX ...) or cannot
+        expand element by element.
     ParameterError, TimeRangeError, UnknownVariableError
         Bad arguments, as for :meth:`pvsd.Model.run`.
     SpecError

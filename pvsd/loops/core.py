@@ -57,15 +57,45 @@ def model_ir(model: Model) -> ModelIR:
     return eng.ir
 
 
+#: How loops of an arrayed model are analysed, said in the result and the loop report.
+ELEMENT_LEVEL = ("loops over element-level variables: each arrayed variable is one variable per "
+                 "element, named Var[element] (e.g. Stock[A]); no aggregation over dimensions")
+
+
+def analysis_ir(model: Model) -> tuple[ModelIR, ModelIR]:
+    """The model's IR and the IR the loop analysis reads: per element for an arrayed model."""
+    from pvsd.engine.scalarise import scalarise
+
+    ir = model_ir(model)
+    if not ir.subscripts:
+        return ir, ir
+    try:
+        sir = scalarise(ir)
+    except Exception as exc:  # a construct the per-element expansion does not know
+        raise UnsupportedModelError(
+            f"Loop analysis of {model.path.name} works on element-level variables, and pvsd cannot "
+            f"expand this arrayed model into them ({type(exc).__name__}: {exc})."
+        ) from exc
+    if sir.unsupported:
+        from pvsd.engine.support import describe
+
+        raise UnsupportedModelError(
+            f"Loop analysis of {model.path.name} works on element-level variables, and pvsd cannot "
+            f"expand {describe(sir.unsupported)} element by element."
+        )
+    return ir, sir
+
+
 def causal_graph(model: Model) -> nx.DiGraph:
     """The causal graph of a model as a ``networkx.DiGraph`` on model-file names.
 
-    Nodes are the variables that change during a run (attribute ``kind``:
+    Nodes are the variables that change during a run (for an arrayed model, one
+    per element, named ``Var[element]`` (attribute ``kind``:
     stock, flow, aux, or smooth/delay ... for a stateful builtin's owner); an
     edge ``x -> z`` means x appears in the equation of z (for a stock: in its
     net flow).
     """
-    return build_graph(model_ir(model)).to_networkx()
+    return build_graph(analysis_ir(model)[1]).to_networkx()
 
 
 def _partitions(graph: CausalGraph, loops: list[Loop]) -> list[int]:
@@ -79,36 +109,70 @@ def _partitions(graph: CausalGraph, loops: list[Loop]) -> list[int]:
     return [comp.get(lp.keys[0], 0) for lp in loops]
 
 
-def _values(model: Model, ir: ModelIR, names: set[str], params: Mapping[str, Any] | None,
+def _element_of(arr: ModelIR, sir: ModelIR, py: str) -> tuple[str, int] | None:
+    """``(arrayed py name, row-major index)`` of an element name of the scalarised IR."""
+    if arr is sir or "__e" not in py or py in arr.variables or py in arr.states:
+        return None
+    base, _, k = py.rpartition("__e")
+    if not k.isdigit() or (base not in arr.variables and base not in arr.states):
+        return None
+    return base, int(k)
+
+
+def _values(model: Model, arr: ModelIR, ir: ModelIR, names: set[str], params: Mapping[str, Any] | None,
             scenario: Scenario | None, time_kw: Mapping[str, Any]) -> tuple[Any, dict[str, np.ndarray], float]:
-    """One run saved at every TIME STEP; trajectories of ``names`` (Python names)."""
+    """One run saved at every TIME STEP; trajectories of ``names`` (Python names of ``ir``).
+
+    ``arr`` is the model's own IR, ``ir`` the analysed one (per element for an arrayed model).
+    """
     t0, t1, dt, _ = model.check_times(time_kw.get("initial_time"), time_kw.get("final_time"),
                                       time_kw.get("time_step"))
     py2name = {py: name for name, py in model._py.items()}
-    var_names = [py2name[n] for n in sorted(names) if n in py2name]
-    outputs = list(dict.fromkeys(model.default_outputs() + var_names))
+    col2py: dict[str, str] = {name: py for name, py in model._py.items()}
+    if arr is not ir:  # element columns Var[e1,e2] by the names scalarise gave the elements
+        col2py.update({v.name: py for py, v in ir.variables.items() if _element_of(arr, ir, py)})
+    wanted: list[str] = []
+    for n in sorted(names):
+        el = _element_of(arr, ir, n)
+        base = el[0] if el else n
+        if base in py2name:
+            wanted.append(py2name[base])
+    outputs = list(dict.fromkeys(model.default_outputs() + wanted))
     run = model.run(params, scenario, initial_time=t0, final_time=t1, time_step=dt, saveper=dt,
                     outputs=outputs)
-    values = {model._py[c]: run.data[c].to_numpy(dtype=float) for c in run.data.columns}
+    values = {col2py[c]: run.data[c].to_numpy(dtype=float) for c in run.data.columns if c in col2py}
     states = sorted(n for n in names if n in ir.states)
     if states:
         from pvsd.engine import engine_for, to_engine_params
 
+        base_states = sorted({(_element_of(arr, ir, s) or (s, 0))[0] for s in states})
         eng = engine_for(model)
         if eng.simulator is None:
             raise UnsupportedModelError(
                 f"Loop analysis of {model.path.name} needs the internal state of "
-                f"{', '.join(ir.variables[ir.states[s].owner].name for s in states)}, which only "
-                f"pvsd's vectorised engine exposes, and that engine cannot run this model "
+                f"{', '.join(arr.variables[arr.states[s].owner].name for s in base_states)}, which "
+                f"only pvsd's vectorised engine exposes, and that engine cannot run this model "
                 f"({eng.reason})."
             )
         merged = model.check_params(params, scenario)
         init_clock = None if t0 == model.initial_time else model.initial_time
-        _grid, sv = eng.simulator.run(to_engine_params(model, merged), outputs=states, n=1,
+        _grid, sv = eng.simulator.run(to_engine_params(model, merged), outputs=base_states, n=1,
                                       initial_time=t0, final_time=t1, time_step=dt,
                                       save_times=list(run.times), init_clock=init_clock)
         for s in states:
-            values[s] = sv[s][:, 0]
+            el = _element_of(arr, ir, s)
+            if el is None:
+                values[s] = np.asarray(sv[s], dtype=float).reshape(len(run.times), -1)[:, 0]
+            else:  # (time, member, *shape) -> one element
+                got = np.asarray(sv[el[0]], dtype=float).reshape(len(run.times), 1, -1)
+                values[s] = got[:, 0, el[1]]
+    lost = sorted(n for n in names if n not in values and _element_of(arr, ir, n))
+    if lost:
+        raise UnsupportedModelError(
+            f"Loop analysis of {model.path.name} could not match the run's columns to the elements "
+            f"{', '.join(ir.variables[n].name if n in ir.variables else n for n in lost[:5])}"
+            + (" ..." if len(lost) > 5 else "") + "; it refuses rather than score loops without them."
+        )
     return run, values, dt
 
 
@@ -136,9 +200,11 @@ def analyse(
     if bad:
         raise TypeError(f"unexpected keyword argument(s) {', '.join(sorted(bad))}")
     named, names_from = load_loop_names(names, model)
-    ir = model_ir(model)
+    arr, ir = analysis_ir(model)
     graph = build_graph(ir)
     notes = list(graph.notes)
+    if arr is not ir:
+        notes.insert(0, f"Arrayed model: {ELEMENT_LEVEL}.")
 
     loops: list[Loop] = []
     used = "enumeration"
@@ -158,7 +224,7 @@ def analyse(
         if node.equation is not None:
             needed |= {r for r in references(node.equation) if r != "time"}
     needed = {n for n in needed if n in ir.states or (n in ir.variables and ir.variables[n].kind != "lookup")}
-    run, values, dt = _values(model, ir, needed, params, scenario, time_kw)
+    run, values, dt = _values(model, arr, ir, needed, params, scenario, time_kw)
     times = run.times
     n = len(times)
 
@@ -246,7 +312,8 @@ def analyse(
         message = (f"{len(loops)} feedback loops ({n_r} reinforcing, {n_b} balancing"
                    + (f", {len(loops) - n_r - n_b} of undetermined polarity" if n_r + n_b < len(loops) else "")
                    + "), found by "
-                   + ("full enumeration." if used == "enumeration" else "the strongest-path search."))
+                   + ("full enumeration." if used == "enumeration" else "the strongest-path search.")
+                   + (f" Arrayed model: {ELEMENT_LEVEL}." if arr is not ir else ""))
         flipped = table.loc[table["polarity_changes"], "id"].tolist()
         if flipped:
             notes.append("Loops whose polarity changes during the run (their polarity is the one that "

@@ -125,7 +125,9 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
          else "strongest-path search (Eberlein & Schoenberg 2020)"),
         ("Loops", f"{len(result.ids)} ({int((result.loops['polarity'] == 'R').sum())} reinforcing, "
                   f"{int((result.loops['polarity'] == 'B').sum())} balancing)"),
-    ] + [("Loop names", nt.removeprefix("Loop names from ")) for nt in result.notes
+    ] + [("Arrays", nt.removeprefix("Arrayed model: ")) for nt in result.notes
+         if nt.startswith("Arrayed model: ")]
+      + [("Loop names", nt.removeprefix("Loop names from ")) for nt in result.notes
          if nt.startswith("Loop names from ")]))
     for note in result.notes:
         if "strongest-path" in note or "approximation" in note or "not scored" in note \
