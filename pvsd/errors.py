@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ArgumentTypeError",
     "DataError",
     "EquationOverrideWarning",
     "IneffectiveSettingWarning",
@@ -118,3 +119,7 @@ class EquationOverrideWarning(UserWarning):
 
 class IneffectiveSettingWarning(UserWarning):
     """A lever (step, ramp, table) changes nothing inside the simulated period."""
+
+
+class ArgumentTypeError(PvsdError, TypeError):
+    """A Python API argument has the wrong type (a str where a mapping is needed ...)."""

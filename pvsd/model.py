@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pvsd import model_arrays as _arr
-from pvsd.arrays import ArrayPiecewise, Dims, element_labels, label, split_label
+from pvsd.arrays import ArrayPiecewise, Dims, element_labels, split_label
+from pvsd.arrays import label as _label
 from pvsd.errors import ParameterError, SimulationError, TimeRangeError
 from pvsd.loading import ModelSource, resolve_model_path, translate
 from pvsd.naming import NameIndex
@@ -63,6 +64,9 @@ def load(model: str | os.PathLike[str]) -> Model:
     ModelLoadError
         The file is missing, not a model file, or cannot be parsed/translated.
     """
+    from pvsd.apitypes import check_model_arg
+
+    check_model_arg(model)
     path = resolve_model_path(model)
     return Model(translate(path))
 
@@ -212,7 +216,7 @@ class Model:
             return self._names.resolve(name, where=where)
         canonical = self._names.resolve(base, where=where)
         dims = self._dims.get(canonical, Dims((), ()))
-        return label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
+        return _label(canonical, dims.index(canonical, elems, where=where, model=self.path.name))
 
     def dims(self, name: str) -> tuple[str, ...]:
         """Dimensions of a variable (empty for a scalar or for one element)."""
@@ -225,6 +229,11 @@ class Model:
         d = self._dims.get(canonical)
         return [canonical] if d is None else element_labels(canonical, d)
 
+    def expand(self, name: str, where: str = "") -> list[str]:
+        """Labels a name stands for: ``"Pop[*]"`` -> every element, ``"Pop[*, Young]"`` ->
+        every element along the starred dimension; any other name -> ``[canonical name]``."""
+        return _arr.expand(self, name, where)
+
     def defaults(self, name: str) -> Any:
         """The model's own value of a constant: a float, or an xarray DataArray if arrayed."""
         canonical = self.resolve(name)
@@ -235,7 +244,7 @@ class Model:
     def kind(self, name: str) -> str:
         """Kind of a variable (stock, flow, aux, constant, lookup, data, control)."""
         canonical = self.resolve(name)
-        return str(self._table.loc[self._table["name"] == canonical, "kind"].iloc[0])
+        return str(self._row(canonical)["kind"])
 
     def _row(self, canonical: str) -> pd.Series:
         base = split_label(canonical)[0]
@@ -292,6 +301,9 @@ class Model:
     # ------------------------------------------------------------------ checks
     def resolve_outputs(self, outputs: Sequence[str] | str | None) -> list[str]:
         """Canonical output names (default: :meth:`default_outputs`), without duplicates."""
+        from pvsd.apitypes import check_outputs_arg
+
+        check_outputs_arg(outputs)
         if outputs is None:
             return self.default_outputs()
         if isinstance(outputs, str):
@@ -387,6 +399,10 @@ class Model:
         self, params: Mapping[str, Any] | None, scenario: Scenario | None = None
     ) -> dict[str, Any]:
         """Merge a scenario's settings with explicit ``params`` (which win) and validate."""
+        from pvsd.apitypes import check_params_arg, check_scenario_arg
+
+        check_params_arg(params)
+        check_scenario_arg(scenario)
         items: list[tuple[str, Any]] = []
         if scenario is not None:
             for name, value in scenario.settings().items():
@@ -530,7 +546,8 @@ class Model:
         from pvsd.randomness import run_seed, seeded
 
         rseed = run_seed(self, seed)  # None unless the model draws random numbers
-        dyn = dynamic_run(self, merged, given, return_times, cols, method)
+        with seeded(rseed):
+            dyn = dynamic_run(self, merged, given, return_times, cols, method)
         if dyn is not None:
             frame, (t0, t1, dt) = dyn
         else:
@@ -550,7 +567,8 @@ class Model:
                 with seeded(rseed):
                     frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
-        units = {c: self.units.get(split_label(c)[0], "") for c in frame.columns}
+        by_var = self.units  # a property that builds a dict: once per run, not per column
+        units = {c: by_var.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name, seed=rseed,

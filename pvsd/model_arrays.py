@@ -16,7 +16,7 @@ from pvsd.arrays import ArrayPiecewise, Dims, element_labels, label, split_label
 from pvsd.errors import ParameterError, SimulationError
 from pvsd.timefunc import PiecewiseLinear, TimeFunction
 
-__all__ = ["check_whole", "describe", "flatten", "merge", "pysd_arrays", "read_dims",
+__all__ = ["check_whole", "describe", "expand", "flatten", "merge", "pysd_arrays", "read_dims",
            "to_pysd"]
 
 
@@ -56,6 +56,29 @@ def read_dims(template: Any, doc: pd.DataFrame, subscripts: Mapping[str, Sequenc
             except Exception:  # e.g. external data not readable at load time
                 pass
     return dims, defaults
+
+
+def expand(model: Any, name: str, where: str = "") -> list[str]:
+    """See :meth:`pvsd.Model.expand`."""
+    import itertools
+
+    base, elems = split_label(name)
+    if elems is None or "*" not in elems:
+        return [model.resolve(name, where=where)]
+    canonical = model._names.resolve(base, where=where)
+    d = model._dims.get(canonical)
+    if d is not None and elems == ("*",):
+        return element_labels(canonical, d)
+    if d is None or len(elems) != len(d.dims):
+        return [model.resolve(name, where=where)]  # raises, naming the dimensions
+    choices = []
+    for k, e in enumerate(elems):
+        if e == "*":
+            choices.append(d.coords[k])
+        else:  # one element of this dimension (raises listing its elements)
+            probe = [e if i == k else c[0] for i, c in enumerate(d.coords)]
+            choices.append((d.index(canonical, probe, where=where, model=model.path.name)[k],))
+    return [label(canonical, e) for e in itertools.product(*choices)]
 
 
 def _bounds(model: Any, lab: str, row: pd.Series, values: np.ndarray, where: str) -> None:

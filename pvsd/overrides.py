@@ -17,7 +17,7 @@ import numpy as np
 from pvsd.errors import EquationOverrideWarning, IneffectiveSettingWarning
 from pvsd.timefunc import PiecewiseLinear
 
-__all__ = ["warn_equation_override", "warn_ineffective_levers"]
+__all__ = ["range_note", "warn_equation_override", "warn_ineffective_levers", "widen_ranges"]
 
 
 def warn_equation_override(canonical: str, kind: str, where: str) -> None:
@@ -59,3 +59,42 @@ def warn_ineffective_levers(model: Any, merged: Mapping[str, Any], t0: float, t1
                 IneffectiveSettingWarning,
                 stacklevel=3,
             )
+
+
+def widen_ranges(model: Any, ranges: Mapping[str, tuple[float | None, float | None]]) -> Any:
+    """A copy of ``model`` whose declared ``[min, max]`` of some constants is widened.
+
+    Vensim treats a constant's range as the slider range of a what-if, not as a law
+    of nature; a sensitivity or calibration spec that states explicit bounds may
+    reach beyond it. The copy shares everything else (translation, engine) with
+    ``model``; ``model`` itself stays strict.
+    """
+    import copy
+    import math
+
+    if not ranges:
+        return model
+    out = copy.copy(model)
+    table = model._table.copy()
+    for name, (lo, hi) in ranges.items():
+        row = table["name"] == name
+        if lo is not None and math.isfinite(lo):
+            table.loc[row, "min"] = min(float(table.loc[row, "min"].iloc[0]), lo) \
+                if math.isfinite(float(table.loc[row, "min"].iloc[0])) else table.loc[row, "min"]
+        if hi is not None and math.isfinite(hi):
+            table.loc[row, "max"] = max(float(table.loc[row, "max"].iloc[0]), hi) \
+                if math.isfinite(float(table.loc[row, "max"].iloc[0])) else table.loc[row, "max"]
+    out._table = table
+    out._range_note = range_note(model, ranges)  # reports of the study say what was widened
+    return out
+
+
+def range_note(model: Any, ranges: Mapping[str, tuple[float | None, float | None]]) -> str:
+    """One sentence for reports: which declared ranges the spec's bounds override."""
+    t = model._table.set_index("name")
+    parts = []
+    for name, (lo, hi) in ranges.items():
+        dlo, dhi = float(t.loc[name, "min"]), float(t.loc[name, "max"])
+        parts.append(f"{name} [{lo:g}, {hi:g}] (model declares [{dlo:g}, {dhi:g}])".replace("nan", "none"))
+    return ("The spec's explicit bounds go beyond the ranges the model file declares for: "
+            + "; ".join(parts) + ". Those ranges were widened for this study only.")

@@ -29,6 +29,11 @@ and calibration. A policy analyst writes it by hand in TOML::
     value = 100
     vary = false                      # held fixed at ``value`` in every run
 
+Subscripted constants: ``[parameters."Population[Town A]"]`` samples one element;
+``[parameters."Population[*]"]`` makes every element a separate parameter with the
+same table (``"Population[*, Young]"`` stars one dimension); the bare name
+``"Population"`` is ONE parameter whose value every element takes.
+
 Distributions are ``uniform`` (lower, upper), ``loguniform`` (lower, upper > 0),
 ``triangular`` (lower, mode, upper), ``normal`` (mean, sd; truncated to
 lower/upper when given) and ``lognormal`` (mu, sigma of the natural logarithm;
@@ -378,6 +383,10 @@ class ParameterSpace:
 
     parameters: tuple[Parameter, ...]
     source: Path | None = field(default=None, compare=False)
+    #: parameter -> (lower, upper) where the space's bounds go beyond the model's declared
+    #: range (filled by :meth:`validate`; studies widen the range for themselves only)
+    range_overrides: dict[str, tuple[float | None, float | None]] = field(
+        default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         params = tuple(self.parameters)
@@ -627,12 +636,14 @@ class ParameterSpace:
         return self.ppf(u)
 
     # ------------------------------------------------------------------ model checks
-    def validate(self, model: Model) -> ParameterSpace:
+    def validate(self, model: Model, widen: bool = True) -> ParameterSpace:
         """Check the space against a model, before anything runs.
 
-        Every name must be a constant of the model, and the range of values the
-        distribution can produce must lie within the range the model declares for
-        it (``[min, max]`` in the units field).
+        Every name must be a constant of the model. A range that goes beyond the
+        range the model declares (``[min, max]`` in the units field, Vensim's slider
+        range) is allowed when ``widen`` (the default) and recorded in
+        ``range_overrides``, so a study can widen the model's range for itself and
+        say so; ``widen=False`` refuses it.
 
         Returns
         -------
@@ -648,8 +659,11 @@ class ParameterSpace:
         """
         where = f"{self._where()} [parameters]"
         out = []
+        widened: dict[str, tuple[float | None, float | None]] = {}
         seen: dict[str, str] = {}
-        for p in self.parameters:
+        expanded = [replace(p, name=lab) for p in self.parameters
+                    for lab in model.expand(p.name, where=where)]
+        for p in expanded:
             canonical = model.resolve(p.name, where=where)
             if canonical in seen:
                 raise SpecError(
@@ -665,15 +679,22 @@ class ParameterSpace:
                     f"Candidates: {', '.join(model.constants[:8])}."
                 )
             lo, hi = p.support()
+            outside = False
             for v in {lo, hi} if p.vary else {p.value}:
                 if v is None or not math.isfinite(v):
                     continue
                 try:
                     model.check_param(canonical, float(v), where=f"{where} (an end of its range)")
                 except ParameterError as exc:
-                    raise SpecError(str(exc)) from None
+                    # a spec's explicit bounds may reach beyond the model's declared
+                    # (slider) range, as in Vensim; reports say so (range_overrides)
+                    if not widen or "outside the range the model" not in str(exc):
+                        raise SpecError(str(exc)) from None
+                    outside = True
+            if outside:
+                widened[canonical] = (lo, hi) if p.vary else (p.value, p.value)
             out.append(replace(p, name=canonical))
-        return ParameterSpace(tuple(out), source=self.source)
+        return ParameterSpace(tuple(out), source=self.source, range_overrides=widened)
 
     # ------------------------------------------------------------------ display
     def to_dataframe(self) -> pd.DataFrame:

@@ -456,6 +456,8 @@ def run_scenarios(
     if outputs is None and isinstance(scenarios, ScenarioSet) and scenarios.outputs:
         outputs = list(scenarios.outputs)
     cols = model.resolve_outputs(outputs) if outputs else model.stocks
+    # an arrayed variable is compared element by element ("Var[e]" columns)
+    cols = [lab for c in cols for lab in model.elements(c)]
     if not cols:
         raise PvsdError(f"{model.path.name} has no stocks; name the outputs to compare.")
     if years is None and isinstance(scenarios, ScenarioSet) and scenarios.years:

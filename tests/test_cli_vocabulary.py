@@ -35,8 +35,10 @@ def test_same_name_same_meaning():
         if "-v NAMES" in h or "-v," in h:  # -v is always a LIST of outputs
             assert "--outputs NAMES" in h, c
     assert "--variable NAME" in helps["loops"] and "-v," not in helps["loops"] and "-v NAMES" not in helps["loops"]
-    for c in ("report", "scenarios", "ensemble", "sensitivity", "calibrate"):
-        assert "-q, --quiet" in helps[c], c
+    for c in ("report", "scenarios", "ensemble", "sensitivity", "calibrate", "optimize", "discover"):
+        assert "-q, --quiet" in (helps.get(c) or _help(c)), c
+    for c in ("run", "report", "scenarios", "ensemble", "sensitivity", "calibrate"):
+        assert "--method NAME" in helps[c] and "integration method" in helps[c], c
     for c in ("report", "scenarios", "sensitivity", "loops", "run"):
         assert "--format FMT" in helps[c] and "--plotly-js" in helps[c], c
     assert "--analysis NAME" in helps["sensitivity"] and "--search" in helps["loops"]

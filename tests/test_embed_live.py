@@ -115,22 +115,26 @@ def test_scenario_presets_match_python(reference) -> None:
 def test_unsupported_construct_is_a_clear_error(tmp_path: Path, capsys) -> None:
     from pvsd.cli import main
 
-    model = require(TEST_MODELS / "tests" / "delay_fixed" / "test_delay_fixed.mdl")
+    # VECTOR SELECT is outside the JavaScript subset (and the numpy engine's)
+    model = require(TEST_MODELS / "tests" / "vector_select" / "test_vector_select.mdl")
     out = tmp_path / "x.html"
     assert main(["embed", str(model), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "DELAY FIXED" in err and "'DF" in err and "supports the unsubscripted subset" in err
+    assert "VECTOR" in err and "SELECT" in err and "'Eout2 1'" in err and "The live simulator supports" in err
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
-def test_subscripted_model_is_refused_by_name(tmp_path: Path) -> None:
+def test_subscripted_model_compiles_with_its_dimensions(tmp_path: Path) -> None:
     import pvsd
     from pvsd.embed.live import live_html
-    from pvsd.errors import UnsupportedModelError
 
     path = require(TEST_MODELS / "tests" / "subscript_2d_arrays" / "test_subscript_2d_arrays.mdl")
-    with pytest.raises(UnsupportedModelError, match="subscripts"):
-        live_html(pvsd.load(path))
+    model = pvsd.load(path)
+    page = live_html(model)
+    # the page carries the arrays' element names (numbers are checked under Node in
+    # tests/test_embed_js_arrays.py)
+    for dim, elems in model.subscripts.items():
+        assert all(e in page for e in elems), dim
 
 
 def test_existing_output_is_not_overwritten(tmp_path: Path, capsys) -> None:

@@ -141,9 +141,9 @@ def test_pooled_model_shrinks_sparse_units(tmp_path: Path) -> None:
 
 
 def test_posterior_sampler_runs_and_reports_rhat(tmp_path: Path) -> None:
-    truth = _truth(20, 31)
+    truth = _truth(12, 31)
     _write_panel(tmp_path / "panel.csv", truth, 32)
-    extra = "[posterior]\nenabled = true\nchains = 4\niterations = 600\nwarmup = 200\ndraws = 50\n"
+    extra = "[posterior]\nenabled = true\nchains = 4\niterations = 400\nwarmup = 150\ndraws = 50\n"
     r = calibrate_panel(_spec(tmp_path, "pooled", extra=extra))
     assert r.mcmc["chains"] == 4 and np.isfinite(r.mcmc["max_rhat"])
     assert r.mcmc["max_rhat"] < 1.2

@@ -133,9 +133,12 @@ def test_validate_against_model(linear):
         ParameterSpace.from_dict({"parameters": {"X11": {"lower": 0, "upper": 1}}}).validate(linear)
     with pytest.raises(SpecError, match="is a flow, not a constant"):
         ParameterSpace.from_dict({"parameters": {"Y": {"lower": 0, "upper": 1}}}).validate(linear)
-    # Unused declares [0, 10] in the model file
+    # Unused declares [0, 10] in the model file: a spec's explicit bounds may go beyond it
+    # (recorded for the study's report), unless the caller asks for the strict check
+    wide = ParameterSpace.from_dict({"parameters": {"Unused": {"lower": 0, "upper": 20}}})
+    assert wide.validate(linear).range_overrides == {"Unused": (0.0, 20.0)}
     with pytest.raises(SpecError, match="outside the range the model declares"):
-        ParameterSpace.from_dict({"parameters": {"Unused": {"lower": 0, "upper": 20}}}).validate(linear)
+        wide.validate(linear, widen=False)
 
 
 def test_duplicates_and_empty_space():

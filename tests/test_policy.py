@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -173,7 +175,7 @@ LEVERS = '[levers.X]\nlower = 0\nupper = 1\n[levers.Y]\nlower = 0\nupper = 1\n'
 ])
 def test_bad_specs_one_paragraph_exit_2(tmp_path, capsys, levers, obj, cons, needle):
     spec = _write(tmp_path, BASE.format(levers=levers, obj=obj, cons=cons))
-    code = main(["optimize", str(QUAD), str(spec), "-o", str(tmp_path / "out"), "--no-progress"])
+    code = main(["optimize", str(QUAD), str(spec), "-o", str(tmp_path / "out"), "-q"])
     err = capsys.readouterr().err
     assert code == 2
     assert needle in err.replace("\n  ", " ")
@@ -186,13 +188,16 @@ def test_cli_optimize_writes_report_and_runnable_scenarios(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["optimize", str(QUAD), str(spec), "-o", str(out), "--no-progress", "--generations", "5"]) == 0
     html = (out / "report.html").read_text()
-    assert 'id="policy-convergence"' in html and 'id="policy-trajectories"' in html
+    assert re.search(r'id="pvsd-[0-9a-f]+-fig\d+-policy-convergence"', html)
+    assert re.search(r'id="pvsd-[0-9a-f]+-fig\d+-policy-trajectories"', html)
     scen = load_scenarios(out / "scenarios.toml", pvsd.load(QUAD))
     chosen = pd.read_csv(out / "chosen.csv", comment="#")
     m = pvsd.load(QUAD)
     run = m.run(scenario=scen["optimum"], outputs=["Score"]).to_dataframe()
     assert run["Score"].iloc[-1] == pytest.approx(chosen["Score (final)"].iloc[0], rel=1e-9)
-    assert "model_sha256" in (out / "chosen.csv").read_text()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["model_sha256"] == m.sha256 and prov["seed"] == 1 and prov["method"] == "differential_evolution"
+    assert m.sha256 in (out / "scenarios.toml").read_text()
     # never overwrites
     assert main(["optimize", str(QUAD), str(spec), "-o", str(out), "--no-progress"]) == 2
 
@@ -219,7 +224,8 @@ def test_cli_discover_writes_box_scenarios(tmp_path, capsys):
     out = tmp_path / "disc"
     assert main(["discover", str(BOX), str(spec), "-o", str(out), "--no-progress"]) == 0
     html = (out / "report.html").read_text()
-    assert 'id="prim-tradeoff"' in html and 'id="prim-box-limits"' in html
+    assert re.search(r'id="pvsd-[0-9a-f]+-fig\d+-prim-tradeoff"', html)
+    assert re.search(r'id="pvsd-[0-9a-f]+-fig\d+-prim-box-limits"', html)
     m = pvsd.load(BOX)
     scen = load_scenarios(out / "scenarios.toml", m)
     assert m.run(scenario=scen["box_centre"], outputs=["Outcome"]).to_dataframe()["Outcome"].iloc[-1] == 1

@@ -193,3 +193,20 @@ def test_panel_loader_and_naive_forecasts():
     assert math.isclose(nv.loc["DNK", "drift"], e[-1] + (e[-1] - e[0]) / 6 * 2)
     slope, icpt = np.polyfit([2014, 2016, 2018, 2020], e, 1)
     assert math.isclose(nv.loc["DNK", "linear_trend"], slope * 2022 + icpt)
+
+
+def test_engine_checks_an_unread_bounded_stock(tmp_path):
+    """Regression: a stock with a declared range that nothing reads and that is not an output
+    must still be computed (its range is checked every step), not raise NameError."""
+    mdl = tmp_path / "unread.mdl"
+    mdl.write_text(
+        "{UTF-8}\nRate=\n\t0.5\n\t~\t1/Year [0,1]\n\t~\tinflow.\n\t|\n\n"
+        "Other=\n\tRate * 2\n\t~\t1/Year\n\t~\tread by nobody else.\n\t|\n\n"
+        "Total= INTEG (\n\tRate,\n\t\t0)\n\t~\tDmnl [0,?]\n\t~\tstock nobody reads.\n\t|\n\n"
+        "FINAL TIME  = 10\n\t~\tYear\n\t~\tend.\n\t|\n\nINITIAL TIME  = 0\n\t~\tYear\n\t~\tstart.\n\t|\n\n"
+        "SAVEPER  = 1\n\t~\tYear\n\t~\tsave.\n\t|\n\nTIME STEP  = 0.25\n\t~\tYear\n\t~\tstep.\n\t|\n"
+    )
+    m = pvsd.load(str(mdl))
+    ens = m.run_ensemble(pd.DataFrame({"Rate": [0.1, 0.9]}), outputs=["Other"], progress=False)
+    assert ens.attrs["engine"] == "vectorized", ens.attrs.get("fallback_reason")
+    np.testing.assert_allclose(ens["Other"].isel(time=-1).to_numpy(), [0.2, 1.8])

@@ -15,9 +15,9 @@ from pvsd.calibration.stats import fit_statistics
 __all__ = [
     "CalibrationResult",
     "CalibrationSpec",
+    "Observations",
     "PanelResult",
     "PanelSpec",
-    "Observations",
     "SeriesSpec",
     "calibrate",
     "calibrate_panel",

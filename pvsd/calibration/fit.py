@@ -593,7 +593,11 @@ def _skill(problem: Problem, fitted: pd.DataFrame) -> tuple[pd.DataFrame, list[s
         fit_d, ho = d[d["period"] == "fit"], d[d["period"] == "holdout"]
         if ho.empty or fit_d.empty:
             continue
-        back = lambda v: (np.asarray(v, float) - b.spec.offset) / b.spec.scale  # noqa: E731
+        off, sc = b.spec.offset, b.spec.scale
+
+        def back(v: Any, off: float = off, sc: float = sc) -> np.ndarray:
+            return (np.asarray(v, float) - off) / sc
+
         nv = naive_forecasts(fit_d["time"].to_numpy(), back(fit_d["data"]), ho["time"].to_numpy())
         for j, (t_, y_, m_) in enumerate(zip(ho["time"], back(ho["data"]), back(ho["fitted"]),
                                              strict=True)):
@@ -657,6 +661,9 @@ def calibrate(
 
     say = log or (lambda msg: None)
     if not isinstance(spec, CalibrationSpec):
+        from pvsd.apitypes import check_spec_arg
+
+        check_spec_arg(spec, "calibration", (CalibrationSpec,))
         spec = load_spec(Path(spec))
     changes: dict[str, Any] = {}
     if seed is not None:
@@ -675,6 +682,8 @@ def calibrate(
     p = problem.n_params
     level = float(spec.uncertainty["level"])
     notes = list(problem.warnings)
+    if getattr(problem, "range_note", ""):
+        notes.append(problem.range_note)
 
     say(f"fitting {p} parameter(s) to {problem.n_obs} observations in {len(problem.series)} series")
     theta, objective, starts, convergence = _search(problem, spec.search, spec.seed, progress)

@@ -136,6 +136,20 @@ class Problem:
         hi = [float(p.upper) for p in varied] + [100.0] * len(self.nuisance)  # type: ignore[arg-type]
         self.lower = np.asarray(lo)
         self.upper = np.asarray(hi)
+        # explicit spec bounds may go beyond the model's declared (slider) range: widen it
+        # for this fit only, and say so in the report
+        t = self.model._table.set_index("name")
+        wider = {}
+        for p in varied:
+            dlo, dhi = float(t.loc[p.name, "min"]), float(t.loc[p.name, "max"])
+            if (math.isfinite(dlo) and float(p.lower) < dlo) or (math.isfinite(dhi) and float(p.upper) > dhi):
+                wider[p.name] = (float(p.lower), float(p.upper))
+        self.range_note = ""
+        if wider:
+            from pvsd.overrides import widen_ranges
+
+            self.model = widen_ranges(self.model, wider)
+            self.range_note = self.model._range_note
         self.x0 = np.asarray([float(p.nominal) for p in varied] + [0.1] * len(self.nuisance))
         self.n_params = len(self.names)
         if self.least_squares and self.n_obs <= len(self.model_names):
@@ -149,6 +163,15 @@ class Problem:
         self.t1 = float(max(used.max(), self.t0 + (spec.time_step or m.time_step)))
         self.dt = float(spec.time_step or m.time_step)
         self.times = np.unique(np.concatenate([[self.t0], used]))
+        steps = (self.times - self.t0) / self.dt
+        off = self.times[np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1.0, np.abs(steps))]
+        if off.size:
+            raise SpecError(
+                f"{spec.where}: time_step {self.dt:g} does not divide the observation times: "
+                f"{', '.join(f'{t:g}' for t in off[:5])} lie between the steps {self.t0:g} + k * "
+                f"{self.dt:g}, so the model has no value there. Choose a time_step that divides "
+                "the gaps between observations (e.g. 1, 0.5, 0.25 for yearly data)."
+            )
         self.variables = list(dict.fromkeys(b.variable for b in self.series))
         self._index = [np.searchsorted(self.times, b.obs.times[b.period != "unused"])
                        for b in self.series]

@@ -394,7 +394,11 @@ class CalibrationSpec:
 
         where = f"{self.where} [parameters]"
         params = []
-        for name, table in self.parameters.items():
+        from pvsd.arrays import split_label
+
+        items = [(lab, table) for name, table in self.parameters.items()
+                 for lab in model.expand(str(name), where=where)]
+        for name, table in items:
             canonical = model.resolve(str(name), where=where)
             kind = model.kind(canonical)
             if kind != "constant":
@@ -404,7 +408,7 @@ class CalibrationSpec:
                     "its initial value)."
                 )
             t = dict(table)
-            row = model.variables.set_index("name").loc[canonical]
+            row = model.variables.set_index("name").loc[split_label(canonical)[0]]
             for key, lim in (("lower", row["min"]), ("upper", row["max"])):
                 if t.get(key) is None:
                     if not math.isfinite(lim):

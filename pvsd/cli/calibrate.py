@@ -28,10 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--mcmc", action="store_true", default=None,
-                   help="also sample the Bayesian posterior (emcee), whatever the spec says")
+                   help="also sample the Bayesian posterior (emcee; panel specs: Metropolis-within-Gibbs "
+                   "over unit blocks), whatever the spec says")
     g.add_argument("--no-mcmc", dest="mcmc", action="store_false",
                    help="skip the posterior even if the spec enables it")
-    p.add_argument("--steps", type=int, metavar="N", help="MCMC steps (overrides [mcmc] steps)")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help="MCMC steps (overrides [mcmc] steps; panel specs: [posterior] iterations)")
     p.add_argument("--profile", action="append", metavar="NAMES",
                    help="profile-likelihood intervals for these parameters (comma-separated or "
                    "repeated; 'all' for every parameter)")
@@ -105,6 +107,10 @@ def _handle_panel(args: argparse.Namespace) -> int:
     spec = load_panel_spec(args.spec)
     if args.seed is not None:
         spec = spec.with_options(seed=args.seed)
+    if getattr(args, "method", None):
+        from pvsd.calibration.panel.spec import _method
+
+        spec = spec.with_options(method=_method(args.method, "--method"))
     out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
     check_new(out, args.force)
     post: bool | dict | None = args.mcmc

@@ -17,7 +17,7 @@ and the ``add_*`` helpers below; an option that means something else gets anothe
 ``--final-time T``,        times; there is no ``--save-every``)
 ``--time-step DT``,
 ``--saveper DT``
-``--method NAME``          the integration method (euler, rk4 ...), wherever a model runs.
+``--method NAME``          the integration method (euler, rk4), wherever a model runs.
                            Other choices of algorithm have their own names: ``--analysis``
                            (sensitivity: morris, sobol, fast, delta), ``--search`` (loops)
 ``-n/--n N``               sample size / number of runs drawn
@@ -39,6 +39,7 @@ and the ``add_*`` helpers below; an option that means something else gets anothe
 
 Old spellings kept as hidden aliases: ``--scenario-file`` (= ``--scenarios``), ``--only``
 (= ``--scenario``), ``--save-every`` (= ``--saveper``), ``--no-progress`` (= ``--quiet``),
+``--integration`` (= ``--method`` in sensitivity),
 ``--band-runs`` (= ``--bands``), ``--uncertainty`` (= ``--spec``).
 """
 
@@ -224,10 +225,15 @@ def add_output_args(p: argparse.ArgumentParser, what: str = "report folder") -> 
 
 
 def split_names(values: Sequence[str] | None) -> list[str] | None:
-    """Accept repeated options and comma-separated lists: ``-v A -v B,C``."""
+    """Accept repeated options and comma-separated lists: ``-v A -v B,C``.
+
+    Commas inside brackets belong to an element name: ``-v 'Pop[Town A, Young],Births'``.
+    """
+    from pvsd.arrays import split_list
+
     if not values:
         return None
-    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    out = [v for item in values for v in split_list(item)]
     return out or None
 
 
@@ -239,7 +245,8 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, float]:
         if not sep or not name.strip():
             raise ParameterError(
                 f"--set expects NAME=VALUE (quote names with spaces: --set "
-                f"'Technology Investment=0.4'), got {item!r}."
+                f"'Technology Investment=0.4'; one element: --set 'Population[Town A]=3'), "
+                f"got {item!r}."
             )
         try:
             number = float(value)

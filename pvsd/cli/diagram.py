@@ -41,7 +41,8 @@ def handle(args: argparse.Namespace) -> int:
     model = pvsd.load(args.model)
     out = Path(args.out) if args.out else Path(f"{model.name}-diagram.svg")
     check_new(out, args.force)
-    highlight = split_names(args.highlight)
+    # an unknown name would silently highlight nothing
+    highlight = [model.resolve(h, where="--highlight") for h in split_names(args.highlight) or []]
     if args.loop:
         if highlight:
             raise PvsdError("Give either --loop or --highlight, not both.")

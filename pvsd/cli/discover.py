@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_executor_args, add_model_arg, add_output_args, default_out, executor_of, say
+from pvsd.cli.common import (
+    add_executor_args,
+    add_figure_args,
+    add_model_arg,
+    add_output_args,
+    add_quiet_arg,
+    default_out,
+    executor_of,
+    figure_options,
+    say,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--n", type=int, metavar="N", help="ensemble size (default: the spec's, else 10000)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
     add_executor_args(p)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--fragment", action="store_true", help="also write one embeddable HTML fragment per figure")
+    add_quiet_arg(p)
+    add_figure_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)
 
@@ -37,11 +47,13 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.out:
         check_new(args.out, args.force)
+    figopts = figure_options(args)
     model = pvsd.load(args.model)
     res = discover(model, args.spec, n=args.n, seed=args.seed, executor=executor_of(args),
-                   progress=False if args.no_progress else None)
+                   progress=False if args.quiet else None)
     say(res.summary())
     out = args.out or str(default_out(f"{model.name}-discover"))
-    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment)
+    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment,
+                        **figopts)
     say(f"\nreport: {path.resolve()}\nscenarios: {(path.parent / 'scenarios.toml').resolve()}")
     return 0

@@ -63,7 +63,10 @@ def _read_samples(path: str):
         raise DataError(f"Samples file {path!r}: column(s) {bad} are not numeric.")
     nan_rows = frame.index[frame.isna().any(axis=1)]
     if len(nan_rows):
-        raise DataError(f"Samples file {path!r}: row {int(nan_rows[0]) + 2} has an empty or NaN value.")
+        row = int(nan_rows[0])
+        cols = [str(c) for c in frame.columns[frame.iloc[row].isna().to_numpy()]]
+        raise DataError(f"Samples file {path!r}, line {row + 2}: column(s) {cols} are empty or NaN; "
+                        "give every run a number for every column.")
     return frame
 
 

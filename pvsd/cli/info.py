@@ -12,7 +12,7 @@ KINDS = ("stock", "flow", "aux", "constant", "lookup", "data", "control")
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "info",
-        help="list a model's variables (name, kind, units, default, comment)",
+        help="list a model's variables (name, kind, units, dims, default, comment)",
         description="Describe a model: its time settings and every variable with kind, units, "
         "default value and comment.",
     )
@@ -32,7 +32,9 @@ def handle(args: argparse.Namespace) -> int:
     table = model.variables
     if args.kind:
         table = table[table["kind"].isin(args.kind)]
-    cols = ["name", "kind", "units", "default", "min", "max", "comment"]
+    cols = ["name", "kind", "units", "dims", "default", "min", "max", "comment"]
+    if not model.subscripts and not args.csv:
+        cols.remove("dims")
     if args.csv:
         say(table[cols].to_csv(index=False).rstrip())
         return 0
@@ -41,6 +43,8 @@ def handle(args: argparse.Namespace) -> int:
         say(model.description)
     say(f"time {model.initial_time:g} to {model.final_time:g}, time step {model.time_step:g}, "
         f"saved every {model.saveper:g}")
+    for dim, elems in model.subscripts.items():
+        say(f"dimension {dim}: {', '.join(elems)}")
     counts = table["kind"].value_counts()
     say(", ".join(f"{counts[k]} {k}" for k in KINDS if k in counts))
     shown = table[cols].copy()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_executor_args, add_model_arg, add_output_args, default_out, executor_of, say
+from pvsd.cli.common import (
+    add_executor_args,
+    add_figure_args,
+    add_model_arg,
+    add_output_args,
+    add_quiet_arg,
+    default_out,
+    executor_of,
+    figure_options,
+    say,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nominal", action="store_true", help="ignore the spec's [robust] table")
     p.add_argument("--polish", action="store_true", help="one objective: finish with L-BFGS-B")
     add_executor_args(p)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--fragment", action="store_true", help="also write one embeddable HTML fragment per figure")
+    add_quiet_arg(p)
+    add_figure_args(p)
     add_output_args(p)
     p.set_defaults(func=handle)
 
@@ -40,6 +50,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.out:
         check_new(args.out, args.force)
+    figopts = figure_options(args)
     model = pvsd.load(args.model)
     spec = load_policy_spec(args.spec).validate(model)  # every name and bound checked before any run
     for name, v in (("--population", args.population), ("--generations", args.generations)):
@@ -54,9 +65,10 @@ def handle(args: argparse.Namespace) -> int:
            if rob and spec.robust else ""))
     res = optimize(model, spec, population=args.population, generations=args.generations, seed=args.seed,
                    robust=False if args.nominal else None, executor=executor_of(args),
-                   progress=False if args.no_progress else None, polish=args.polish)
+                   progress=False if args.quiet else None, polish=args.polish)
     say(res.summary())
     out = args.out or str(default_out(f"{model.name}-optimize"))
-    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment)
+    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment,
+                        **figopts)
     say(f"\nreport: {path.resolve()}\nscenarios: {(path.parent / 'scenarios.toml').resolve()}")
     return 0

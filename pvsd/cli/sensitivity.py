@@ -41,8 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sample size: Sobol base samples (power of two), Morris trajectories, eFAST samples "
                         "per parameter, delta runs (default: the spec's, else the method's)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
-    p.add_argument("--integration", metavar="NAME",
+    p.add_argument("--method", metavar="NAME", dest="integration",
                    help="integration method of every run: euler (default) or rk4 (Vensim's RK4 Fixed)")
+    add_alias(p, "--integration", "integration")
     p.add_argument("--second-order", action="store_true", help="Sobol: also second-order indices")
     p.add_argument("--tolerance", type=float, metavar="W",
                    help="flag indices whose confidence interval is wider than W (default 0.1)")

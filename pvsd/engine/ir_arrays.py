@@ -281,6 +281,7 @@ def make_array_builder(base: type) -> type:
                                                     "initial_trend")),
                 ae.SampleIfTrueStructure: ("sample_if_true", ("condition", "input", "initial")),
                 ae.InitialStructure: ("initial", ("initial",)),
+                ae.DelayFixedStructure: ("delay_fixed", ("input", "delay_time", "initial")),
             }.get(type(node))
             if stateful is not None:
                 kind, keys = stateful

@@ -367,6 +367,12 @@ def make_array_gen(base: type) -> type:
                 lines.append(f"{ind}o_{name} = k_{name}")
                 lines.append(f"{ind}{s} = np.repeat(_bt({g(a['initial'])} * _dtm, {shape!r}, _N)"
                              f"[None], k_{name}, axis=0)")
+            elif st.kind == "delay_fixed":
+                # a pipe of round(max(delay / TIME STEP, 1)) arrays (one length for all)
+                lines.append(f"{ind}k_{name} = _fixed_order({g(a['delay_time'])}, _dt, {owner})")
+                lines.append(f"{ind}{s} = _bt({g(a['initial'])}, {shape!r}, _N).copy()")
+                lines.append(f"{ind}q_{name} = [{s}] * k_{name}")
+                lines.append(f"{ind}p_{name} = 0")
             elif st.kind == "trend":
                 lines.append(f"{ind}{s} = _bt({g(a['input'])} / ((1.0) + {g(a['initial_trend'])}"
                              f" * {g(a['average_time'])}), {shape!r}, _N).copy()")

@@ -767,6 +767,10 @@ class _Gen:
         if self.dynamic_ctl:
             step_roots |= {c for c in CONTROL_NAMES if c in ir.variables}
         need_step = closure(step_roots)
+        # stocks with a declared range are checked every step (tracked_ranges), so their value
+        # must be computed every step even when nothing reads them and they are not an output
+        need_step |= closure({v.py_name for v in ir.variables.values() if v.kind == "stock"
+                              and any(_bound(b) is not None for b in (*tuple(v.limits), None, None)[:2])})
         need_out = closure(set(outputs))
         need_run = need_step | need_out
         init_need = _closure_init(ir, init_roots | (need_run & static), self.params)

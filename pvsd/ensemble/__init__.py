@@ -321,7 +321,9 @@ def run_ensemble(
     if executor == "dask":
         it = run_dask(_light(model), tasks, scheduler=scheduler, workers=nw, on_client=_on_client)
     elif executor == "processes" or mode == "pysd":
-        it = run_processes(_light(model), tasks, workers=nw) if n > 1 else run_local(model, tasks)
+        # one worker asked for: no pool to start
+        it = run_processes(_light(model), tasks, workers=nw) if n > 1 and nw > 1 \
+            else run_local(model, tasks)
     else:
         it = run_local(model, tasks)
     try:

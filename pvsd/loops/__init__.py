@@ -112,7 +112,12 @@ def loops(
         missing link) or the loop-names file is malformed.
     """
     from pvsd.loops.core import analyse
+    from pvsd.model import Model as _Model
 
+    if not isinstance(model, _Model):  # a path or a bundled name works as in pvsd.load
+        from pvsd.model import load
+
+        model = load(model)
     return analyse(model, scenario, params, max_length=max_length, max_loops=max_loops, method=method,
                    names=names, initial_time=initial_time, final_time=final_time, time_step=time_step)
 

@@ -114,9 +114,17 @@ class LoopResult:
         """The table row of one loop."""
         rows = self.loops[self.loops["id"] == loop_id]
         if rows.empty:
+            import difflib
+
             from pvsd.errors import ParameterError
 
-            raise ParameterError(f"No loop {loop_id!r}; the loops are {', '.join(self.ids) or 'none'}.")
+            ids = list(self.ids)
+            close = difflib.get_close_matches(str(loop_id), ids, n=5, cutoff=0.5)
+            shown = ", ".join(close or ids[:10]) or "none"
+            more = "" if close or len(ids) <= 10 else f" ... ({len(ids)} in all; `pvsd loops MODEL` lists them)"
+            raise ParameterError(
+                f"No loop {loop_id!r} in this model; {'closest ids' if close else 'loop ids'}: {shown}{more}."
+            )
         return rows.iloc[0]
 
     def name(self, loop_id: str) -> str:

@@ -133,7 +133,13 @@ def optimize(
                              "p90": np.percentile(v, 90), "min": v.min(), "max": v.max(),
                              "worlds": len(v)})
         robustness = pd.DataFrame(rows)
-    trajectories = _trajectories(model, spec, X[: min(len(X), 5)], ev)
+    if nominal is not None:
+        runs = [("robust optimum", X[0]), ("nominal optimum", nominal[0])]
+    elif len(X) == 1:
+        runs = [("optimum", X[0])]
+    else:
+        runs = [(f"policy {i + 1}", x) for i, x in enumerate(X[: min(len(X), 5)])]
+    trajectories = _trajectories(model, spec, runs, ev)
     elapsed = _time.perf_counter() - t_start
     chosen_df = pd.DataFrame(X, columns=spec.names)
     for j, o in enumerate(spec.objectives):
@@ -245,12 +251,12 @@ def _no_feasible(spec: PolicySpec, hist: pd.DataFrame) -> None:
         "Relax a constraint, widen the lever bounds, or check that the constraint can be met at all.")
 
 
-def _trajectories(model: Any, spec: PolicySpec, X: np.ndarray, ev: Evaluator) -> pd.DataFrame:
+def _trajectories(model: Any, spec: PolicySpec, policies: list[tuple[str, np.ndarray]],
+                  ev: Evaluator) -> pd.DataFrame:
     """Nominal runs of the baseline and the chosen policies, long form (policy, variable, time, value)."""
     outs = list(dict.fromkeys([*ev.outputs, *[lv.variable for lv in spec.levers]]))
     frames = []
-    runs = [("baseline", {})] + [(f"policy {i + 1}" if len(X) > 1 else "optimum", spec.settings_of(x))
-                                 for i, x in enumerate(X)]
+    runs = [("baseline", {})] + [(label, spec.settings_of(x)) for label, x in policies]
     for label, params in runs:
         df = model.run(params=params, outputs=outs).to_dataframe()
         long = df[[c for c in outs if c in df.columns]].reset_index().melt(

@@ -33,12 +33,20 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
     if spec.constraints:
         rep.add_table(pd.DataFrame({"constraint": [c.label for c in spec.constraints]}).set_index("constraint"))
     rep.section("Chosen policies")
-    rep.add_table(result.chosen.set_index("policy"), name="chosen",
-                  caption="Decision variables and objective values of the chosen policies "
-                          "(also written as scenarios.toml, which `pvsd scenarios` runs).")
+    chosen = result.chosen
     if len(spec.objectives) > 1:
         rep.add_figure(result.plot_front(), "policy-pareto-front",
                        caption="Grey: every feasible member evaluated; blue: the non-dominated set.")
+        if len(chosen) > 10:
+            import numpy as np
+
+            chosen = chosen.iloc[np.unique(np.linspace(0, len(chosen) - 1, 10).round().astype(int))]
+    rep.add_table(chosen.set_index("policy"),
+                  caption=("Decision variables and objective values of the chosen policies"
+                           + (f" (10 of the {len(result.chosen)} spread along the front; all in chosen.csv)"
+                              if len(chosen) < len(result.chosen) else "")
+                           + "; written as scenarios.toml, which `pvsd scenarios` runs."))
+    rep.add_csv("chosen", result.chosen)
     rep.add_figure(result.plot_trajectories(), "policy-trajectories",
                    caption="Nominal runs of the baseline and the chosen policies.")
     if result.robustness is not None:
@@ -87,7 +95,7 @@ def discovery_report(result: Any, title: str | None = None) -> Any:
 
 
 def write_folder(rep: Any, scenarios_text: str, folder: Any, force: bool = False,
-                 fragments: bool = False) -> Any:
+                 fragments: bool = False, **write_options: Any) -> Any:
     """Write the report and ``scenarios.toml`` into a staged folder, then move it into place."""
     import shutil
     import tempfile
@@ -101,7 +109,7 @@ def write_folder(rep: Any, scenarios_text: str, folder: Any, force: bool = False
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         inner = stage / "out"
-        rep.write(inner, fragments=fragments)
+        rep.write(inner, fragments=fragments, **write_options)
         write_text(inner / "scenarios.toml", scenarios_text)
         replace_dir(inner, final, force)
     finally:

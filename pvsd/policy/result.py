@@ -128,7 +128,11 @@ class OptimizationResult:
             b = self.best
             o = s.objectives[0]
             setting = ", ".join(f"{n} = {b[n]:.4g}" for n in s.names)
-            lines.append(f"Best policy ({o.sense} {o.label} = {b[o.label]:.5g}): {setting}.")
+            r = self.spec.robust if self.provenance.get("robust") else None
+            what = o.label if r is None else (
+                f"{'mean' if r.statistic == 'mean' else f'{r.percentile:g}th percentile'} of {o.label} over "
+                f"the {r.n} worlds searched")
+            lines.append(f"Best policy ({o.sense} {what} = {b[o.label]:.5g}): {setting}.")
             if self.robustness is not None and len(self.chosen) > 1:
                 r = self.robustness.set_index("policy")
                 for pol in r.index.unique():

@@ -88,6 +88,10 @@ def prepare(
     merged = {**_COMMON_DEFAULTS, **{k: v for k, v in settings.items() if k in _COMMON_DEFAULTS}, **explicit}
     where = s.where
     s = s.validate(m)
+    if s.space.range_overrides:  # the spec's explicit bounds beat the model's slider range
+        from pvsd.overrides import widen_ranges
+
+        m = widen_ranges(m, s.space.range_overrides)
     if n is None:
         n = settings.get("n", meth.default_n)
     n = meth.check(s.space, n, merged, where)
@@ -418,6 +422,8 @@ def sensitivity(
             break
         unit_prev, ds_prev, n = unit, ds, 2 * n
     samples = _samples_frame(space, unit)
+    if getattr(m, "_range_note", None):
+        notes.append(m._range_note)
     cls = result_class(meth.name)
     from pvsd.provenance import provenance
 

@@ -244,6 +244,12 @@ class Outcome:
         loc = where or "outcomes"
         canonical = model.resolve(self.variable, where=loc)
         kind = model.kind(canonical)
+        if model.dims(canonical):
+            raise SpecError(
+                f"{loc}: {canonical!r} is arrayed ({', '.join(model.dims(canonical))}); an "
+                f"outcome is one number per run: name one element, e.g. "
+                f"{model.elements(canonical)[0]!r} (one outcome per element you need)."
+            )
         if kind in ("lookup", "control"):
             raise SpecError(f"{loc}: {canonical!r} is a {kind}, not a quantity that changes in a run.")
         t0, t1 = model.initial_time, model.final_time

@@ -274,7 +274,8 @@ class PanelProblem:
                                         self.shared[0].name: np.zeros(len(rows))})
             ds = self.model.run_ensemble(samples, outputs=outs, params=params or None,
                                          initial_time=self.t0, final_time=t1, time_step=self.dt,
-                                         return_times=list(years), progress=False, check=True)
+                                         return_times=list(years), progress=False, check=True,
+                                         method=self.spec.method)
             self.n_calls += 1
             self.n_runs += len(rows)
             got = np.asarray(ds["time"].values, float)
@@ -283,6 +284,12 @@ class PanelProblem:
                                 f" are not on the time-step grid {self.t0:g} + k * {self.dt:g}; "
                                 "choose a time_step that divides the year spacing.")
             for v in outs:
+                if ds[v].ndim != 2:
+                    raise SpecError(
+                        f"{self.spec.where}: {v!r} is subscripted ({', '.join(ds[v].dims[2:])}); "
+                        "panel calibration fits scalar model variables only (the model is run "
+                        "once per unit). Measure one element of the array, or use a scalar model."
+                    )
                 out[v][rows] = np.asarray(ds[v].values, float)
         return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pvsd.report.document import Report, kv_table
+from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
     from pvsd.calibration.panel.result import PanelResult
@@ -60,6 +60,12 @@ def panel_report(result: PanelResult) -> Report:
                       caption="Pooled parameters: logit((value - lower)/(upper - lower)) ~ "
                       "Normal(mu, tau) across units, fitted by Laplace-EM; median and 90% range of "
                       "the population on the parameter's scale.")
+    rep.section("Data and fit")
+    for s in dict.fromkeys(result.fitted["series"]):
+        rep.add_figure(result.plot(series=str(s)), f"panel-fit-{s}",
+                       caption="Worst- and best-fitting units (in-sample RMSE) and the units named "
+                       "in the spec: data (circles fitted, diamonds held out), model, and the 95% "
+                       "predictive band of the held-out and forecast years.")
     rep.section("Per-unit estimates")
     if len(result.estimates):
         rep.add_figure(result.plot_distribution(), "panel-distribution",
@@ -69,19 +75,13 @@ def panel_report(result: PanelResult) -> Report:
                       "periods, and how many of its parameters end at a bound.")
         wide = result.estimates.pivot(index="unit", columns="parameter", values="value")
         se = result.estimates.pivot(index="unit", columns="parameter", values="stderr")
-        table = wide.join(se, rsuffix=" (SE)")
+        table = wide.join(se.rename(columns=lambda c: f"{c} (SE)"))
         bnd = result.estimates[result.estimates["at_bound"] != ""]
         rep.add_table(table, name="unit_estimates",
                       caption="Estimates and standard errors per unit (all rows: estimates.csv).")
         if len(bnd):
             rep.add_table(bnd[["unit", "parameter", "value", "at_bound"]], index=False,
                           name="at_bound", caption="Per-unit parameters at a bound.")
-    rep.section("Data and fit")
-    for s in dict.fromkeys(result.fitted["series"]):
-        rep.add_figure(result.plot(series=str(s)), f"panel-fit-{s}",
-                       caption="Worst- and best-fitting units (in-sample RMSE) and the units named "
-                       "in the spec: data (circles fitted, diamonds held out), model, and the 95% "
-                       "predictive band of the held-out and forecast years.")
     if result.mcmc:
         rep.section("Posterior")
         rep.add_html(kv_table([(k.replace("_", " "), v) for k, v in result.mcmc.items()]))

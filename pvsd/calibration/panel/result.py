@@ -161,7 +161,7 @@ class PanelResult:
         return f"PanelResult({self.model!r}: {len(self.units)} units, {self.fit['n_params']} parameters)"
 
     def _repr_html_(self) -> str:
-        from pvsd.report.document import table_html
+        from pvsd.document import table_html
 
         return (f"<p><b>PanelResult</b>: {html.escape(self.title)}, {len(self.units)} units</p>"
                 + table_html(self.shared, index=False) + table_html(self.skill, index=False))

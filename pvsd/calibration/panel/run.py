@@ -271,7 +271,7 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
                 **{f"acceptance_{k}": round(v, 3) for k, v in post.acceptance.items()},
                 "max_rhat": float(np.nanmax(np.concatenate([post.rhat, post.rhat_hyper]))),
                 "min_ess": float(np.nanmin(np.concatenate([post.ess, post.ess_hyper]))),
-                "seconds": round(post.seconds, 1)}
+                "worst_rhat": _worst(pb, post), "seconds": round(post.seconds, 1)}
     return PanelResult(
         title=spec.title or f"Panel calibration of {pb.model.name}", model=pb.model.name,
         units=tuple(pb.units), skipped=pb.skipped, shared=shared, estimates=estimates,
@@ -279,6 +279,15 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         skill=skill, skill_units=skill_units, verdict=tuple(sentences), trajectories=trajectories,
         fit=fit_info, mcmc=mcmc, show=tuple(u for u in spec.show if u in pb.units),
         warnings=tuple(warnings_), provenance=prov)
+
+
+def _worst(pb: PanelProblem, post: PosteriorSample) -> str:
+    """Name of the quantity with the largest R-hat (unit: parameter, or a population term)."""
+    names = [e.name for e in pb.shared] + [f"{u}: {e.name}" for u in pb.units for e in pb.per_unit]
+    kp = [pb.per_unit[k].name for k in np.flatnonzero(pb.pooled)]
+    names += [f"population mu: {n}" for n in kp] + [f"population log tau: {n}" for n in kp]
+    vals = np.concatenate([post.rhat, post.rhat_hyper])
+    return names[int(np.nanargmax(vals))]
 
 
 def _sha(path: Path) -> str:

@@ -8,6 +8,7 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     model = "public_value_chain"
     initial_time = 2003              # optional: start the runs here (e.g. the first wave)
     time_step = 0.25
+    method = "euler"                 # integration method: euler | rk4
     seed = 1
 
     [panel]
@@ -195,6 +196,7 @@ class PanelSpec:
     fit_period: tuple[float, float] | None = None
     initial_time: float | None = None
     time_step: float | None = None
+    method: str = "euler"
     seed: int = 1
     title: str = ""
     search: Mapping[str, Any] = field(default_factory=lambda: dict(_SEARCH))
@@ -371,6 +373,12 @@ def _options(table: Any, defaults: Mapping[str, Any], where: str) -> dict[str, A
     return out
 
 
+def _method(v: Any, where: str) -> str:
+    from pvsd.numerics import resolve_method
+
+    return str(resolve_method(v, where))
+
+
 def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = None) -> PanelSpec:
     """Build a :class:`PanelSpec` from parsed TOML."""
     src = Path(source).resolve() if source is not None else None
@@ -384,7 +392,7 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
     head = data.get("calibration")
     if not isinstance(head, Mapping) or "model" not in head:
         raise SpecError(f"{where}: needs a [calibration] table with model = \"...\".")
-    hkeys = {"model", "title", "fit_period", "initial_time", "time_step", "seed"}
+    hkeys = {"model", "title", "fit_period", "initial_time", "time_step", "seed", "method"}
     badh = sorted(set(head) - hkeys)
     if badh:
         raise SpecError(f"{where}: [calibration] of a panel spec has unknown key(s) {badh}; allowed: "
@@ -456,6 +464,7 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
         time_step=None if head.get("time_step") is None
         else _num(head["time_step"], f"{where}: time_step", positive=True),
         seed=_int(head.get("seed", 1), f"{where}: seed"), title=str(head.get("title", "")),
+        method=_method(head.get("method", "euler"), f"{where}: method"),
         search=_options(data.get("search"), _SEARCH, f"{where}: [search]"),
         posterior=_options(data.get("posterior"), _POSTERIOR, f"{where}: [posterior]"),
         source=src,
