@@ -123,8 +123,13 @@ def test_fallback_says_why_once_and_equals_pysd(tmp_path: Path) -> None:
     if not src.exists():
         pytest.skip(f"{TEST_MODELS} is absent")
     from pvsd.engine import engine_for
+    from pvsd.engine.ir import Unsupported
 
-    model = pvsd.load(src)
+    # DELAY FIXED is vectorised now (issue 12): force the fallback to test its messages
+    copy = tmp_path / "forced_fallback.mdl"
+    copy.write_text(src.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    model = pvsd.load(copy)
+    engine_for(model).disable([Unsupported("DELAY FIXED (fallback forced by the test)", "DF")])
     engine_for(model).warned = False  # "once" is per process; other tests may have run it
     frame = pd.DataFrame(index=range(2))  # two runs of the model as it is
     with warnings.catch_warnings(record=True) as rec:
