@@ -306,7 +306,7 @@ def test_safety_net_compares_every_element() -> None:
     from pvsd import engine
 
     model = _loaded("subscript_2d_arrays")
-    engine._engines.pop(model.sha256, None)
+    engine.forget(model)
     eng = engine.engine_for(model)
     assert eng.vectorized and eng.ir.subscripts
     outs = [n for n, py in model._py.items() if eng.ir.variables[py].shape]
@@ -322,7 +322,7 @@ def test_safety_net_compares_every_element() -> None:
     np.testing.assert_allclose(vals["Stock A"][:, 1], ref["Stock A"], rtol=1e-12)
 
     # now corrupt a single element of one output slightly: the net must catch it
-    engine._engines.pop(model.sha256, None)
+    engine.forget(model)
     eng = engine.engine_for(model)
     real_run = eng.simulator.run
 
@@ -337,7 +337,7 @@ def test_safety_net_compares_every_element() -> None:
         assert not engine.safety_check(model, [{}], t0, t1, dt, times, outs)
     assert not eng.vectorized
     assert "Stock A" in eng.reason
-    engine._engines.pop(model.sha256, None)
+    engine.forget(model)
 
 
 def test_arrayed_parameter_shapes_are_checked() -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "check_enabled",
     "engine_for",
     "fast_run",
+    "forget",
     "pysd_reference",
     "to_engine_params",
 ]
@@ -105,10 +106,20 @@ class Engine:
         self.unsupported = list(items)
 
 
+def _engine_key(model: Any) -> str:
+    # the folder matters as much as the text: data files are read from the model's folder
+    return f"{model.sha256}:{model.path.resolve()}"
+
+
+def forget(model: Any) -> None:
+    """Drop the cached engine of a model (the next use builds and checks it again)."""
+    with _lock:
+        _engines.pop(_engine_key(model), None)
+
+
 def engine_for(model: Any) -> Engine:
     """The (cached) engine of a :class:`pvsd.Model`."""
-    # the folder matters as much as the text: data files are read from the model's folder
-    key = f"{model.sha256}:{model.path.resolve()}"
+    key = _engine_key(model)
     with _lock:
         eng = _engines.get(key)
     if eng is not None and not eng.files_changed():
