@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stepcheck",
         help="check that the time step is small enough (run at TIME STEP and TIME STEP / 2)",
         description="Run the model at its TIME STEP (or --time-step) and at half of it, and report "
-        "per output the largest change relative to the output's scale. More than 1%% means the "
+        "per output the largest change relative to the output's scale. More than 1% means the "
         "results depend on the step: halve it, or use --method rk4. Exit code 0 either way.",
     )
     add_model_arg(p)
