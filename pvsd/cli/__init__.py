@@ -71,6 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # an output place that cannot be written: say where and why
         print(f"pvsd: error: {_os_error_text(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a pvsd bug: one paragraph, the traceback only on request
+        import os
+
+        if os.environ.get("PVSD_DEBUG"):
+            raise
+        msg = textwrap.fill(
+            f"internal error: {type(exc).__name__}: {exc}. This is a bug in pvsd, not in your "
+            "input; please report it with the command line (run again with PVSD_DEBUG=1 to see "
+            "the traceback).", width=100, subsequent_indent="  ", break_long_words=False)
+        print(f"pvsd: {msg}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("pvsd: interrupted", file=sys.stderr)
         return 130

@@ -323,11 +323,19 @@ def pysd_reference(
     kwargs: dict[str, Any] = {}
     if t0 != model.initial_time:
         kwargs["initial_condition"] = (t0, {})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frame = pysd_model.run(params=pp, final_time=t1, time_step=dt,
-                               return_timestamps=list(times), return_columns=py_out,
-                               progress=False, flatten_output=False, **kwargs)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pysd_model.run(params=pp, final_time=t1, time_step=dt,
+                                   return_timestamps=list(times), return_columns=py_out,
+                                   progress=False, flatten_output=False, **kwargs)
+    except Exception as exc:  # PySD itself cannot run the model: say so, as _simulate_pysd does
+        from pvsd.errors import SimulationError
+
+        raise SimulationError(
+            f"Simulation of {model.path.name} failed in PySD: {type(exc).__name__}: {exc}. "
+            "pvsd checks its engine against PySD and cannot vouch for a model PySD cannot run."
+        ) from exc
     out: dict[str, np.ndarray] = {}
     for o, py in zip(outputs, py_out, strict=True):
         var = ir.variables[py]
