@@ -149,6 +149,23 @@ def _finite(x: Any) -> bool:
         return False
 
 
+def _lever_labels(model: Model, table: Any) -> list[tuple[str, str]]:
+    """(slider name, model variable): a scalar constant is one slider, an arrayed one a
+    slider per element (``Collaboration Investment[Firms]``)."""
+    out: list[tuple[str, str]] = []
+    for name in model.constants:
+        dims = model.dims(name) if hasattr(model, "dims") else ()
+        if not dims:
+            out.append((name, name))
+            continue
+        try:
+            labels = model.expand(f"{name}[{', '.join('*' for _ in dims)}]")
+        except Exception:  # a dimension pvsd cannot expand: no sliders rather than wrong ones
+            continue
+        out += [(lab, name) for lab in labels]
+    return out
+
+
 def discover_levers(model: Model, space: ParameterSpace | None = None,
                     include: Mapping[str, bool] | None = None) -> list[Lever]:
     """The sliders for a model: policy levers first (file order), then assumptions.
@@ -184,29 +201,29 @@ def discover_levers(model: Model, space: ParameterSpace | None = None,
         or _LEVER_COMMENT.match(str(table.loc[name, "comment"]))
     }
     levers: list[Lever] = []
-    for name in model.constants:
-        row = table.loc[name]
-        default = float(row["default"])
+    for name, base in _lever_labels(model, table):
+        row = table.loc[base]
+        default = float(model.default(name)) if name != base else float(row["default"])
         if not math.isfinite(default):
-            continue  # subscripted constants have no single value
+            continue  # data-driven or undefined defaults have no single value
         lo, hi, source = float(row["min"]), float(row["max"]), "model"
         if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
             if name in spec_bounds:
                 lo, hi = spec_bounds[name]
                 source = "spec"
-            elif name in forced:
+            elif name in forced or base in forced:
                 lo, hi = (0.0, 2 * default) if default > 0 else (min(default, 0.0), max(default, 0.0) + 1.0)
                 source = "default"
             else:
                 continue
         lo, hi = min(lo, default), max(hi, default)
-        step = decl.get(name, {}).get("step", math.nan)
+        step = decl.get(base, {}).get("step", math.nan)
         if not (math.isfinite(step) and 0 < step <= hi - lo):
             step = nice_step(lo, hi)
-        policy = forced.get(name, name in hinted if hinted else True)
+        policy = forced.get(name, forced.get(base, base in hinted if hinted else True))
         units = str(row["units"] or "")
         levers.append(Lever(name, units, str(row["comment"] or ""), default, lo, hi, float(step), policy,
-                            decl.get(name, {}).get("group", ""), source))
+                            decl.get(base, {}).get("group", ""), source))
     if not levers and include is None:
         # nothing declares a range: offer every constant, over a generated range
         return discover_levers(model, space, include={n: True for n in model.constants
