@@ -167,8 +167,13 @@ def _place_new_file(tmp: Path, p: Path) -> None:
     except FileExistsError:
         raise _lost_race(p) from None
     except OSError:  # file systems without hard links: a no-replace rename, where the OS has it
-        if not _rename_noreplace(tmp, p):
-            raise
+        if _rename_noreplace(tmp, p):
+            return
+        # neither: the last check is as close to the rename as it can be (a race remains
+        # only on such file systems, where before any write failed outright)
+        if p.exists():
+            raise _lost_race(p) from None
+        os.replace(tmp, p)
         return
     os.unlink(tmp)
 

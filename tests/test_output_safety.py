@@ -100,3 +100,19 @@ def test_multi_file_output_written_when_all_writable(tmp_path: Path) -> None:
     with pytest.raises(OutputExistsError):
         write_texts({tmp_path / "c.html": "C", a: "A2"})
     assert not (tmp_path / "c.html").exists() and a.read_text() == "A"
+
+
+def test_file_systems_without_hard_links_still_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pvsd.io as pio
+
+    def no_link(src, dst):
+        raise PermissionError(1, "Operation not permitted")  # e.g. some network file systems
+
+    monkeypatch.setattr(pio.os, "link", no_link)
+    monkeypatch.setattr(pio, "_rename_noreplace", lambda src, dst: False)
+    target = tmp_path / "out.csv"
+    write_csv(target, pd.DataFrame({"a": [1]}), force=False)
+    assert pd.read_csv(target)["a"].tolist() == [1]
+    with pytest.raises(OutputExistsError):
+        write_csv(target, pd.DataFrame({"a": [2]}), force=False)
+    assert pd.read_csv(target)["a"].tolist() == [1]
