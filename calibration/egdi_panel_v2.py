@@ -46,7 +46,6 @@ EGDI_FILE = "un_egdi_panel_2003_2022_long.csv"
 
 UNIT_PARAMS = {  # name: (lower, upper, start)
     "Digital Government Budget": (0.0, 1.0, 0.5),
-    "Initial Digital Capability": (0.0, 1.0, 0.2),
 }
 SHARED_PARAMS = {
     "Obsolescence Time": (3.0, 60.0, 10.0),
@@ -55,6 +54,14 @@ SHARED_PARAMS = {
     "OSI Measurement Exponent": (0.2, 5.0, 1.0),
 }
 MIN_WAVES = 6
+#: Model time at which every wave-ahead member starts (the model's INITIAL TIME; the runs are
+#: shifted in time, which is exact because nothing in the capability sector depends on the
+#: calendar except the input paths, which are shifted with them).
+T0 = 2000.0
+#: Weight of a wave-ahead pair in the fit: exp(-(last fitted wave - pair's end) / DISCOUNT_TIME)
+#: (discounted least squares: old waves, measured with older methodologies, count less).
+#: None = equal weights.
+DISCOUNT_TIME: float | None = None
 #: Constants set for every country (documented model values that the panel does not fit).
 FIXED: dict[str, float] = {}
 
@@ -64,6 +71,8 @@ class PanelData:
     units: list[str]
     years: np.ndarray  # fitted wave years
     osi: np.ndarray  # (unit, year) OSI, NaN = not assessed
+    hci: np.ndarray  # (unit, year) HCI
+    tii: np.ndarray  # (unit, year) TII
     egdi: pd.DataFrame  # all waves, for the naive forecasts and the hold-out
     inputs: pd.DataFrame  # per unit model inputs
 
@@ -93,9 +102,9 @@ def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
             }
         )
     inputs = pd.DataFrame(rows).set_index("iso3")
-    osi = wide["osi"].reindex(columns=years).to_numpy(float)
+    osi, hci, tii = (wide[c].reindex(columns=years).to_numpy(float) for c in ("osi", "hci", "tii"))
     egdi = d.pivot(index="iso3", columns="survey_year", values="egdi").loc[units]
-    return PanelData(units, years, osi, egdi, inputs)
+    return PanelData(units, years, osi, hci, tii, egdi, inputs)
 
 
 def naive_forecasts(egdi: pd.DataFrame, last_fit: int, target: int) -> pd.DataFrame:
@@ -113,45 +122,86 @@ def naive_forecasts(egdi: pd.DataFrame, last_fit: int, target: int) -> pd.DataFr
     return pd.DataFrame(out).T
 
 
-class PanelFit:
-    """Vectorised least-squares fit: one ensemble member per country."""
+class WaveFit:
+    """Wave-ahead least-squares fit: one ensemble member per (country, pair of consecutive waves).
+
+    Each member starts from the capability the country was observed at in one wave (its OSI
+    inverted through the measurement layer, ``C = OSI ** (1 / exponent)``) and runs to the
+    country's next assessed wave; the residual is the model's OSI there minus the observed OSI.
+    The forecast is made the same way (from the last fitted wave to the target), so the
+    parameters are fitted to the use they are put to: the one-wave-ahead prediction-error
+    method, with the observed wave as the state estimate. Inside a pair of fitted waves the
+    inputs follow what was observed (HCI held at the first wave's value, the telecom gap closing
+    at the rate realised between the two waves); beyond the last fitted wave they follow the
+    declared rules of :func:`load_panel`. The other stocks start at their documented initial
+    values in every member.
+    """
 
     def __init__(self, model, data: PanelData, time_step: float | None = None):
         self.model, self.data, self.time_step = model, data, time_step
         self.n = len(data.units)
         self.nu, self.ns = len(UNIT_PARAMS), len(SHARED_PARAMS)
-        self.mask = np.isfinite(data.osi) & (data.osi > 0)
+        seg = []
+        for i in range(self.n):
+            ok = [j for j in range(len(data.years)) if np.isfinite(data.osi[i, j]) and data.osi[i, j] > 0]
+            seg += [(i, j0, j1) for j0, j1 in zip(ok[:-1], ok[1:], strict=False)]
+        self.seg = np.array(seg, dtype=int)
+        y = data.years
+        self.length = y[self.seg[:, 2]] - y[self.seg[:, 1]]
+        self.obs = data.osi[self.seg[:, 0], self.seg[:, 2]]
+        self.start_osi = data.osi[self.seg[:, 0], self.seg[:, 1]]
+        age = y.max() - y[self.seg[:, 2]]
+        self.sqrt_w = np.ones(len(self.seg)) if DISCOUNT_TIME is None else np.exp(-0.5 * age / DISCOUNT_TIME)
+        hci = np.clip(data.hci[self.seg[:, 0], self.seg[:, 1]], 0, 1)
+        t0 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 1]], 0, 0.999)
+        t1 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 2]], 0, 0.999)
+        rate = -np.log((1 - t1) / (1 - t0)) / self.length
+        # a component missing in a wave: hold the unit's last input value (or the model default)
+        last = data.inputs
+        u = self.seg[:, 0]
+        self.seg_inputs = pd.DataFrame(
+            {
+                "Human Capital Index Input": np.where(np.isfinite(hci), hci, last["Human Capital Index Input"].to_numpy()[u]),
+                "Telecom Reference Level": np.where(np.isfinite(t0), t0, last["Telecom Reference Level"].to_numpy()[u]),
+                "Telecom Gap Closing Rate": np.clip(np.where(np.isfinite(rate), rate, 0.0), -0.5, 0.5),
+                "Input Reference Year": float(T0),
+            }
+        )
         lo = [b[0] for b in UNIT_PARAMS.values()] * self.n + [b[0] for b in SHARED_PARAMS.values()]
         hi = [b[1] for b in UNIT_PARAMS.values()] * self.n + [b[1] for b in SHARED_PARAMS.values()]
         self.lower, self.upper = np.array(lo), np.array(hi)
         self.evals = 0
 
     def x0(self) -> np.ndarray:
-        x = []
-        first = np.array([row[np.isfinite(row) & (row > 0)][0] for row in self.data.osi])
-        for i in range(self.n):
-            x += [UNIT_PARAMS["Digital Government Budget"][2], float(np.clip(first[i], 0.01, 0.99))]
-        x += [b[2] for b in SHARED_PARAMS.values()]
-        return np.array(x)
+        x = [b[2] for b in UNIT_PARAMS.values()] * self.n + [b[2] for b in SHARED_PARAMS.values()]
+        return np.array(x, dtype=float)
 
-    def frame(self, x: np.ndarray) -> pd.DataFrame:
+    def split(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        x = np.clip(x, self.lower, self.upper)
         per = x[: self.n * self.nu].reshape(self.n, self.nu)
-        df = self.data.inputs.copy()
+        shared = dict(zip(SHARED_PARAMS, x[self.n * self.nu :], strict=True))
+        return per, shared
+
+    def frame(self, x: np.ndarray, unit: np.ndarray, start_osi: np.ndarray, inputs: pd.DataFrame) -> pd.DataFrame:
+        per, shared = self.split(x)
+        df = inputs.reset_index(drop=True).copy()
         for j, name in enumerate(UNIT_PARAMS):
-            df[name] = per[:, j]
+            df[name] = per[unit, j]
+        expo = shared.get("OSI Measurement Exponent", 1.0)
+        df["Initial Digital Capability"] = np.clip(start_osi, 1e-3, 1.0) ** (1.0 / expo)
         for name, value in FIXED.items():
             df[name] = value
-        for j, name in enumerate(SHARED_PARAMS):
-            df[name] = x[self.n * self.nu + j]
-        return df.reset_index(drop=True)
+        for name, value in shared.items():
+            df[name] = value
+        return df
 
-    def simulate(self, x: np.ndarray, outputs, final_time: float, time_step: float | None = None):
+    def simulate(self, frame: pd.DataFrame, outputs, horizon: float):
         ens = self.model.run_ensemble(
-            self.frame(np.clip(x, self.lower, self.upper)),
+            frame,
             outputs=list(outputs),
-            initial_time=float(self.data.years[0]),
-            final_time=final_time,
-            time_step=time_step or self.time_step,
+            initial_time=float(T0),
+            final_time=float(T0 + horizon),
+            time_step=self.time_step,
             progress=False,
         )
         if ens.attrs.get("engine") != "vectorized":
@@ -160,16 +210,17 @@ class PanelFit:
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         self.evals += 1
-        ens = self.simulate(x, ["Online Service Index Indicator"], float(self.data.years[-1]))
-        sim = ens["Online Service Index Indicator"].sel(time=self.data.years).to_numpy()
-        r = np.where(self.mask, sim - np.nan_to_num(self.data.osi), 0.0)
-        return r.reshape(-1)
+        f = self.frame(x, self.seg[:, 0], self.start_osi, self.seg_inputs)
+        ens = self.simulate(f, ["Online Service Index Indicator"], float(self.length.max()))
+        sim = ens["Online Service Index Indicator"].to_numpy()  # (member, time)
+        times = ens["time"].to_numpy()
+        k = np.searchsorted(times, T0 + self.length - 1e-9)
+        return (sim[np.arange(len(k)), k] - self.obs) * self.sqrt_w
 
     def sparsity(self):
-        ny = len(self.data.years)
-        s = lil_matrix((self.n * ny, self.n * self.nu + self.ns), dtype=int)
-        for i in range(self.n):
-            s[i * ny : (i + 1) * ny, i * self.nu : (i + 1) * self.nu] = 1
+        s = lil_matrix((len(self.seg), self.n * self.nu + self.ns), dtype=int)
+        for r, (i, _, _) in enumerate(self.seg):
+            s[r, i * self.nu : (i + 1) * self.nu] = 1
         s[:, self.n * self.nu :] = 1
         return s
 
@@ -188,21 +239,29 @@ class PanelFit:
         res.runtime = time.perf_counter() - t0
         return res
 
-
-def persistence(resid: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
-    """AR(1) coefficient of the observed-minus-model OSI deviations between consecutive assessed
-    waves (least squares through the origin, in-sample only) and each unit's last deviation."""
-    dev = np.where(mask, -resid, np.nan)  # residuals are model - data
-    num = den = 0.0
-    last = np.zeros(dev.shape[0])
-    for i, row in enumerate(dev):
-        v = row[np.isfinite(row)]
-        if v.size:
-            last[i] = v[-1]
-        if v.size >= 2:
-            num += float(np.sum(v[1:] * v[:-1]))
-            den += float(np.sum(v[:-1] ** 2))
-    return (num / den if den > 0 else 0.0), last
+    def forecast(self, x: np.ndarray, target: float) -> pd.DataFrame:
+        """EGDI and OSI at ``target`` from each unit's last fitted wave, inputs by their rules."""
+        d = self.data
+        last_j = np.array([np.flatnonzero(np.isfinite(r) & (r > 0))[-1] for r in d.osi])
+        start = d.osi[np.arange(self.n), last_j]
+        inp = d.inputs.copy()
+        # the input rules count from the last observed input year; the run starts at the last OSI
+        shift = d.years[last_j] - inp["Input Reference Year"].to_numpy()
+        inp["Input Reference Year"] = float(T0) - shift
+        horizon = target - d.years[last_j]
+        f = self.frame(x, np.arange(self.n), start, inp)
+        ens = self.simulate(f, ["EGDI Indicator", "Online Service Index Indicator"], float(horizon.max()))
+        times = ens["time"].to_numpy()
+        k = np.searchsorted(times, T0 + horizon - 1e-9)
+        rows = np.arange(self.n)
+        return pd.DataFrame(
+            {
+                "egdi": ens["EGDI Indicator"].to_numpy()[rows, k],
+                "osi": ens["Online Service Index Indicator"].to_numpy()[rows, k],
+                "start_year": d.years[last_j],
+            },
+            index=d.units,
+        )
 
 
 def at_bound(x, lower, upper, rtol=1e-3):
@@ -229,37 +288,35 @@ def run(
     indicators: Path = DEFAULT_INDICATORS,
     last_fit: int = 2020,
     target: int = 2022,
-    max_nfev: int = 60,
+    max_nfev: int = 100,
     verbose: bool = True,
-    ar1: bool = False,
 ):
+    """Fit on the waves up to ``last_fit`` and forecast ``target``; returns a dict of results."""
     import pvsd
 
     model = pvsd.load(str(MODEL))
     data = load_panel(indicators, last_fit)
-    pf = PanelFit(model, data)
+    pf = WaveFit(model, data)
     res = pf.fit(max_nfev=max_nfev)
-    ens = pf.simulate(res.x, ["EGDI Indicator", "Online Service Index Indicator"], float(target))
-    pred = pd.Series(ens["EGDI Indicator"].sel(time=float(target)).to_numpy(), index=data.units)
-    rho, last_dev = persistence(res.fun.reshape(pf.n, -1), pf.mask)
-    if ar1:
-        # measurement layer: the OSI deviation from the model path persists from wave to wave
-        # (AR(1), rho from the in-sample residuals only); OSI is one third of EGDI.
-        pred = pred + rho * last_dev / 3.0
+    fc = pf.forecast(res.x, float(target))
+    pred = fc["egdi"]
     naive = naive_forecasts(data.egdi, last_fit, target)
     have = data.egdi[target].dropna().index if target in data.egdi.columns else []
     last = naive["last_value"]
     table = skill_table(pred[have], naive.loc[have], data.egdi.loc[have, target], last[have]) if len(have) else None
+    worse = int(((pred[have] - data.egdi.loc[have, target]).abs() > (last[have] - data.egdi.loc[have, target]).abs()).sum())
     bounds = at_bound(res.x, pf.lower, pf.upper)
     shared_names = list(SHARED_PARAMS)
-    shared = dict(zip(shared_names, res.x[pf.n * pf.nu :], strict=False))
-    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu :], strict=False) if b]
+    shared = dict(zip(shared_names, res.x[pf.n * pf.nu :], strict=True))
+    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu :], strict=True) if b]
     out = {
         "result": res,
         "fit": pf,
         "pred": pred,
+        "forecast": fc,
         "naive": naive,
         "table": table,
+        "worse_than_last": worse,
         "n_units": pf.n,
         "n_eval": len(have),
         "n_params": res.x.size,
@@ -270,24 +327,27 @@ def run(
         "unit_at_bound": {
             n: int(bounds[: pf.n * pf.nu].reshape(pf.n, pf.nu)[:, j].sum()) for j, n in enumerate(UNIT_PARAMS)
         },
-        "rho": rho,
-        "rmse_osi_fit": float(np.sqrt(np.mean(res.fun[pf.mask.reshape(-1)] ** 2))),
+        "rmse_osi_fit": float(np.sqrt(np.mean((res.fun / pf.sqrt_w) ** 2))),
+        "rmse_osi_last": float(np.sqrt(np.mean((pf.start_osi - pf.obs) ** 2))),
     }
     if verbose:
         print(
             f"panel: {pf.n} countries with >= {MIN_WAVES} assessed waves up to {last_fit}; "
-            f"{out['n_eval']} with a {target} value; {res.x.size} parameters; "
-            f"{pf.evals} ensemble runs in {res.runtime:.1f} s ({res.message})"
+            f"{len(pf.seg)} wave-ahead pairs fitted; {out['n_eval']} countries with a {target} value; "
+            f"{res.x.size} parameters; {pf.evals} ensemble runs in {res.runtime:.1f} s ({res.message})"
         )
         print("shared:", {k: round(v, 4) for k, v in shared.items()}, "at a bound:", shared_at_bound or "none")
         print(
             f"parameters at a bound: {out['n_at_bound']} of {res.x.size} "
             f"({100 * out['share_at_bound']:.1f} %); per unit: {out['unit_at_bound']}"
         )
-        print(f"in-sample OSI RMSE {out['rmse_osi_fit']:.4f}; wave-to-wave persistence of the OSI "
-              f"measurement deviation rho = {rho:.3f} ({'used' if ar1 else 'not used'} in the forecast)")
+        print(
+            f"in-sample wave-ahead OSI RMSE {out['rmse_osi_fit']:.4f} "
+            f"(last value carried forward {out['rmse_osi_last']:.4f})"
+        )
         if table is not None:
-            print(f"out of sample, EGDI {target} (fitted to {last_fit}):")
+            print(f"out of sample, EGDI {target} (fitted to {last_fit}); model worse than the last value "
+                  f"in {worse} of {len(have)} countries:")
             print(table.round(3).to_string())
     return out
 
@@ -297,17 +357,20 @@ def main():
     ap.add_argument("--indicators", type=Path, default=DEFAULT_INDICATORS)
     ap.add_argument("--last-fit", type=int, default=2020)
     ap.add_argument("--target", type=int, default=2022)
-    ap.add_argument("--max-nfev", type=int, default=60)
-    ap.add_argument("--ar1", action="store_true", help="add the persistent OSI deviation to the forecast")
+    ap.add_argument("--max-nfev", type=int, default=100)
     ap.add_argument("--save", type=Path, default=None, help="folder for CSV results")
     a = ap.parse_args()
-    out = run(a.indicators, a.last_fit, a.target, a.max_nfev, ar1=a.ar1)
+    out = run(a.indicators, a.last_fit, a.target, a.max_nfev)
     if a.save:
         a.save.mkdir(parents=True, exist_ok=True)
         pf = out["fit"]
-        est = pf.frame(out["result"].x)
-        est.insert(0, "iso3", pf.data.units)
-        est["egdi_forecast"] = out["pred"].to_numpy()
+        per, shared = pf.split(out["result"].x)
+        est = pd.DataFrame(per, columns=list(UNIT_PARAMS), index=pf.data.units)
+        for k, v in shared.items():
+            est[k] = v
+        est = est.join(out["forecast"].rename(columns={"egdi": "egdi_forecast", "osi": "osi_forecast"}))
+        est.index.name = "iso3"
+        est = est.reset_index()
         est.to_csv(a.save / f"egdi_panel_v2_fit{a.last_fit}_estimates.csv", index=False)
         if out["table"] is not None:
             out["table"].to_csv(a.save / f"egdi_panel_v2_fit{a.last_fit}_skill.csv")
