@@ -98,13 +98,25 @@ def read_long(path: Path, unit_column: str, year_column: str | None = None,
     return df.sort_values(["unit", "year"], kind="stable").reset_index(drop=True), n_missing
 
 
-def extend_input(years: np.ndarray, values: np.ndarray, beyond: str, window: int, t_end: float
+def extend_input(years: np.ndarray, values: np.ndarray, beyond: str, window: int, t_end: float,
+                 lower: float | None = None, upper: float | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Input points over the run: the data, then held or extended by a linear trend to ``t_end``."""
+    """Input points over the run: the data, then held or extended by a linear trend to ``t_end``.
+
+    A trend with ``lower``/``upper`` stops where it reaches the bound and stays there (an index
+    on [0, 1] never trends past 1)."""
     x, y = np.asarray(years, float), np.asarray(values, float)
     if beyond == "trend" and x.size >= 2 and t_end > x[-1]:
         k = min(window, x.size)
         slope = np.polyfit(x[-k:], y[-k:], 1)[0]
+        y_end = y[-1] + slope * (t_end - x[-1])
+        bound = upper if upper is not None and y_end > upper else (
+            lower if lower is not None and y_end < lower else None)
+        if bound is not None and (bound - y[-1]) * slope > 0:
+            t_hit = x[-1] + (bound - y[-1]) / slope
+            return np.append(x, [t_hit, t_end]), np.append(y, [bound, bound])
+        if bound is not None:  # the last value is already at or past the bound: hold it there
+            return np.append(x, t_end), np.append(y, bound)
         x = np.append(x, t_end)
-        y = np.append(y, y[-1] + slope * (t_end - x[-2]))
+        y = np.append(y, y_end)
     return x, y

@@ -191,17 +191,30 @@ class PanelProblem:
                                 f"{', '.join(miss[:10])}; every fitted unit needs its input series.")
             from pvsd.timefunc import PiecewiseLinear
 
+            # with held-out waves, an input is known only up to the unit's last fitted wave:
+            # using later input values would leak the held-out years into their forecast
+            cut = (self.data[self.data["period"] == "fit"].groupby("u")["year"].max()
+                   if spec.holdout else None)
             fns = []
-            for u in self.units:
+            for i, u in enumerate(self.units):
                 d = df[df["unit"] == u]
+                if cut is not None:
+                    d = d[d["year"] <= cut[i] + 1e-9]
+                    if d.empty:
+                        raise DataError(f"{inp.file}: input {inp.name!r} has no value for unit {u} "
+                                        f"up to its last fitted wave {cut[i]:g}.")
                 x, y = extend_input(d["year"].to_numpy(), d["value"].to_numpy(), inp.beyond,
-                                    inp.trend_window, float(m.final_time))
+                                    inp.trend_window, float(m.final_time), inp.lower, inp.upper)
                 fns.append(PiecewiseLinear(tuple(x), tuple(y)))
             self.inputs.append((var, fns))
             self.input_notes.append(f"input {inp.name} -> {var}: each unit's series from "
                                     f"{inp.file.name}; beyond its last value: {inp.beyond}"
-                                    + (f" (linear trend of the last {inp.trend_window} values)"
-                                       if inp.beyond == "trend" else " (last value held)"))
+                                    + (f" (linear trend of the last {inp.trend_window} values"
+                                       + (f", stopping at [{inp.lower}, {inp.upper}]"
+                                          if inp.lower is not None or inp.upper is not None else "")
+                                       + ")" if inp.beyond == "trend" else " (last value held)")
+                                    + ("; values after each unit's last fitted wave are not used"
+                                       if cut is not None else ""))
         self.sigma = np.array([s.sigma if s.sigma is not None else 1.0 for s in spec.series])
         self.n_runs = 0
         self.n_calls = 0

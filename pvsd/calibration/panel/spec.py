@@ -35,6 +35,7 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     variable = "Internet Use"
     value_column = "value"
     beyond = "hold"                  # after the unit's last value: "hold" or "trend"
+    upper = 1.0                      # optional bounds of a "trend": it stops where it reaches them
 
     [parameters."Obsolescence Time"]
     scope = "shared"                 # shared | unit | pooled
@@ -74,7 +75,7 @@ SCOPES = ("shared", "unit", "pooled")
 _SERIES_KEYS = {"file", "variable", "year_column", "value_column", "unit_column", "missing", "scale",
                 "offset", "diff", "diff_period", "sigma", "weight", "description", "likelihood"}
 _INPUT_KEYS = {"file", "variable", "year_column", "value_column", "unit_column", "missing", "beyond",
-               "trend_window", "description"}
+               "trend_window", "description", "lower", "upper"}
 _PARAM_KEYS = {"value", "lower", "upper", "scope", "from_first", "vary", "description"}
 _PANEL_KEYS = {"unit_column", "units", "min_observations", "holdout", "forecast", "show",
                "dimension"}
@@ -165,6 +166,8 @@ class InputSpec:
     beyond: str = "hold"
     trend_window: int = 4
     description: str = ""
+    lower: float | None = None
+    upper: float | None = None
 
 
 @dataclass(frozen=True)
@@ -326,10 +329,14 @@ def _input(name: str, t: Any, base: Path, where: str) -> InputSpec:
         raise SpecError(f"{w}: declare what the input does after each unit's last value: beyond = "
                         "\"hold\" (keep the last value) or \"trend\" (extend the linear trend of the "
                         "last trend_window values); every forecast records this assumption.")
+    lo = _num(t["lower"], f"{w}: lower") if "lower" in t else None
+    hi = _num(t["upper"], f"{w}: upper") if "upper" in t else None
+    if lo is not None and hi is not None and lo >= hi:
+        raise SpecError(f"{w}: lower {lo:g} is not below upper {hi:g}; swap them.")
     return InputSpec(name, str(t["variable"]), _path(t["file"], base, w), t.get("year_column"),
                      t.get("value_column"), t.get("unit_column"), _missing(t.get("missing"), w),
                      beyond, _int(t.get("trend_window", 4), f"{w}: trend_window", 2),
-                     str(t.get("description", "")))
+                     str(t.get("description", "")), lo, hi)
 
 
 def _param(name: str, t: Any, series: Sequence[str], where: str) -> PanelParam:
