@@ -195,6 +195,46 @@ def test_panel_loader_and_naive_forecasts():
     assert math.isclose(nv.loc["DNK", "linear_trend"], slope * 2022 + icpt)
 
 
+def test_capability_seeks_its_sustainable_level(model):
+    """With Capability Build Time = Obsolescence Time = tau and no frontier drift the capability
+    equation is exactly dC/dt = (Sustainable Capability - C) / tau (first-order goal seeking)."""
+    tau = 4.0
+    res = model.run(
+        params={"Capability Build Time": tau, "Obsolescence Time": tau, "Frontier Growth Rate": 0.0},
+        outputs=["Digital Capability", "Sustainable Capability", "Capability Building", "Capability Obsolescence"],
+    ).to_dataframe()
+    net = res["Capability Building"] - res["Capability Obsolescence"]
+    np.testing.assert_allclose(net, (res["Sustainable Capability"] - res["Digital Capability"]) / tau, atol=1e-12)
+    # and a run that starts at the sustainable level of a steady state stays there
+    assert ((res["Sustainable Capability"] >= 0) & (res["Sustainable Capability"] <= 1)).all()
+
+
+@pytest.mark.skipif(not (INDICATORS / "un_egdi_panel_2003_2022_long.csv").exists(), reason="shared indicators absent")
+def test_wave_ahead_fit_starts_from_the_observed_wave_and_sees_no_later_data(model):
+    import egdi_panel_v2 as panel
+
+    data = panel.load_panel(INDICATORS, 2018)
+    # inputs are built from waves up to the last fitted one only
+    assert data.inputs["Input Reference Year"].max() <= 2018
+    assert data.years.max() == 2018
+    keep = [data.units.index(u) for u in ("DNK", "USA", "IND", "NGA", "BRA")]
+    sub = panel.PanelData(
+        [data.units[i] for i in keep], data.years, data.osi[keep], data.hci[keep], data.tii[keep],
+        data.egdi.iloc[keep], data.inputs.iloc[keep],
+    )
+    wf = panel.WaveFit(model, sub)
+    x = wf.x0()
+    # every pair of consecutive assessed waves is a member, starting from the observed OSI
+    assert len(wf.seg) == sum(int((np.isfinite(r) & (r > 0)).sum()) - 1 for r in sub.osi)
+    # a forecast with horizon 0 is the measurement layer at the observed state: the UN's own
+    # EGDI (mean of the three components) of the last fitted wave, reproduced to rounding
+    fc = wf.forecast(x, 2018.0)
+    np.testing.assert_allclose(fc["egdi"].to_numpy(), sub.egdi[2018].to_numpy(float), atol=2e-4)
+    # one residual per pair, zero-length-free, finite
+    r = wf.residuals(x)
+    assert r.shape == (len(wf.seg),) and np.isfinite(r).all()
+
+
 def test_engine_checks_an_unread_bounded_stock(tmp_path):
     """Regression: a stock with a declared range that nothing reads and that is not an output
     must still be computed (its range is checked every step), not raise NameError."""
