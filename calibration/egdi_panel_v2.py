@@ -1,30 +1,32 @@
-"""Fit public_value_chain_v2 to the UN EGDI panel and forecast the held-out 2022 wave.
+"""Fit public_value_chain_v2 to the UN EGDI panel and forecast a held-out wave.
 
-A small, self-contained panel fit on pvsd's vectorised ensemble (one member per country),
-used until the ``[panel]`` calibration spec of issue 13 lands::
+A panel fit on pvsd's vectorised ensemble that forecasts the way a forecaster would: from the
+state last observed, with parameters fitted to wave-ahead changes::
 
     python calibration/egdi_panel_v2.py [--indicators ../shared/data/indicators] [--last-fit 2020]
+    python calibration/egdi_panel_v2.py --last-fit 2018 --target 2020      # second hold-out
 
-What it does (all choices are made on data up to ``--last-fit`` only):
+Everything is estimated on waves up to ``--last-fit``; no value of a later wave (of any
+component) enters the fit or the forecast.
 
 * countries: every country with at least six assessed EGDI waves (EGDI > 0, not flagged
   "not assessed") up to the last fitted wave;
-* inputs per country (the two EGDI components the model does not explain): Human Capital
-  Index held at its last observed value; the gap to full Telecom Infrastructure closes at the
-  country's own fractional rate (slope of log(1 - TII) over its last four observations);
-* fitted: per country ``Digital Government Budget`` and ``Initial Digital Capability`` (at the
-  first wave, the panel's initial time); shared ``Obsolescence Time``, ``Capability Build
-  Time``, ``Absorptive Capacity Elasticity`` and the
-  measurement parameter ``OSI Measurement Exponent``; least squares on the Online Service
-  Index (the component the model explains) with scipy ``least_squares`` (trust-region
-  reflective, block-sparse Jacobian: each country's residuals depend on its own and the shared
-  parameters only);
-* forecast: the model's ``EGDI Indicator`` at the held-out wave, compared with three naive
-  forecasts (last value; linear trend over the last four observations; last value plus the
-  mean drift per year of the last four observations). The measurement layer lets a country's
-  deviation of observed OSI from the model path persist to the next wave (AR(1), coefficient
-  estimated on the in-sample residuals only) with ``--ar1``. Off by default: in the backtests
-  (fitted to 2016 and 2018) rho was -0.22 and -0.02 and the option made the forecasts worse.
+* wave-ahead fit: one ensemble member per (country, pair of consecutive assessed waves). Each
+  member starts from the capability observed in the first wave (OSI inverted through the
+  measurement layer) and runs to the second; the residual is the model's OSI there minus the
+  observed OSI (least squares, scipy ``least_squares``, block-sparse Jacobian). Inside a pair the
+  inputs are what was observed (HCI of the first wave, telecom gap closing at the rate realised
+  between the two waves);
+* fitted: per country ``Digital Government Budget`` (partially pooled: logit(budget) ~
+  Normal(mu, tau), MAP, mu and tau re-estimated from the country values, ``POOL_ROUNDS``
+  rounds); shared ``Obsolescence Time``, ``Absorptive Capacity Elasticity`` and the
+  measurement parameter ``OSI Measurement Exponent``. ``Capability Build Time`` keeps its
+  default (see ``FIXED``);
+* forecast: from each country's last fitted wave to the target, with the declared input rules
+  (human capital held at its last value; the gap to full telecom infrastructure closing at the
+  country's own rate of its last four waves, so TII never passes 1); the model's
+  ``EGDI Indicator`` is compared with three naive forecasts (last value; linear trend over the
+  last four observations; last value plus the mean drift per year of the last four).
 """
 
 from __future__ import annotations
