@@ -65,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pvsd.calibration.panel.paths import PathParam
 from pvsd.errors import SpecError
 
 __all__ = ["SCOPES", "InputSpec", "MeasureParam", "PanelSeries", "PanelSpec", "is_panel_spec",
@@ -186,8 +187,9 @@ class PanelSpec:
     model: str
     unit_column: str
     series: tuple[PanelSeries, ...]
-    parameters: tuple[PanelParam, ...]
+    parameters: tuple[PanelParam | PathParam, ...]
     inputs: tuple[InputSpec, ...] = ()
+    dimension: str | None = None
     units: str | tuple[str, ...] = "all"
     min_observations: int = 2
     holdout: int = 0
@@ -332,14 +334,18 @@ def _input(name: str, t: Any, base: Path, where: str) -> InputSpec:
                      str(t.get("description", "")))
 
 
-def _param(name: str, t: Any, series: Sequence[str], where: str) -> PanelParam:
+def _param(name: str, t: Any, series: Sequence[str], where: str) -> PanelParam | PathParam:
     w = f"{where}, [parameters.\"{name}\"]"
     if not isinstance(t, Mapping):
         raise SpecError(f"{w} must be a table such as {{ scope = \"unit\", lower = 0, upper = 1 }}.")
+    if "path" in t:
+        from pvsd.calibration.panel.paths import parse_path
+
+        return parse_path(name, t, w)
     bad = sorted(set(t) - _PARAM_KEYS)
     if bad:
         raise SpecError(f"{w}: unknown key(s) {bad}; allowed: {', '.join(sorted(_PARAM_KEYS))} "
-                        "(time-varying lever paths are not fittable in panel calibration yet).")
+                        "(or path = \"step\" / \"ramp\" with pieces for a time-varying lever).")
     if "from_first" in t:
         src = str(t["from_first"])
         if src not in series:
@@ -407,10 +413,10 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
     if badp:
         raise SpecError(f"{where}: [panel] has unknown key(s) {badp}; allowed: "
                         f"{', '.join(sorted(_PANEL_KEYS))}.")
-    if "dimension" in panel:
-        raise SpecError(f"{where}: [panel] dimension = {panel['dimension']!r}: fitting a subscripted "
-                        "model with a unit dimension is not supported yet; remove `dimension` to run "
-                        "the scalar model once per unit.")
+    dimension = panel.get("dimension")
+    if dimension is not None and (not isinstance(dimension, str) or not dimension.strip()):
+        raise SpecError(f"{where}: [panel] dimension names the model's subscript range whose "
+                        f"elements are the units (e.g. \"Country\"), got {dimension!r}.")
     if "unit_column" not in panel:
         raise SpecError(f"{where}: [panel] needs unit_column = \"...\" (e.g. \"iso3\").")
     units: Any = panel.get("units", "all")
@@ -453,7 +459,7 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
     show = panel.get("show", [])
     return PanelSpec(
         model=model, unit_column=str(panel["unit_column"]), series=series, parameters=params,
-        inputs=inputs, units=units,
+        inputs=inputs, units=units, dimension=dimension.strip() if dimension else None,
         min_observations=_int(panel.get("min_observations", 2), f"{where}: [panel] min_observations", 1),
         holdout=_int(panel.get("holdout", 0), f"{where}: [panel] holdout", 0),
         forecast=tuple(_num(x, f"{where}: [panel] forecast") for x in fc),
