@@ -209,3 +209,80 @@ def _toml_value(v: object) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return repr(float(v)) if isinstance(v, (float, int, np.floating)) else repr(v)
+
+
+def fitted_paths(pb: Any, x: np.ndarray) -> Any:
+    """One row per (unit, path parameter): the fitted pieces and scenario-ready forms."""
+    import pandas as pd
+
+    if not pb.paths:
+        return pd.DataFrame()
+    s, U = pb.split(x)
+    rows = pb.rows(np.tile(s, (pb.n_units, 1)), U, pb.all_units())
+    out = []
+    for b, vals in rows.paths:
+        for i, u in enumerate(pb.units):
+            v = {**b.fixed, **{k: float(a[i]) for k, a in vals.items()}}
+            v.setdefault("from", float(b.baseline[i]))
+            variable = label_for(pb, b.variable, u)
+            out.append({"unit": u, "variable": variable, **path_table(b.variable, b.kind, v, pb.dt)})
+    cols = ["unit", "parameter", "variable", "path", "from", "at", "start", "end", "to", "scenario",
+            "scenario_exact"]
+    df = pd.DataFrame(out)
+    return df[[c for c in cols if c in df]]
+
+
+def label_for(pb: Any, variable: str, unit: str) -> str:
+    """The model name a unit's value of ``variable`` has (``Var[unit]`` on a unit dimension)."""
+    from pvsd.arrays import label
+
+    return label(variable, (unit,)) if pb.dim is not None and variable in pb._arrayed else variable
+
+
+def scenario_file(pb: Any, shared: Any, estimates: Any, paths: Any) -> str:
+    """A scenario file (TOML) reproducing each unit's fitted run: ``pvsd scenarios`` reads it.
+
+    Scalar model: one scenario per unit (its constants and exact paths). Subscripted
+    model with a unit dimension: one scenario ``fitted`` setting every unit's element.
+    """
+    def key(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    model_names = {e.name for e in pb.shared + pb.per_unit if e.kind == "model"}
+    sh = {r.parameter: float(r.value) for r in shared.itertuples(index=False)
+          if r.parameter in model_names}
+    lines = ["# Fitted panel runs as pvsd scenarios (levers: the exact fitted form, a step as a",
+             "# linear change over the last time step before its year; see pvsd.calibration.panel"
+             ".paths).", ""]
+
+    def block(name: str, settings: dict[str, float], levers: dict[str, str]) -> None:
+        lines.append(f"[scenarios.{key(name)}]")
+        lines.append("set = { " + ", ".join(f"{key(k)} = {v!r}" for k, v in settings.items()) + " }")
+        if levers:
+            lines.append(f"[scenarios.{key(name)}.levers]")
+            lines.extend(f"{key(k)} = {v}" for k, v in levers.items())
+        lines.append("")
+
+    per = estimates[estimates["parameter"].isin(model_names)] if len(estimates) else estimates
+    ff = dict(pb.from_first)
+    if pb.dim is None:
+        for i, u in enumerate(pb.units):
+            st = dict(sh)
+            if len(per):
+                st.update({r.parameter: float(r.value) for r in per[per["unit"] == u]
+                           .itertuples(index=False)})
+            st.update({k: float(v[i]) for k, v in ff.items()})
+            lv = {} if not len(paths) else {r.variable: r.scenario_exact for r in
+                                           paths[paths["unit"] == u].itertuples(index=False)}
+            block(f"fitted_{u}", st, lv)
+    else:
+        st = dict(sh)
+        if len(per):
+            st.update({label_for(pb, r.parameter, r.unit): float(r.value)
+                       for r in per.itertuples(index=False)})
+        for k, v in ff.items():
+            st.update({label_for(pb, k, u): float(v[i]) for i, u in enumerate(pb.units)})
+        lv = {} if not len(paths) else {r.variable: r.scenario_exact
+                                       for r in paths.itertuples(index=False)}
+        block("fitted", st, lv)
+    return "\n".join(lines)

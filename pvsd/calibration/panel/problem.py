@@ -259,6 +259,7 @@ class PanelProblem:
         self.sigma = np.array([s.sigma if s.sigma is not None else 1.0 for s in spec.series])
         self.n_runs = 0
         self.n_calls = 0
+        self.n_members = 0
         # None: not known yet whether the engine takes per-member time functions (simulate.py)
         self.tf_columns: bool | None = None
         self.tf_note = ""

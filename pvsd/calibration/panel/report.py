@@ -82,6 +82,15 @@ def panel_report(result: PanelResult) -> Report:
         if len(bnd):
             rep.add_table(bnd[["unit", "parameter", "value", "at_bound"]], index=False,
                           name="at_bound", caption="Per-unit parameters at a bound.")
+    if len(result.paths):
+        rep.section("Fitted lever paths")
+        rep.add_table(result.paths, index=False, name="paths",
+                      caption="Per unit: the fitted step (year at, value to) or ramp (start, end, "
+                      "to) from the value from. scenario: the path as a scenario-file lever; "
+                      "scenario_exact: the form the fit ran (a step is fitted as a linear change "
+                      "over the one time step before its year, so that its year has a gradient), "
+                      "which reproduces the fitted runs; scenarios.toml holds every unit's "
+                      "fitted run as a scenario.")
     if result.mcmc:
         rep.section("Posterior")
         rep.add_html(kv_table([(k.replace("_", " "), v) for k, v in result.mcmc.items()]))

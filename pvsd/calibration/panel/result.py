@@ -53,6 +53,13 @@ class PanelResult:
         overall and per unit (:func:`pvsd.calibration.skill.compare`).
     verdict
         Plain sentences: where the model beats and where it loses to each naive forecast.
+    paths
+        Fitted lever paths, one row per (unit, path): ``unit, parameter, variable, path,
+        from, at | start, end, to, scenario`` (the hard step, for reading) and
+        ``scenario_exact`` (the form the fit ran: a step as a linear change over the one
+        time step before its year), as scenario-file inline tables.
+    scenarios
+        A scenario file (TOML) reproducing each unit's fitted run.
     """
 
     title: str
@@ -74,6 +81,8 @@ class PanelResult:
     show: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    paths: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scenarios: str = ""
 
     # ------------------------------------------------------------------ views
     def to_dataframe(self) -> pd.DataFrame:
@@ -138,6 +147,14 @@ class PanelResult:
             q = d["value"].quantile([0, 0.25, 0.5, 0.75, 1]).to_numpy()
             lines.append(f"    {p}: min {_g(q[0])}, quartiles {_g(q[1])} / {_g(q[2])} / {_g(q[3])}, "
                          f"max {_g(q[4])}; at a bound in {int((d['at_bound'] != '').sum())} units")
+        if len(self.paths):
+            lines.append("[[Fitted lever paths]] (per unit; scenario form in paths.csv)")
+            for r in self.paths.head(12).itertuples(index=False):
+                lines.append(f"    {r.unit}: {r.variable} {r.scenario}")
+            if len(self.paths) > 12:
+                lines.append(f"    ... {len(self.paths) - 12} more rows in paths.csv")
+            if self.fit.get("path_form"):
+                lines.append(f"    (fitted form: {self.fit['path_form']})")
         lines.append("[[Forecast skill out of sample]]")
         if len(self.skill):
             st = self.skill.copy()
@@ -275,14 +292,18 @@ class PanelResult:
             tables = {"shared": self.shared, "estimates": self.estimates,
                       "population": self.population, "unit_stats": self.unit_stats,
                       "fitted": self.fitted, "skill": self.skill, "skill_units": self.skill_units,
-                      "skipped_units": self.skipped,
+                      "skipped_units": self.skipped, "paths": self.paths,
                       "forecast": self.forecast[["unit", "series", "year", "value", "lo", "hi",
                                                  "kind", "assumption"]]}
+            if not len(self.paths):
+                tables.pop("paths")
             for name, t in tables.items():
                 write_csv(tmp / f"{name}.csv", t, self.provenance, force=True, index=False)
             ds = self.to_xarray()
             ds.to_netcdf(tmp / "results.nc")
             write_text(tmp / "report.txt", self.report() + "\n")
+            if self.scenarios:
+                write_text(tmp / "scenarios.toml", self.scenarios + "\n")
             replace_dir(tmp, out, force)
         finally:
             shutil.rmtree(stage, ignore_errors=True)

@@ -15,6 +15,8 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     unit_column = "iso3"             # column naming the unit in every series and input file
     units = "all"                    # "all", a list ["DNK", "USA"], or { file = "units.txt" }
     min_observations = 6             # units with fewer (fitted + held-out) observations are skipped
+    dimension = "Country"            # optional: units are elements of this model dimension and
+                                     #   run in one subscripted run (see panel/dimension.py)
     holdout = 1                      # hold out each unit's last N observations (waves)
     forecast = [2024, 2026]          # also forecast these years (optional)
     show = ["DNK", "USA"]            # units always drawn in the report's small multiples
@@ -43,6 +45,11 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
 
     [parameters."Initial Digital Capability"]
     from_first = "egdi"              # each unit's first observation of series egdi (model scale)
+
+    [parameters."Reform Effort"]     # a time-varying lever path (see panel/paths.py)
+    path = "step"                    # "step" (at, to, from) or "ramp" (start, end | duration,
+    at = { scope = "unit", lower = 2005, upper = 2018 }   # to, from); each piece a number
+    to = { scope = "shared", lower = 0, upper = 1 }       # (fixed) or a table (fitted)
 
     [posterior]                      # optional full posterior (Metropolis-within-Gibbs)
     enabled = false

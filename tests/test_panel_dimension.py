@@ -1,0 +1,140 @@
+"""Panel calibration of a subscripted model whose dimension holds the units (issue 13).
+
+The arrayed model ``panel_growth_arrayed.mdl`` is the scalar ``panel_growth.mdl`` with one
+element per unit; fitting the same panel on both must give the same estimates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pvsd
+from pvsd.calibration.panel import calibrate_panel, load_panel_spec
+from pvsd.calibration.panel.problem import PanelProblem
+from pvsd.errors import SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALAR = ROOT / "tests" / "models" / "panel_growth.mdl"
+ARRAYED = ROOT / "tests" / "models" / "panel_growth_arrayed.mdl"
+YEARS = list(range(2000, 2021))
+SHARED = {"Ceiling": 0.85, "Drift": 0.004}
+
+
+def _write(tmp: Path, seed: int = 7) -> pd.DataFrame:
+    """AAA-EEE fully observed, FFF with two observations (skipped), GGG without data."""
+    rng = np.random.default_rng(seed)
+    units = ["AAA", "BBB", "CCC", "DDD", "EEE", "FFF"]
+    truth = pd.DataFrame({"unit": units, "Growth Rate": rng.uniform(0.15, 0.6, 6),
+                          "Initial Level": rng.uniform(0.05, 0.3, 6)})
+    m = pvsd.load(SCALAR)  # the data come from the scalar model: independent of the array engine
+    ds = m.run_ensemble(truth[["Growth Rate", "Initial Level"]], params=SHARED, outputs=["Level"],
+                        return_times=YEARS, final_time=2020, progress=False)
+    y = ds["Level"].values + rng.normal(0, 0.01, (6, len(YEARS)))
+    rows = [(u.lower() if u == "BBB" else u, t, y[i, j]) for i, u in enumerate(units)
+            for j, t in enumerate(YEARS) if u != "FFF" or j < 2]
+    pd.DataFrame(rows, columns=["country", "year", "value"]).to_csv(tmp / "panel.csv", index=False)
+    return truth
+
+
+def _spec(tmp: Path, model: Path, dimension: bool, extra: str = "", name: str = "s.toml") -> Path:
+    p = tmp / name
+    p.write_text(f"""
+[calibration]
+model = "{model.as_posix()}"
+time_step = 0.125
+[panel]
+unit_column = "country"
+min_observations = 4
+holdout = 2
+{'dimension = "country"' if dimension else ''}
+[series.level]
+file = "panel.csv"
+variable = "Level"
+[parameters.Ceiling]
+scope = "shared"
+lower = 0.3
+upper = 1.5
+[parameters.Drift]
+scope = "shared"
+lower = -0.05
+upper = 0.05
+[parameters."Growth Rate"]
+scope = "unit"
+lower = 0.01
+upper = 2
+[parameters."Initial Level"]
+scope = "unit"
+lower = 0
+upper = 1
+{extra}
+""", encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object, pd.DataFrame]:
+    tmp = tmp_path_factory.mktemp("dim")
+    truth = _write(tmp)
+    # the scalar twin: BBB is spelled bbb in the data; the arrayed run maps it to element BBB
+    scalar_csv = pd.read_csv(tmp / "panel.csv").replace({"country": {"bbb": "BBB"}})
+    (tmp / "scalar").mkdir()
+    scalar_csv.to_csv(tmp / "scalar" / "panel.csv", index=False)
+    r_arr = calibrate_panel(_spec(tmp, ARRAYED, True))
+    r_sc = calibrate_panel(_spec(tmp / "scalar", SCALAR, False))
+    return r_arr, r_sc, truth
+
+
+def test_subscripted_panel_equals_scalar_twin(both: tuple) -> None:
+    r_arr, r_sc, _ = both
+    assert r_arr.units == r_sc.units == ("AAA", "BBB", "CCC", "DDD", "EEE")
+    a, b = r_arr.shared.set_index("parameter"), r_sc.shared.set_index("parameter")
+    np.testing.assert_allclose(a["value"], b["value"], rtol=1e-6)
+    np.testing.assert_allclose(a["stderr"], b["stderr"], rtol=1e-4)
+    ea = r_arr.estimates.set_index(["unit", "parameter"]).sort_index()
+    eb = r_sc.estimates.set_index(["unit", "parameter"]).sort_index()
+    np.testing.assert_allclose(ea["value"], eb["value"], rtol=1e-6)
+    np.testing.assert_allclose(ea["stderr"], eb["stderr"], rtol=1e-4)
+    fa = r_arr.forecast.set_index(["unit", "year"])["value"].sort_index()
+    fb = r_sc.forecast.set_index(["unit", "year"])["value"].sort_index()
+    np.testing.assert_allclose(fa, fb, rtol=1e-6)
+    # one model run holds every unit: far fewer members than unit-runs
+    assert r_arr.fit["ensemble_calls"] <= r_sc.fit["ensemble_calls"]
+    assert any("GGG" in w and "model's own values" in w for w in r_arr.warnings)
+    assert list(r_arr.skipped["unit"]) == ["FFF"]
+
+
+def test_subscripted_panel_recovers_truth(both: tuple) -> None:
+    r_arr, _, truth = both
+    sh = r_arr.shared.set_index("parameter")
+    for k, v in SHARED.items():
+        assert abs(sh.loc[k, "value"] - v) < 3 * sh.loc[k, "stderr"], (k, sh.loc[k].to_dict())
+    est = r_arr.estimates.merge(truth.melt(id_vars="unit", var_name="parameter",
+                                           value_name="true"), on=["unit", "parameter"])
+    z = (est["value"] - est["true"]) / est["stderr"]
+    assert (np.abs(z) < 3.5).all(), est
+    assert abs(r_arr.fit["sigma"]["level"] - 0.01) < 0.004
+
+
+def test_subscripted_bad_input(tmp_path: Path) -> None:
+    _write(tmp_path)
+    with pytest.raises(SpecError, match=r"'Region' is not a dimension.*Country"):
+        PanelProblem(load_panel_spec(_spec(tmp_path, ARRAYED, True).with_suffix(".toml")).with_options(
+            dimension="Region"))
+    df = pd.read_csv(tmp_path / "panel.csv")
+    pd.concat([df, pd.DataFrame({"country": ["ZZZ"], "year": [2000], "value": [0.1]})]).to_csv(
+        tmp_path / "bad.csv", index=False)
+    p = _spec(tmp_path, ARRAYED, True)
+    p.write_text(p.read_text().replace('"panel.csv"', '"bad.csv"'))
+    with pytest.raises(SpecError, match=r"1 unit\(s\).*not elements of dimension 'Country': ZZZ\. "
+                                        r"Its elements are: AAA, BBB"):
+        PanelProblem(load_panel_spec(p))
+    p = _spec(tmp_path, ARRAYED, True)
+    p.write_text(p.read_text().replace('[parameters.Ceiling]\nscope = "shared"',
+                                       '[parameters.Ceiling]\nscope = "unit"'))
+    with pytest.raises(SpecError, match=r"parameter 'Ceiling' is a scalar; it varies by unit, so it "
+                                        r"must be arrayed over Country"):
+        PanelProblem(load_panel_spec(p))
