@@ -73,7 +73,7 @@ def _panel(tmp: Path, n: int, seed: int, lever, noise: float = 0.01) -> pd.DataF
     truth = lever(truth, rng)
     m = pvsd.load(MODEL)
     rows = []
-    for i, r in truth.iterrows():
+    for _, r in truth.iterrows():
         ds = m.run_ensemble(pd.DataFrame({"Growth Rate": [r["Growth Rate"]],
                                           "Initial Level": [r["Initial Level"]]}),
                             params={"Ceiling": 0.85, "External Push": r["lever"]},
@@ -143,7 +143,7 @@ def test_step_year_and_size_are_recovered(step_fit) -> None:
 
 
 def test_fitted_paths_table_csv_and_scenarios(step_fit, tmp_path: Path) -> None:
-    tmp, truth, r = step_fit
+    r = step_fit[2]
     p = r.paths
     assert list(p["unit"]) == list(r.units) and set(p["path"]) == {"step"}
     at = r.estimates[r.estimates["parameter"] == "External Push: at"].set_index("unit")["value"]
@@ -193,8 +193,10 @@ def test_grouped_runs_equal_member_paths(tmp_path: Path) -> None:
     s, U = rng.uniform(0.2, 0.8, (12, 2)), rng.uniform(0.1, 0.9, (12, 3))
     unit = np.tile(np.arange(4), 3)
     a = pb.predict(s, U, unit)
+    assert pb.tf_columns is True and pb.n_calls == 1  # one pass with a column of paths
     pb.tf_columns = False
     b = pb.predict(s, U, unit)
+    assert pb.n_calls == 1 + 12  # one ensemble per distinct path
     np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
@@ -210,9 +212,15 @@ def test_path_on_a_unit_dimension_equals_scalar_twin(tmp_path: Path) -> None:
                                             name="a.toml")))
     ps = PanelProblem(load_panel_spec(_spec(tmp_path, name="b.toml")))
     rng = np.random.default_rng(5)
-    s, U = rng.uniform(0.2, 0.8, (8, 2)), rng.uniform(0.1, 0.9, (8, 3))
+    # two parameter sets of the panel: two members of the subscripted model, 8 scalar runs
+    s, U = np.repeat(rng.uniform(0.2, 0.8, (2, 2)), 4, axis=0), rng.uniform(0.1, 0.9, (8, 3))
     unit = np.tile(np.arange(4), 2)
-    np.testing.assert_allclose(pa.predict(s, U, unit), ps.predict(s, U, unit), rtol=1e-10)
+    ref = ps.predict(s, U, unit)
+    np.testing.assert_allclose(pa.predict(s, U, unit), ref, rtol=1e-10)
+    assert pa.tf_columns is True and pa.n_calls == 1 and pa.n_members == 2
+    pa.tf_columns = False  # the grouped form: one ensemble per member
+    np.testing.assert_allclose(pa.predict(s, U, unit), ref, rtol=1e-10)
+    assert pa.n_calls == 1 + 2
 
 
 # ---------------------------------------------------------------------- bad input

@@ -177,6 +177,54 @@ def covariance(J: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cov, free
 
 
+def _unit_sse(obj: _Objective, r: np.ndarray) -> np.ndarray:
+    """Per-unit sum of squares of a residual vector (data rows and pooled prior rows)."""
+    n = obj.pb.n_units
+    out = np.sum(r[: n * obj.R].reshape(n, obj.R) ** 2, axis=1)
+    if len(obj.kp):
+        out += np.sum(r[n * obj.R:].reshape(n, len(obj.kp)) ** 2, axis=1)
+    return out
+
+
+def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
+                 say: Callable[[str], None]) -> np.ndarray:
+    """Restart every unit from a spread of years of its unit-scope path years (at, start, end).
+
+    A step's or ramp's year trades off against the unit's other parameters, and the sum
+    of squares has local minima in it (a late step with a slow growth rate against an
+    early one with a fast rate). With the shared parameters held at the fit, each unit
+    block is fitted again from G evenly spread years; per unit the best of the fit and
+    the G restarts is kept (the units are independent given the shared block).
+    """
+    cols = [k for k, e in enumerate(pb.per_unit) if e.kind == "path" and e.what in
+            ("at", "start", "end")]
+    if not cols:
+        return x
+    s, U0 = pb.split(x)
+    S, K, n = pb.n_shared, pb.K, pb.n_units
+
+    def f(u: np.ndarray) -> np.ndarray:
+        return obj(pb.join(s, u.reshape(n, K)))
+
+    def jac(u: np.ndarray) -> sparse.csr_matrix:
+        return obj.jac(pb.join(s, u.reshape(n, K)))[:, S:]
+
+    best_U, best = U0.copy(), _unit_sse(obj, f(U0.ravel()))
+    G = 4
+    for g in range(G):
+        U = U0.copy()
+        U[:, cols] = (g + 0.5) / G
+        res = optimize.least_squares(f, U.ravel(), jac=jac, bounds=(0.0, 1.0), method="trf",
+                                     x_scale="jac", tr_solver="lsmr", xtol=1e-8, ftol=1e-8,
+                                     gtol=1e-8, max_nfev=maxiter)
+        sse = _unit_sse(obj, res.fun)
+        win = sse < best * (1 - 1e-9)
+        best_U[win], best[win] = res.x.reshape(n, K)[win], sse[win]
+        say(f"path years restarted from {(g + 0.5) / G:.3g} of their range: {int(win.sum())} "
+            "unit(s) improved")
+    return pb.join(s, best_U)
+
+
 def fit_point(pb: PanelProblem, x0: np.ndarray | None = None, log: Callable[[str], None] | None = None
               ) -> PointFit:
     """Least-squares (maximum-likelihood, Gaussian) fit with every per-unit parameter free."""
@@ -193,6 +241,12 @@ def fit_point(pb: PanelProblem, x0: np.ndarray | None = None, log: Callable[[str
         x = res.x
         _update_sigma(pb, x)
     assert res is not None
+    x_r = _time_starts(pb, obj, x, int(opts["maxiter"]), say)
+    if not np.array_equal(x_r, x):
+        say("least squares from the restarted path years")
+        res = _lsq(obj, x_r, int(opts["maxiter"]))
+        x = res.x
+        _update_sigma(pb, x)
     obj_final = _Objective(pb)
     J = obj_final.jac(x)
     cov, free = covariance(J.toarray(), x)

@@ -201,8 +201,9 @@ def _run_dimension(pb: PanelProblem, rows: Rows, years: np.ndarray, t1: float
                 member_params[k][b.variable] = per_row[first[k]]
             continue
         base = pb.element_defaults(b.variable)
+        idle = [PiecewiseLinear((pb.t0,), (float(v),)) for v in base]  # constant functions
         settings: list[dict[str, Any]] = [
-            {label(b.variable, (e,)): float(base[j]) for j, e in enumerate(dim.elements)}
+            {label(b.variable, (e,)): idle[j] for j, e in enumerate(dim.elements)}
             for _ in range(n_mem)]
         for r in range(M):
             settings[member[r]][label(b.variable, (dim.elements[elem[r]],))] = per_row[r]
@@ -210,6 +211,32 @@ def _run_dimension(pb: PanelProblem, rows: Rows, years: np.ndarray, t1: float
             member_params[k].update(settings[k])
     outs = list(dict.fromkeys(pb.variables))
     out = {v: np.empty((M, len(years))) for v in outs}
+
+    def collect(ds: Any, mem_ix: np.ndarray) -> None:
+        pos = np.full(n_mem, -1)
+        pos[mem_ix] = np.arange(len(mem_ix))
+        sel = np.flatnonzero(pos[member] >= 0)
+        for v in outs:
+            a = np.asarray(ds[v].transpose("run", "time", dim.name).values, float)
+            out[v][sel] = a[pos[member[sel]], :, elem[sel]]
+
+    if rows.paths and pb.tf_columns is not False:
+        tcols = samples.copy()
+        for k in member_params[0]:
+            tcols[k] = pd.Series([p[k] for p in member_params], dtype=object).to_numpy()
+        try:
+            ds = _ensemble(pb, tcols, pb.fixed_params, years, t1, outs)
+        except (ParameterError, TypeError, ValueError) as exc:
+            if pb.tf_columns:
+                raise
+            pb.tf_columns = False
+            pb.tf_note = (f"the ensemble engine does not take per-member time functions "
+                          f"({type(exc).__name__}: {str(exc)[:160]}); members with distinct paths "
+                          "run as separate ensembles (correct, slower)")
+        else:
+            pb.tf_columns = True
+            collect(ds, np.arange(n_mem))
+            return out
     keys = [tuple(sorted(p.items(), key=lambda kv: kv[0])) for p in member_params]
     by: dict[tuple[Any, ...], list[int]] = {}
     for k, key in enumerate(keys):
@@ -218,10 +245,5 @@ def _run_dimension(pb: PanelProblem, rows: Rows, years: np.ndarray, t1: float
         mem_ix = np.asarray(mem)
         ds = _ensemble(pb, samples.iloc[mem_ix].reset_index(drop=True),
                        {**pb.fixed_params, **dict(key)}, years, t1, outs)
-        pos = np.full(n_mem, -1)
-        pos[mem_ix] = np.arange(len(mem_ix))
-        sel = np.flatnonzero(pos[member] >= 0)
-        for v in outs:
-            a = np.asarray(ds[v].transpose("run", "time", dim.name).values, float)
-            out[v][sel] = a[pos[member[sel]], :, elem[sel]]
+        collect(ds, mem_ix)
     return out
