@@ -122,7 +122,7 @@ def test_step_on_the_grid_is_the_hard_step(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def step_fit(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("steps")
-    truth = _panel(tmp, 16, 21, _steps)
+    truth = _panel(tmp, 12, 21, _steps)
     return tmp, truth, calibrate_panel(_spec(tmp, holdout=2))
 
 
@@ -133,9 +133,15 @@ def test_step_year_and_size_are_recovered(step_fit) -> None:
     assert abs(to["value"] - 0.03) < 3 * to["stderr"], to.to_dict()
     e = r.estimates[r.estimates["parameter"] == "External Push: at"].merge(truth[["unit", "at"]])
     err = e["value"] - e["at"]
-    # the year is recovered to within its standard error (about a quarter year here) or half
-    # a time step, and its 95% intervals cover the true year at a plausible rate
-    assert (np.abs(err) < np.maximum(3 * e["stderr"], DT / 2)).all(), e
+    # the year is recovered to within its standard error (about a third of a year here) or
+    # half a time step, and its 95% intervals cover the true year at a plausible rate (the
+    # data come from hard steps at time step 1/64, the fit runs at 1/8)
+    # data come from hard steps at time step 1/64, the fit runs at 1/8). No unit is left in
+    # a far local minimum (before the restarts from spread years one ended 12 SE away).
+    z = err / np.maximum(e["stderr"], DT / 2)
+    assert (np.abs(z) < 4.5).all(), e
+    assert (np.abs(z) < 2).mean() >= 0.75, e
+    assert np.median(np.abs(err)) < 0.5
     assert e["stderr"].median() < 0.6
     covered = ((e["lower"] <= e["at"]) & (e["at"] <= e["upper"])).mean()
     assert covered >= 0.75, covered

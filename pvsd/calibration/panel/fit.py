@@ -193,8 +193,9 @@ def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
     A step's or ramp's year trades off against the unit's other parameters, and the sum
     of squares has local minima in it (a late step with a slow growth rate against an
     early one with a fast rate). With the shared parameters held at the fit, each unit
-    block is fitted again from G evenly spread years; per unit the best of the fit and
-    the G restarts is kept (the units are independent given the shared block).
+    block is fitted again (a few iterations) from G evenly spread years; per unit the
+    best of the fit and the G restarts is kept (the units are independent given the
+    shared block), and the whole fit is run again from there.
     """
     cols = [k for k, e in enumerate(pb.per_unit) if e.kind == "path" and e.what in
             ("at", "start", "end")]
@@ -217,6 +218,7 @@ def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
         res = optimize.least_squares(f, U.ravel(), jac=jac, bounds=(0.0, 1.0), method="trf",
                                      x_scale="jac", tr_solver="lsmr", xtol=1e-8, ftol=1e-8,
                                      gtol=1e-8, max_nfev=maxiter)
+        say(f"  {res.nfev} evaluations, {res.njev} Jacobians: {res.message}")
         sse = _unit_sse(obj, res.fun)
         win = sse < best * (1 - 1e-9)
         best_U[win], best[win] = res.x.reshape(n, K)[win], sse[win]
@@ -238,10 +240,12 @@ def fit_point(pb: PanelProblem, x0: np.ndarray | None = None, log: Callable[[str
     for r in range(rounds):
         say(f"least squares, round {r + 1} of {rounds} ({pb.n_vars} parameters, {pb.n_units} units)")
         res = _lsq(obj, x, int(opts["maxiter"]))
+        say(f"  {res.nfev} evaluations, {res.njev} Jacobians: {res.message}")
         x = res.x
         _update_sigma(pb, x)
     assert res is not None
-    x_r = _time_starts(pb, obj, x, int(opts["maxiter"]), say)
+    # a few iterations find a restart's basin; the final fit below polishes the winners
+    x_r = _time_starts(pb, obj, x, min(25, int(opts["maxiter"])), say)
     if not np.array_equal(x_r, x):
         say("least squares from the restarted path years")
         res = _lsq(obj, x_r, int(opts["maxiter"]))
