@@ -138,3 +138,36 @@ def test_subscripted_bad_input(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match=r"parameter 'Ceiling' is a scalar; it varies by unit, so it "
                                         r"must be arrayed over Country"):
         PanelProblem(load_panel_spec(p))
+
+
+def test_inputs_and_from_first_on_a_unit_dimension(tmp_path: Path) -> None:
+    """Per-unit input series and first-observation initial values go to each unit's element."""
+    _write(tmp_path)
+    units = ["AAA", "BBB", "CCC", "DDD", "EEE"]
+    push = pd.DataFrame([(u, y, 0.004 * (i + 1) * (y - 2000) / 10) for i, u in enumerate(units)
+                         for y in (2000, 2010, 2016)], columns=["country", "year", "value"])
+    push.to_csv(tmp_path / "push.csv", index=False)
+    extra = '[inputs.push]\nfile = "push.csv"\nvariable = "External Push"\nbeyond = "trend"\n'
+    specs = []
+    for model, dim, name in ((ARRAYED, True, "a.toml"), (SCALAR, False, "b.toml")):
+        p = _spec(tmp_path, model, dim, name=name)
+        text = p.read_text().replace('[parameters."Initial Level"]\nscope = "unit"\nlower = 0\n'
+                                     'upper = 1', '[parameters."Initial Level"]\nfrom_first = '
+                                     '"level"')
+        p.write_text(text + extra)
+        specs.append(load_panel_spec(p))
+    # the scalar twin reads BBB's rows under the element's spelling
+    d = pd.read_csv(tmp_path / "panel.csv").replace({"country": {"bbb": "BBB"}})
+    d.to_csv(tmp_path / "panel_scalar.csv", index=False)
+    from dataclasses import replace
+
+    specs[1] = replace(specs[1], series=(replace(specs[1].series[0],
+                                                 file=tmp_path / "panel_scalar.csv"),))
+    pa, ps = PanelProblem(specs[0]), PanelProblem(specs[1])
+    assert pa.K == ps.K == 1 and "Initial Level" in pa.from_first
+    np.testing.assert_allclose(pa.from_first["Initial Level"], ps.from_first["Initial Level"])
+    rng = np.random.default_rng(3)
+    s, U = np.repeat(rng.uniform(0.2, 0.8, (3, 2)), 5, axis=0), rng.uniform(0.1, 0.9, (15, 1))
+    unit = np.tile(np.arange(5), 3)
+    np.testing.assert_allclose(pa.predict(s, U, unit), ps.predict(s, U, unit), rtol=1e-10)
+    assert pa.n_members == 3 and ps.n_members == 15
