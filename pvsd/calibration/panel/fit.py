@@ -86,9 +86,11 @@ class _Objective:
         self.nfev += 1
         return np.concatenate([r, self.prior_rows(U)])
 
-    def jac(self, x: np.ndarray) -> sparse.csr_matrix:
+    def jac(self, x: np.ndarray, shared: bool = True) -> sparse.csr_matrix:
+        """Central differences; ``shared=False`` leaves the shared columns zero (not run)."""
         pb = self.pb
-        n, K, S = pb.n_units, pb.K, pb.n_shared
+        n, K, S0 = pb.n_units, pb.K, pb.n_shared
+        S = S0 if shared else 0
         s, U = pb.split(x)
         unit = np.tile(pb.all_units(), 2 * (S + K))
         ss = np.tile(s, (len(unit), 1))
@@ -109,8 +111,8 @@ class _Objective:
             g += 2
         r = pb.residuals(ss, UU, unit).reshape(2 * (S + K), n, self.R)
         d = (r[0::2] - r[1::2]) / np.maximum(np.asarray(steps), 1e-12)[:, :, None]  # (S+K, n, R)
-        vals = np.empty((n, self.R, S + K))
-        vals[:, :, :] = d.transpose(1, 2, 0)
+        vals = np.zeros((n, self.R, S0 + K))
+        vals[:, :, S0 - S:] = d.transpose(1, 2, 0)
         data_vals = vals.reshape(-1)
         if len(self.kp):
             u = np.clip(U[:, self.kp], EPS, 1 - EPS)
@@ -208,7 +210,7 @@ def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
         return obj(pb.join(s, u.reshape(n, K)))
 
     def jac(u: np.ndarray) -> sparse.csr_matrix:
-        return obj.jac(pb.join(s, u.reshape(n, K)))[:, S:]
+        return obj.jac(pb.join(s, u.reshape(n, K)), shared=False)[:, S:]
 
     best_U, best = U0.copy(), _unit_sse(obj, f(U0.ravel()))
     G = 4
