@@ -201,7 +201,7 @@ def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
     """
     cols = [k for k, e in enumerate(pb.per_unit) if e.kind == "path" and e.what in
             ("at", "start", "end")]
-    if not cols:
+    if not cols or not int(pb.spec.search.get("path_restarts", 4)):
         return x
     s, U0 = pb.split(x)
     S, K, n = pb.n_shared, pb.K, pb.n_units
@@ -213,7 +213,7 @@ def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
         return obj.jac(pb.join(s, u.reshape(n, K)), shared=False)[:, S:]
 
     best_U, best = U0.copy(), _unit_sse(obj, f(U0.ravel()))
-    G = 4
+    G = int(pb.spec.search.get("path_restarts", 4))
     for g in range(G):
         U = U0.copy()
         U[:, cols] = (g + 0.5) / G

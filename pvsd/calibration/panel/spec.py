@@ -88,7 +88,7 @@ _PANEL_KEYS = {"unit_column", "units", "min_observations", "holdout", "forecast"
                "dimension"}
 _POSTERIOR = {"enabled": False, "chains": 4, "iterations": 3000, "warmup": 1000, "draws": 200,
               "thin": 1}
-_SEARCH = {"starts": 16, "maxiter": 100, "pooled_iterations": 30}
+_SEARCH = {"starts": 16, "maxiter": 100, "pooled_iterations": 30, "path_restarts": 4}
 
 
 def _num(v: Any, where: str, positive: bool = False) -> float:
@@ -382,7 +382,7 @@ def _options(table: Any, defaults: Mapping[str, Any], where: str) -> dict[str, A
     out = {**defaults, **table}
     for k, v in out.items():
         if k != "enabled":
-            _int(v, f"{where} {k}", 1 if k not in ("warmup",) else 0)
+            _int(v, f"{where} {k}", 1 if k not in ("warmup", "path_restarts") else 0)
     return out
 
 
