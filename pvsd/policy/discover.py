@@ -252,8 +252,8 @@ class DiscoveryResult:
         t1 = _time.perf_counter()
         found = _find(method, self.inputs[self.spec.space.names], self.case, kw, self.provenance.get("seed"))
         secs = _time.perf_counter() - t1
-        prov = {**self.provenance, "method": method, "finder_settings": kw, "prim_seconds": round(secs, 3)}
-        prov.pop("prim_settings", None)
+        prov = {k: v for k, v in self.provenance.items() if k not in ("prim_seconds", "cart_seconds")}
+        prov.update({"method": method, "finder_settings": kw, f"{method}_seconds": round(secs, 3)})
         return replace(self, prim=found if method == "prim" else None, cart=found if method == "cart" else None,
                        method=method, provenance=prov, prim_seconds=secs)
 
@@ -423,24 +423,28 @@ def _pick(file: Any, name: str, where: str, what: str) -> Scenario:
 
 def _finder_settings(spec: DiscoverySpec, method: str | None, over: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The method and its keyword arguments: ``over`` (non-None values) before the spec's [settings]."""
-    st = {**spec.settings, **{k: v for k, v in over.items() if v is not None}}
+    given = {k: v for k, v in over.items() if v is not None}
+    st = {**spec.settings, **given}
     m = method if method is not None else st.get("method", "prim")
     m = str(m).lower() if isinstance(m, str) else m
+    src = "the method argument (--method)" if method is not None else f"[settings] method of {spec.where}"
     if m not in METHODS:
-        raise SpecError(f"{spec.where}: unknown discovery method {m!r}; choose \"prim\" (Patient Rule "
+        raise SpecError(f"{src}: unknown discovery method {m!r}; choose \"prim\" (Patient Rule "
                         "Induction, one nested box with a peeling trajectory) or \"cart\" (a classification "
                         "tree whose case leaves are the boxes).")
     if m == "prim":
         kw = {k: st[k] for k in ("peel_alpha", "paste_alpha", "mass_min", "min_density", "paste") if k in st}
         return m, kw
     depth = st.get("max_depth", DEFAULT_MAX_DEPTH)
+    src = ("the max_depth argument (--max-depth)" if "max_depth" in given
+           else f"[settings] max_depth of {spec.where}")
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise SpecError(f"{spec.where}: CART max_depth must be a whole number of at least 1 (the number of "
+        raise SpecError(f"{src}: CART max_depth must be a whole number of at least 1 (the number of "
                         f"splits from the root to a leaf), got {depth!r}; 3-5 keeps the boxes readable.")
     leaf = st.get("min_leaf", DEFAULT_MIN_LEAF)
     if isinstance(leaf, bool) or not isinstance(leaf, (int, float)) or not 0 < leaf < 0.5:
-        raise SpecError(f"{spec.where}: CART min_leaf is the smallest leaf as a share of the members and must "
-                        f"lie strictly between 0 and 0.5, got {leaf!r}.")
+        raise SpecError(f"[settings] min_leaf of {spec.where}: CART min_leaf is the smallest leaf as a share "
+                        f"of the members and must lie strictly between 0 and 0.5, got {leaf!r}.")
     kw = {"max_depth": int(depth), "min_leaf": float(leaf)}
     if "min_density" in st:
         kw["min_density"] = st["min_density"]
@@ -528,7 +532,7 @@ def discover(model: Any, spec: Any, *, n: int | None = None, seed: int | None = 
                       seed=seed, method=method, n_runs=runs, case=spec.case_label,
                       reference_scenario=spec.reference_run,
                       uncertainties=spec.space.names, spec=str(spec.source) if spec.source else "",
-                      finder_settings=kw, run_seconds=round(run_s, 3), prim_seconds=round(find_s, 3))
+                      finder_settings=kw, run_seconds=round(run_s, 3), **{f"{method}_seconds": round(find_s, 3)})
     return DiscoveryResult(model.name, spec, X.reset_index(drop=True), np.asarray(y), np.asarray(case),
                            found if method == "prim" else None, prov, run_s, find_s,
                            cart=found if method == "cart" else None, method=method)
