@@ -127,6 +127,7 @@ def study(quick: bool = False, out: Path | None = None, model: Any = None) -> di
                       "nominal optimum better in": float(np.mean(nominal_best > v)) if k != "nominal optimum"
                       else np.nan})
     res["robust"] = pd.DataFrame(rrows)
+    res["tech_below_balanced"] = float(np.mean(vals["technology alone"] < vals["balanced mix"]))
     res["robust_worlds"] = len(fresh)
     if out:
         write_folder(r.report(), r.to_scenarios_toml(), out / f"optimize-robust-{ROBUST_BUDGET:g}")
@@ -141,7 +142,8 @@ def study(quick: bool = False, out: Path | None = None, model: Any = None) -> di
     res["discovery"] = {"case": d.spec.case_label, "share": float(d.case.mean()), "n": len(d.case),
                         "prim": d.stats[["coverage", "density", "mass"]].astype(float).to_dict(),
                         "prim_box": d.box, "cart": c.stats[["coverage", "density", "mass"]].astype(float).to_dict(),
-                        "cart_box": c.box, "cart_boxes": len(c.cart.boxes), "cart_covered": c.cart.covered}
+                        "cart_box": c.box, "cart_boxes": len(c.cart.boxes), "cart_covered": c.cart.covered,
+                        "cart_union": c.cart.union}
     if out:
         write_folder(d.report(), d.to_scenarios_toml(), out / "discover-technology-first-prim")
         write_folder(c.report(), c.to_scenarios_toml(), out / "discover-technology-first-cart")
@@ -184,11 +186,12 @@ def main() -> None:
           f"{r['robust_worlds']} fresh worlds:\n")
     print(md(r["robust"]))
     dd = r["discovery"]
-    print(f"\nTechnology alone: trust in 2040 below its 2025 level in {r['tech_trust_falls']:.1%} of the fresh worlds.")
+    print(f"\nTechnology alone: trust in 2040 below its 2025 level in {r['tech_trust_falls']:.1%} of the fresh worlds; "
+          f"less public value by 2040 than the balanced mix in {r['tech_below_balanced']:.1%}.")
     print(f"\nDiscovery: case {dd['case']}: {dd['share']:.1%} of {dd['n']:,} members.")
     print(f"PRIM: {dd['prim']}\n")
     print(md(dd["prim_box"], index=True))
-    print(f"\nCART ({dd['cart_boxes']} case leaves covering {dd['cart_covered']:.1%} of the cases): {dd['cart']}\n")
+    print(f"\nCART ({dd['cart_boxes']} case leaves; together {dd['cart_union']}): {dd['cart']}\n")
     print(md(dd["cart_box"], index=True))
     print(f"\n(study took {r['seconds']:.0f} s)")
 

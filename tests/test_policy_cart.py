@@ -117,7 +117,7 @@ SPEC = """
 def test_cli_discover_cart_report_and_runnable_scenarios(tmp_path):
     spec = _write(tmp_path, SPEC.format(extra=""))
     out = tmp_path / "disc"
-    assert main(["discover", str(BOX), str(spec), "--method", "cart", "-o", str(out), "--no-progress"]) == 0
+    assert main(["discover", str(BOX), str(spec), "--algorithm", "cart", "-o", str(out), "--no-progress"]) == 0
     html = (out / "report.html").read_text()
     assert re.search(r'id="pvsd-[0-9a-f]+-fig\d+-cart-leaves"', html)
     assert re.search(r'id="pvsd-[0-9a-f]+-fig\d+-cart-box-limits"', html)
@@ -134,9 +134,9 @@ def test_cli_discover_cart_report_and_runnable_scenarios(tmp_path):
 
 
 @pytest.mark.parametrize("args,extra,needle", [
-    (["--method", "tree"], "", "unknown discovery method 'tree'"),
+    (["--algorithm", "tree"], "", "unknown discovery method 'tree'"),
     ([], 'method = "tree"', "unknown discovery method 'tree'"),
-    (["--method", "cart", "--max-depth", "0"], "", "max_depth must be a whole number of at least 1"),
+    (["--algorithm", "cart", "--max-depth", "0"], "", "max_depth must be a whole number of at least 1"),
     ([], 'method = "cart"\nmax_depth = -2', "max_depth must be a whole number of at least 1"),
     ([], 'method = "cart"\nmin_leaf = 0.7', "min_leaf"),
 ])

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="scenario discovery: find with PRIM or CART the conditions under which an outcome happens",
         description="Run an ensemble over the uncertainties of a discovery spec (optionally under one "
         "policy scenario), mark the members where the case of interest happens (e.g. trust in 2040 "
-        "below its 2025 level) and find with PRIM (or, with --method cart, a classification tree) the box "
+        "below its 2025 level) and find with PRIM (or, with --algorithm cart, a classification tree) the box "
         "of conditions that explains it. Writes a report folder: report.html (PRIM's peeling trajectory "
         "or CART's leaves, box limits with quasi-p-values), trajectory.csv or leaves.csv, box.csv, "
         "ensemble.csv and scenarios.toml (the box as scenarios). See "
@@ -33,9 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="SPEC.toml", help="discovery spec file (TOML)")
     p.add_argument("-n", "--n", type=int, metavar="N", help="ensemble size (default: the spec's, else 10000)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
-    p.add_argument("--method", metavar="prim|cart", dest="finder",
+    # not --method: across pvsd's commands that names the integration method (docs/cli.md)
+    p.add_argument("--algorithm", metavar="NAME", dest="finder",
                    help="how boxes are found: prim (default; Patient Rule Induction) or cart (a "
-                   "classification tree, scikit-learn; its case leaves are the boxes)")
+                   "classification tree, scikit-learn; its case leaves are the boxes); overrides the "
+                   "spec's [settings] method")
     p.add_argument("--max-depth", type=int, metavar="N", help="CART: depth of the tree (default: the spec's, else 4)")
     add_executor_args(p)
     add_quiet_arg(p)

@@ -84,6 +84,15 @@ class CartResult:
         """Share of all cases of interest inside any case leaf (the tree's recall)."""
         return float(self.case_leaves["coverage"].sum())
 
+    @property
+    def union(self) -> dict[str, float]:
+        """Coverage, density and mass of all case leaves together (the leaves are disjoint)."""
+        c = self.case_leaves
+        n = float(c["n"].sum())
+        hits = float((c["density"] * c["n"]).sum())
+        total = n / float(self.leaves["n"].sum())
+        return {"coverage": self.covered, "density": hits / n if n else 0.0, "mass": total}
+
 
 def cart(
     X: pd.DataFrame,

@@ -427,7 +427,7 @@ def _finder_settings(spec: DiscoverySpec, method: str | None, over: Mapping[str,
     st = {**spec.settings, **given}
     m = method if method is not None else st.get("method", "prim")
     m = str(m).lower() if isinstance(m, str) else m
-    src = "the method argument (--method)" if method is not None else f"[settings] method of {spec.where}"
+    src = "the method argument (--algorithm)" if method is not None else f"[settings] method of {spec.where}"
     if m not in METHODS:
         raise SpecError(f"{src}: unknown discovery method {m!r}; choose \"prim\" (Patient Rule "
                         "Induction, one nested box with a peeling trajectory) or \"cart\" (a classification "
