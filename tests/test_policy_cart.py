@@ -139,6 +139,7 @@ def test_cli_discover_cart_report_and_runnable_scenarios(tmp_path):
     (["--algorithm", "cart", "--max-depth", "0"], "", "max_depth must be a whole number of at least 1"),
     ([], 'method = "cart"\nmax_depth = -2', "max_depth must be a whole number of at least 1"),
     ([], 'method = "cart"\nmin_leaf = 0.7', "min_leaf"),
+    (["--max-depth", "3"], "", "max_depth (--max-depth) is a setting of CART"),
 ])
 def test_cli_discover_bad_method_or_depth_exit_2(tmp_path, capsys, args, extra, needle):
     spec = _write(tmp_path, SPEC.format(extra=extra))

@@ -427,12 +427,16 @@ def _finder_settings(spec: DiscoverySpec, method: str | None, over: Mapping[str,
     st = {**spec.settings, **given}
     m = method if method is not None else st.get("method", "prim")
     m = str(m).lower() if isinstance(m, str) else m
-    src = "the method argument (--algorithm)" if method is not None else f"[settings] method of {spec.where}"
+    src = ("the method argument (--algorithm)" if method is not None
+           else f"[settings] method of {spec.where}" if "method" in spec.settings else "the default")
     if m not in METHODS:
         raise SpecError(f"{src}: unknown discovery method {m!r}; choose \"prim\" (Patient Rule "
                         "Induction, one nested box with a peeling trajectory) or \"cart\" (a classification "
                         "tree whose case leaves are the boxes).")
     if m == "prim":
+        if "max_depth" in given:
+            raise SpecError(f"max_depth (--max-depth) is a setting of CART, but the method is PRIM ({src}); "
+                            "add --algorithm cart (method = \"cart\"), or drop --max-depth.")
         kw = {k: st[k] for k in ("peel_alpha", "paste_alpha", "mass_min", "min_density", "paste") if k in st}
         return m, kw
     depth = st.get("max_depth", DEFAULT_MAX_DEPTH)
