@@ -38,6 +38,7 @@ def test_agility_led_mix_wins_at_every_budget(study):
     gain_opt = o["optimum"].iloc[-1] - o["optimum"].iloc[0]
     gain_tech = o["technology alone"].iloc[-1] - o["technology alone"].iloc[0]
     assert gain_opt > 0.2 and abs(gain_tech) < 0.25 * gain_opt
+    assert o["baseline mix"].iloc[-1] - o["baseline mix"].iloc[0] > 0.2
 
 
 def test_optimum_is_robust_across_the_uncertainty_ensemble(study):
