@@ -45,6 +45,9 @@ ROBUST_BUDGET = 0.5
 SEED = 20260101
 OBJ = "Cumulative Public Value"
 YEAR = 2040
+#: population, generations, worlds searched over, fresh worlds, discovery members
+FULL = (30, 15, 30, 300, 10_000)
+QUICK = (10, 4, 8, 120, 2000)
 #: fixed mixes (shares) compared with the optimum, from the scenario file where it has them
 MIXES = {"baseline mix": (0.5, 0.2, 0.15, 0.15), "balanced mix": (0.25, 0.25, 0.25, 0.25),
          "technology alone": (1.0, 0.0, 0.0, 0.0)}
@@ -86,7 +89,7 @@ def study(quick: bool = False, out: Path | None = None, model: Any = None) -> di
     from pvsd.policy.report import write_folder
 
     m = model if model is not None else pvsd.load(MODEL)
-    pop, gens, worlds_n, fresh_n, disc_n = (10, 4, 8, 120, 2000) if quick else (30, 15, 30, 300, 10_000)
+    pop, gens, worlds_n, fresh_n, disc_n = QUICK if quick else FULL
     t0 = time.perf_counter()
     base = m.run(outputs=[OBJ]).to_dataframe()[OBJ]
     hist = float(base.loc[2025.0])  # the same in every policy (levers act from 2025)
