@@ -50,9 +50,10 @@ def _levers(n: int, seed: int) -> list:
     return out
 
 
+@np.errstate(all="ignore")  # infinite slopes; the engine runs under errstate(all="ignore") too
 def test_member_interpolation_is_numpy_interp() -> None:
     """_minterp equals np.interp member by member, bit for bit (ties, ends, infinite values)."""
-    from pvsd.engine.numpy_backend import _minterp
+    from pvsd.engine.numpy_backend import MemberPoints, _minterp
 
     rng = np.random.default_rng(3)
     n = 40
@@ -69,6 +70,9 @@ def test_member_interpolation_is_numpy_interp() -> None:
             got = _minterp(t, xs.T.copy(), ys.T.copy())
             ref = np.array([np.interp(t, xs[m], ys[m]) for m in range(n)])
             np.testing.assert_array_equal(got, ref)
+            # the prepared form the engine passes (precomputed slopes, flat takes)
+            np.testing.assert_array_equal(
+                _minterp(t, MemberPoints(xs.T.copy(), ys.T.copy()), ys.T.copy()), ref)
         # arrayed values (K, 2, 3, n): every element as np.interp of its own column
         ya = rng.normal(size=(n, K, 2, 3))
         t = float(rng.uniform(0, 10))

@@ -151,12 +151,15 @@ def member_time_functions(
         pts: list[tuple[np.ndarray, np.ndarray]] = []
         desc: list[str] = []
         idx = np.empty(n, dtype=int)
+        fast = _FastCheck(model, canonical, table.loc[base])
         for i, v in enumerate(values):
             key = _key(v)
             j = uniq.get(key)
             if j is None:
                 j = uniq[key] = len(pts)
-                pl = _checked(model, canonical, v, name, i)
+                # the first row goes through Model.check_param (kind checks, warnings); the
+                # others through the same conversion and range check without the lookups
+                pl = _checked(model, canonical, v, name, i) if not pts else fast(v, name, i)
                 pts.append(_points(pl))
                 desc.append(_describe(v))
             idx[i] = j
@@ -168,6 +171,34 @@ def member_time_functions(
             items.append((lab, cols.pop(lab).tolist()))
         out[base], described[base] = _arrayed(model, base, items, fixed, n, t0)
     return out, described
+
+
+class _FastCheck:
+    """``Model.check_param`` for further rows of a scalar constant's column (same rules)."""
+
+    def __init__(self, model: Any, canonical: str, row: Any) -> None:
+        import math
+
+        self.model, self.canonical, self.row = model, canonical, row
+        d = float(row["default"])
+        self.baseline = d if math.isfinite(d) else 0.0
+
+    def __call__(self, v: Any, column: str, i: int) -> PiecewiseLinear:
+        m = self.model
+        where = f"samples column {column!r}, row {i}"
+        if isinstance(v, TimeFunction):
+            v = v.points(self.baseline, m.initial_time, m.final_time)
+        elif isinstance(v, pd.Series):
+            return _checked(m, self.canonical, v, column, i)
+        elif not isinstance(v, PiecewiseLinear):
+            if isinstance(v, (bool, np.bool_)) or \
+                    not isinstance(v, (int, float, np.integer, np.floating)):
+                return _checked(m, self.canonical, v, column, i)  # raises, naming the row
+            m._check_bounds(self.canonical, self.row, float(v), where)
+            return PiecewiseLinear((float(m.initial_time),), (float(v),))
+        for y in v.y:
+            m._check_bounds(self.canonical, self.row, float(y), where)
+        return v
 
 
 def _checked(model: Any, canonical: str, v: Any, column: str, row: int) -> PiecewiseLinear:
