@@ -90,6 +90,9 @@ def main() -> None:
     from pvsd.policy import discover, optimize
 
     pop, gens, n_prim, sample = (40, 5, 2000, 5) if a.quick else (100, 20, 10_000, 20)
+    # the 10,000-member discover ensemble is just above the default work limit (a prompt, not a
+    # fault): the benchmark runs it as a user who passed --force-long would
+    os.environ.setdefault("PVSD_MAX_WORK", "1e10")
     model = pvsd.load("public_value_chain")
     model.run()  # warm-up: engine build and first-use check
     print(f"Machine: {platform.processor() or platform.machine()}; {os.cpu_count()} logical CPUs; "

@@ -122,7 +122,7 @@ def member_time_functions(
         canonical = model.resolve(str(name), where="samples")
         base = split_label(canonical)[0]
         kind = table.loc[base, "kind"]
-        if kind != "constant":
+        if kind in ("stock", "control", "lookup", "data"):
             raise ParameterError(
                 f"Sample column {name!r} holds time functions, but {base!r} is a {kind}; "
                 "only constants can follow a time path per run (set the constants that "
@@ -135,6 +135,8 @@ def member_time_functions(
             if len(values) != n:
                 raise ParameterError(f"Sample column {name!r} has {len(values)} members but "
                                      f"the other columns have {n}.")
+            # the first member through Model.check_param (kind rules, warnings), all by range
+            model.check_param(canonical, values[0], where=f"samples column {name!r}, row 0")
             _check_member_bounds(model, canonical, table.loc[base], values)
             out[canonical] = values
             described[canonical] = [f"time path {i}" for i in range(n)]
