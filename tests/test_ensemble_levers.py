@@ -247,3 +247,27 @@ def test_arrayed_constant_per_member_paths(method: str) -> None:
                                      "Goal[A]": float(df["Goal[A]"][i])}))
             _, ref = pysd_reference(m, p, t0, t1, dt, times, outs)
             np.testing.assert_allclose(ds["Level"].values[i], ref["Level"], rtol=1e-12)
+
+
+def test_range_checks_see_each_members_path(teacup) -> None:
+    """The per-step range check counts the members whose own step drives a stock out of range."""
+    from pvsd.numerics.ranges import RangeWarning
+
+    steps = [Step(5.0, 400.0), Step(5.0, 100.0), Step(12.0, 500.0)]
+    with pytest.warns(RangeWarning, match="Teacup Temperature"):
+        ds = teacup.run_ensemble(pd.DataFrame({"Room Temperature": steps}),
+                                 outputs=["Teacup Temperature"], time_step=0.125, save_every=1)
+    from pvsd.engine import simulate
+
+    t0, t1, dt, times = teacup.check_times(time_step=0.125, saveper=1)
+    diag: dict = {}
+    mp = MemberPiecewise.stack([teacup.check_param("Room Temperature", s)[1].arrays()
+                                for s in steps])
+    simulate(teacup, {"Room Temperature": mp}, t0, t1, dt, times, ["Teacup Temperature"], n=3,
+             diagnostics=diag)
+    (v,) = [r for r in diag["ranges"] if r.variable == "Teacup Temperature"]
+    assert v.side == "above" and v.members == 2
+    ref = [_euler_teacup(30, 0.125, room=lambda t, s=s: s.to if t >= s.at else 70.0)
+           for s in steps]
+    assert v.extreme == pytest.approx(max(r.max() for r in ref), rel=1e-12)
+    assert "Teacup Temperature" in ds.attrs["range_violations"]
