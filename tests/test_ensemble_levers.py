@@ -271,3 +271,22 @@ def test_range_checks_see_each_members_path(teacup) -> None:
            for s in steps]
     assert v.extreme == pytest.approx(max(r.max() for r in ref), rel=1e-12)
     assert "Teacup Temperature" in ds.attrs["range_violations"]
+
+
+def test_chunks_with_member_paths_pickle_for_worker_processes(ref_model) -> None:
+    """A chunk holding per-member time functions survives pickling (process pools, Dask)."""
+    import pickle
+
+    from pvsd.ensemble.executors import ChunkTask, as_param_arrays, run_chunk
+
+    m = ref_model
+    mp = MemberPiecewise.stack([m.check_param("Technology Investment", s)[1].arrays()
+                                for s in (Step(2010, 0.9), Ramp(2005, 2030, 0.2), Step(2040, 0.0))])
+    t0, t1, dt, times = m.check_times()
+    params = as_param_arrays({"Technology Investment": mp}, 1, 3)
+    task = ChunkTask(1, 3, params, {}, t0, t1, dt, times, ["Public Trust"], "vectorized")
+    _, _, got = run_chunk(m, pickle.loads(pickle.dumps(task)))
+    for j, s in enumerate((Ramp(2005, 2030, 0.2), Step(2040, 0.0))):
+        ref = m.run(params={"Technology Investment": s}, outputs=["Public Trust"])
+        np.testing.assert_allclose(got["Public Trust"][:, j], ref["Public Trust"].to_numpy(),
+                                   rtol=1e-12)

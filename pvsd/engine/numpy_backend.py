@@ -12,7 +12,9 @@ Parameters
 ----------
 Constants can be overridden by a scalar, an array of shape ``(N,)`` or a
 :class:`TimeFunction` (piecewise-linear points evaluated with ``np.interp`` at
-each step, exactly what PySD does with a ``pandas.Series`` parameter).
+each step, exactly what PySD does with a ``pandas.Series`` parameter), shared
+by all members or one per member (points of shape ``(N, K)``, evaluated for all
+members at once with the same arithmetic as ``np.interp``).
 """
 
 from __future__ import annotations
