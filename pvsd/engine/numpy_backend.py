@@ -302,7 +302,7 @@ class MemberPoints:
     def __init__(self, xs: np.ndarray, ys: np.ndarray) -> None:
         self.xs, self.ys = xs, ys
         # RK4 asks twice for the midpoint and again for the end of a step at the next step's
-        # start: the last value is kept (the generated code never writes into it)
+        # start: the last value is kept (and handed out as a copy, so nothing can change it)
         self.last: tuple[float, np.ndarray] | None = None
         self.K, self.N = xs.shape
         self.flat = ys.ndim == 2
@@ -319,9 +319,9 @@ class MemberPoints:
         """Every member's value at time ``t`` (exactly ``np.interp``)."""
         last = self.last
         if last is not None and last[0] == t:
-            return last[1]
+            return last[1].copy()
         r = self._at(t)
-        self.last = (t, r)
+        self.last = (t, r.copy())
         return r
 
     def _at(self, t: float) -> np.ndarray:
