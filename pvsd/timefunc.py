@@ -56,7 +56,7 @@ class MemberPiecewise:
     arrayed constant); member ``i`` uses its first ``k[i]`` points, the rest
     repeat its last point (which ``numpy.interp`` evaluates the same). Indexing
     with an integer gives that member's :class:`PiecewiseLinear` (or
-    :class:`pvsd.arrays.ArrayPiecewise`), with a slice the members of the slice.
+    :class:`pvsd.arrays.ArrayPiecewise`), with a slice or an index array those members.
     """
 
     x: np.ndarray
@@ -90,7 +90,7 @@ class MemberPiecewise:
         return len(self.k)
 
     def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
+        if isinstance(i, (slice, np.ndarray, list)):  # a subset of members
             return MemberPiecewise(self.x[i], self.y[i], self.k[i])
         k = int(self.k[i])
         x = self.x[i, :k]

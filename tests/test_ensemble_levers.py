@@ -50,9 +50,10 @@ def _levers(n: int, seed: int) -> list:
     return out
 
 
+@np.errstate(all="ignore")  # infinite slopes; the engine runs under errstate(all="ignore") too
 def test_member_interpolation_is_numpy_interp() -> None:
     """_minterp equals np.interp member by member, bit for bit (ties, ends, infinite values)."""
-    from pvsd.engine.numpy_backend import _minterp
+    from pvsd.engine.numpy_backend import MemberPoints, _minterp
 
     rng = np.random.default_rng(3)
     n = 40
@@ -69,6 +70,9 @@ def test_member_interpolation_is_numpy_interp() -> None:
             got = _minterp(t, xs.T.copy(), ys.T.copy())
             ref = np.array([np.interp(t, xs[m], ys[m]) for m in range(n)])
             np.testing.assert_array_equal(got, ref)
+            # the prepared form the engine passes (precomputed slopes, flat takes)
+            np.testing.assert_array_equal(
+                _minterp(t, MemberPoints(xs.T.copy(), ys.T.copy()), ys.T.copy()), ref)
         # arrayed values (K, 2, 3, n): every element as np.interp of its own column
         ya = rng.normal(size=(n, K, 2, 3))
         t = float(rng.uniform(0, 10))
@@ -243,3 +247,46 @@ def test_arrayed_constant_per_member_paths(method: str) -> None:
                                      "Goal[A]": float(df["Goal[A]"][i])}))
             _, ref = pysd_reference(m, p, t0, t1, dt, times, outs)
             np.testing.assert_allclose(ds["Level"].values[i], ref["Level"], rtol=1e-12)
+
+
+def test_range_checks_see_each_members_path(teacup) -> None:
+    """The per-step range check counts the members whose own step drives a stock out of range."""
+    from pvsd.numerics.ranges import RangeWarning
+
+    steps = [Step(5.0, 400.0), Step(5.0, 100.0), Step(12.0, 500.0)]
+    with pytest.warns(RangeWarning, match="Teacup Temperature"):
+        ds = teacup.run_ensemble(pd.DataFrame({"Room Temperature": steps}),
+                                 outputs=["Teacup Temperature"], time_step=0.125, save_every=1)
+    from pvsd.engine import simulate
+
+    t0, t1, dt, times = teacup.check_times(time_step=0.125, saveper=1)
+    diag: dict = {}
+    mp = MemberPiecewise.stack([teacup.check_param("Room Temperature", s)[1].arrays()
+                                for s in steps])
+    simulate(teacup, {"Room Temperature": mp}, t0, t1, dt, times, ["Teacup Temperature"], n=3,
+             diagnostics=diag)
+    (v,) = [r for r in diag["ranges"] if r.variable == "Teacup Temperature"]
+    assert v.side == "above" and v.members == 2
+    ref = [_euler_teacup(30, 0.125, room=lambda t, s=s: s.to if t >= s.at else 70.0)
+           for s in steps]
+    assert v.extreme == pytest.approx(max(r.max() for r in ref), rel=1e-12)
+    assert "Teacup Temperature" in ds.attrs["range_violations"]
+
+
+def test_chunks_with_member_paths_pickle_for_worker_processes(ref_model) -> None:
+    """A chunk holding per-member time functions survives pickling (process pools, Dask)."""
+    import pickle
+
+    from pvsd.ensemble.executors import ChunkTask, as_param_arrays, run_chunk
+
+    m = ref_model
+    mp = MemberPiecewise.stack([m.check_param("Technology Investment", s)[1].arrays()
+                                for s in (Step(2010, 0.9), Ramp(2005, 2030, 0.2), Step(2040, 0.0))])
+    t0, t1, dt, times = m.check_times()
+    params = as_param_arrays({"Technology Investment": mp}, 1, 3)
+    task = ChunkTask(1, 3, params, {}, t0, t1, dt, times, ["Public Trust"], "vectorized")
+    _, _, got = run_chunk(m, pickle.loads(pickle.dumps(task)))
+    for j, s in enumerate((Ramp(2005, 2030, 0.2), Step(2040, 0.0))):
+        ref = m.run(params={"Technology Investment": s}, outputs=["Public Trust"])
+        np.testing.assert_allclose(got["Public Trust"][:, j], ref["Public Trust"].to_numpy(),
+                                   rtol=1e-12)

@@ -12,7 +12,9 @@ Parameters
 ----------
 Constants can be overridden by a scalar, an array of shape ``(N,)`` or a
 :class:`TimeFunction` (piecewise-linear points evaluated with ``np.interp`` at
-each step, exactly what PySD does with a ``pandas.Series`` parameter).
+each step, exactly what PySD does with a ``pandas.Series`` parameter), shared
+by all members or one per member (points of shape ``(N, K)``, evaluated for all
+members at once with the same arithmetic as ``np.interp``).
 """
 
 from __future__ import annotations
@@ -286,8 +288,71 @@ def _lookup(x: Any, xs: np.ndarray, ys: np.ndarray, mode: str) -> Any:
     return r
 
 
-def _minterp(t: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+class MemberPoints:
+    """The points of a per-member time function, prepared once per run for ``_minterp``.
+
+    ``xs`` ``(K, N)``, ``ys`` ``(K, ..., N)`` (member axis last); for scalar
+    variables the flat copies and the slope of every interval (the same
+    quotient numpy's ``interp`` computes) make one evaluation a few takes
+    on ``(N,)`` arrays.
+    """
+
+    __slots__ = ("K", "N", "cols", "flat", "last", "slope", "xflat", "xs", "yflat", "ys")
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        self.xs, self.ys = xs, ys
+        # RK4 asks twice for the midpoint and again for the end of a step at the next step's
+        # start: the last value is kept (and handed out as a copy, so nothing can change it)
+        self.last: tuple[float, np.ndarray] | None = None
+        self.K, self.N = xs.shape
+        self.flat = ys.ndim == 2
+        self.cols = np.arange(self.N)
+        if self.flat:
+            self.xflat = xs.ravel()
+            self.yflat = ys.ravel()
+            sl = np.full(xs.shape, np.nan)
+            with np.errstate(all="ignore"):
+                sl[:-1] = (ys[1:] - ys[:-1]) / (xs[1:] - xs[:-1])
+            self.slope = sl.ravel()
+
+    def at(self, t: float) -> np.ndarray:
+        """Every member's value at time ``t`` (exactly ``np.interp``)."""
+        last = self.last
+        if last is not None and last[0] == t:
+            return last[1].copy()
+        r = self._at(t)
+        self.last = (t, r.copy())
+        return r
+
+    def _at(self, t: float) -> np.ndarray:
+        if not self.flat or self.K == 1 or t != t:
+            return _minterp(t, self.xs, self.ys)
+        K, N = self.K, self.N
+        j = np.count_nonzero(self.xs <= t, axis=0) - 1
+        fi = np.maximum(j, 0) * N + self.cols
+        y0 = self.yflat.take(fi)
+        inner = (j >= 0) & (j < K - 1)
+        if not inner.any():
+            return y0
+        x0 = self.xflat.take(fi)
+        inner &= x0 != t
+        if not inner.any():
+            return y0
+        slope = self.slope.take(fi)
+        r = slope * (t - x0) + y0
+        bad = np.isnan(r) & inner
+        if bad.any():
+            fi1 = np.minimum(j + 1, K - 1) * N + self.cols
+            x1, y1 = self.xflat.take(fi1), self.yflat.take(fi1)
+            r = np.where(bad, slope * (t - x1) + y1, r)
+            r = np.where(bad & np.isnan(r) & (y0 == y1), y0, r)
+        return np.where(inner, r, y0)
+
+
+def _minterp(t: float, xs: Any, ys: np.ndarray) -> np.ndarray:
     """``np.interp(t, xs[:, m], ys[:, ..., m])`` for every member ``m`` at once.
+
+    ``xs`` may be a :class:`MemberPoints` (the prepared form the engine passes).
 
     ``xs`` ``(K, N)`` (each column non-decreasing), ``ys`` ``(K, ..., N)``: the
     points of a per-member time function, member axis last. Same arithmetic as
@@ -295,6 +360,8 @@ def _minterp(t: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     breakpoint hit exactly returns its value; constant beyond the ends; the NaN
     fallbacks of an infinite slope).
     """
+    if type(xs) is MemberPoints:
+        return xs.at(t)
     K = xs.shape[0]
     if K == 1:  # numpy's one-point case (also for a NaN time)
         return ys[0]
@@ -1320,7 +1387,7 @@ class Simulator:
             shape = ir.variables[k].shape
             if isinstance(v, TimeFunction) and v.per_member:
                 xs, ys, m = member_points(v, shape, k)
-                dyn_p[k] = (xs, ys)
+                dyn_p[k] = (MemberPoints(xs, ys), ys)
                 member.add(k)
                 sizes.add(m)
                 continue
@@ -1380,7 +1447,7 @@ class Simulator:
         if scalar:
             static_p = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in static_p.items()}
             # one member: its own points are a shared time function
-            dyn_p = {k: ((x[:, 0], y[:, 0]) if k in member else (x, y))
+            dyn_p = {k: ((x.xs[:, 0], y[:, 0]) if k in member else (x, y))
                      for k, (x, y) in dyn_p.items()}
             dyn_p = {k: (x.tolist(), y.tolist()) for k, (x, y) in dyn_p.items()}
             member.clear()

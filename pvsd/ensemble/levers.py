@@ -122,7 +122,7 @@ def member_time_functions(
         canonical = model.resolve(str(name), where="samples")
         base = split_label(canonical)[0]
         kind = table.loc[base, "kind"]
-        if kind != "constant":
+        if kind in ("stock", "control", "lookup", "data"):
             raise ParameterError(
                 f"Sample column {name!r} holds time functions, but {base!r} is a {kind}; "
                 "only constants can follow a time path per run (set the constants that "
@@ -135,6 +135,8 @@ def member_time_functions(
             if len(values) != n:
                 raise ParameterError(f"Sample column {name!r} has {len(values)} members but "
                                      f"the other columns have {n}.")
+            # the first member through Model.check_param (kind rules, warnings), all by range
+            model.check_param(canonical, values[0], where=f"samples column {name!r}, row 0")
             _check_member_bounds(model, canonical, table.loc[base], values)
             out[canonical] = values
             described[canonical] = [f"time path {i}" for i in range(n)]
@@ -151,12 +153,15 @@ def member_time_functions(
         pts: list[tuple[np.ndarray, np.ndarray]] = []
         desc: list[str] = []
         idx = np.empty(n, dtype=int)
+        fast = _FastCheck(model, canonical, table.loc[base])
         for i, v in enumerate(values):
             key = _key(v)
             j = uniq.get(key)
             if j is None:
                 j = uniq[key] = len(pts)
-                pl = _checked(model, canonical, v, name, i)
+                # the first row goes through Model.check_param (kind checks, warnings); the
+                # others through the same conversion and range check without the lookups
+                pl = _checked(model, canonical, v, name, i) if not pts else fast(v, name, i)
                 pts.append(_points(pl))
                 desc.append(_describe(v))
             idx[i] = j
@@ -168,6 +173,34 @@ def member_time_functions(
             items.append((lab, cols.pop(lab).tolist()))
         out[base], described[base] = _arrayed(model, base, items, fixed, n, t0)
     return out, described
+
+
+class _FastCheck:
+    """``Model.check_param`` for further rows of a scalar constant's column (same rules)."""
+
+    def __init__(self, model: Any, canonical: str, row: Any) -> None:
+        import math
+
+        self.model, self.canonical, self.row = model, canonical, row
+        d = float(row["default"])
+        self.baseline = d if math.isfinite(d) else 0.0
+
+    def __call__(self, v: Any, column: str, i: int) -> PiecewiseLinear:
+        m = self.model
+        where = f"samples column {column!r}, row {i}"
+        if isinstance(v, TimeFunction):
+            v = v.points(self.baseline, m.initial_time, m.final_time)
+        elif isinstance(v, pd.Series):
+            return _checked(m, self.canonical, v, column, i)
+        elif not isinstance(v, PiecewiseLinear):
+            if isinstance(v, (bool, np.bool_)) or \
+                    not isinstance(v, (int, float, np.integer, np.floating)):
+                return _checked(m, self.canonical, v, column, i)  # raises, naming the row
+            m._check_bounds(self.canonical, self.row, float(v), where)
+            return PiecewiseLinear((float(m.initial_time),), (float(v),))
+        for y in v.y:
+            m._check_bounds(self.canonical, self.row, float(y), where)
+        return v
 
 
 def _checked(model: Any, canonical: str, v: Any, column: str, row: int) -> PiecewiseLinear:

@@ -281,6 +281,15 @@ class PanelProblem:
                 f"model's own values (not fitted, not reported): {', '.join(idle[:20])}"
                 f"{' ...' if len(idle) > 20 else ''}.")
 
+    def input_paths(self, var: str, fns: list[Any]) -> Any:
+        """The units' input series of ``var``, stacked once (MemberPiecewise, one per unit)."""
+        cache = self.__dict__.setdefault("_input_stack", {})
+        if var not in cache:
+            from pvsd.timefunc import MemberPiecewise
+
+            cache[var] = MemberPiecewise.stack([f.arrays() for f in fns])
+        return cache[var]
+
     @property
     def scalar_vars(self) -> set[str]:
         """Parameters (constants, paths) that are scalars in a subscripted panel's model."""

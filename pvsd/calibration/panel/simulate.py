@@ -135,9 +135,10 @@ def _run_scalar(pb: PanelProblem, rows: Rows, years: np.ndarray, t1: float
             out[v][ix] = np.asarray(ds[v].values, float)
 
     if tf and pb.tf_columns is not False:
-        samples = _frame(rows.consts, np.arange(M))
-        for var, objs in tf.items():
-            samples[var] = pd.Series(objs, dtype=object).to_numpy()
+        samples: Any = {k: v for k, v in rows.consts.items()}
+        samples.update({var: objs for var, objs in tf.items()})
+        # inputs: each unit's series stacked once, indexed by the rows' units
+        samples.update({var: pb.input_paths(var, fns)[rows.unit] for var, fns in pb.inputs})
         try:
             ds = _ensemble(pb, samples, pb.fixed_params, years, t1, outs)
         except (ParameterError, TypeError, ValueError) as exc:
