@@ -14,24 +14,20 @@ so blocked Metropolis-within-Gibbs updates every unit's block in one ensemble ca
 the shared block along both its conditional and its marginal (Laplace) directions, and draws
 the population and noise terms exactly. R-hat and ESS come from arviz.
 
-<<<<<<< HEAD
 3. ``--paths``: a synthetic panel whose units each have a lever step of unknown year
    (per unit) and size (shared): point fit with one vectorised pass per evaluation
    (per-member time functions) beside the grouped fallback (one ensemble per distinct
    path), and the recovery of the step years.
 4. ``--dimension``: the same panel on a subscripted twin model whose dimension holds
    the units (one run per parameter set) beside the scalar model run once per unit.
+5. A panel with per-unit inputs (synthetic, 100 units each with its own input series): point
+   fit with every unit in one ensemble pass per evaluation (per-member time functions) beside
+   the former one-ensemble-per-unit path, measured in the same run; fitted values compared
+   (``--skip-inputs`` leaves it out).
 
 Run:  python benchmarks/panel.py [--loop-units 3] [--iterations 3000] [--egdi-posterior]
       python benchmarks/panel.py --paths --dimension --skip-egdi --skip-posterior
-=======
-3. A panel with per-unit inputs (synthetic, 100 units each with its own input series): point
-   fit with every unit in one ensemble pass per evaluation (per-member time functions) beside
-   the former one-ensemble-per-unit path, measured in the same run; fitted values compared.
-
-Run:  python benchmarks/panel.py [--loop-units 3] [--iterations 3000] [--egdi-posterior]
       python benchmarks/panel.py --inputs-only [--inputs-units 100]
->>>>>>> wave3/levers
 Load on the machine is printed; ratios measured in one run are what counts.
 """
 
@@ -144,40 +140,6 @@ draws = 200
     return p
 
 
-<<<<<<< HEAD
-GROWTH = ROOT / "tests" / "models" / "panel_growth.mdl"
-
-
-def step_panel(folder: Path, n: int, seed: int = 5) -> tuple[Path, pd.DataFrame]:
-    """n units of panel_growth.mdl with a step of External Push at a per-unit year (truth at
-    time step 1/64, hard steps), yearly data 2000-2020, noise 0.01."""
-    from pvsd.timefunc import Step
-
-    rng = np.random.default_rng(seed)
-    truth = pd.DataFrame({"unit": [f"U{i:03d}" for i in range(n)],
-                          "gr": rng.uniform(0.15, 0.5, n), "il": rng.uniform(0.05, 0.3, n),
-                          "at": rng.uniform(2005, 2015, n)})
-    m = pvsd.load(GROWTH)
-    years = list(range(2000, 2021))
-    ds = m.run_ensemble(pd.DataFrame({"Growth Rate": truth["gr"], "Initial Level": truth["il"],
-                                      "External Push": [Step(a, 0.03, 0.0) for a in truth["at"]]}),
-                        params={"Ceiling": 0.85}, outputs=["Level"], return_times=years,
-                        final_time=2020, time_step=1 / 64, progress=False)
-    y = ds["Level"].values + rng.normal(0, 0.01, (n, len(years)))
-    pd.DataFrame([(u, t, y[i, j]) for i, u in enumerate(truth["unit"]) for j, t in enumerate(years)],
-                 columns=["unit", "year", "value"]).to_csv(folder / "panel.csv", index=False)
-    p = folder / "steps.toml"
-    p.write_text(f"""
-[calibration]
-model = "{GROWTH.as_posix()}"
-time_step = 0.125
-[panel]
-unit_column = "unit"
-holdout = 0
-[series.level]
-file = "panel.csv"
-variable = "Level"
-=======
 def synthetic_inputs(folder: Path, n: int) -> Path:
     """A panel of ``n`` units of panel_growth.mdl, each driven by its own External Push series."""
     rng = np.random.default_rng(21)
@@ -218,18 +180,14 @@ variable = "Level"
 file = "push.csv"
 variable = "External Push"
 beyond = "hold"
->>>>>>> wave3/levers
 [parameters.Ceiling]
 scope = "shared"
 lower = 0.3
 upper = 1.5
-<<<<<<< HEAD
-=======
 [parameters.Drift]
 scope = "shared"
 lower = -0.05
 upper = 0.05
->>>>>>> wave3/levers
 [parameters."Growth Rate"]
 scope = "unit"
 lower = 0.01
@@ -238,7 +196,119 @@ upper = 2
 scope = "unit"
 lower = 0
 upper = 1
-<<<<<<< HEAD
+""")
+    return p
+
+
+def former_simulate(self, s_u, U_u, unit, years, final_time=None):
+    """PanelProblem.simulate before per-member time functions: one ensemble per unit with
+    inputs (that unit's series as a shared time function). Kept here to measure against."""
+    from pvsd.errors import SpecError
+
+    M = len(unit)
+    cols = {}
+    for j, e in enumerate(self.shared):
+        if e.kind == "model":
+            cols[e.name] = e.lower + np.clip(s_u[:, j], 0, 1) * e.width
+    for j, e in enumerate(self.per_unit):
+        if e.kind == "model":
+            cols[e.name] = e.lower + np.clip(U_u[:, j], 0, 1) * e.width
+    for name, vals in self.from_first.items():
+        cols[name] = vals[unit]
+    t1 = max(float(final_time if final_time is not None else years.max()), self.t0 + self.dt)
+    outs = list(dict.fromkeys(self.variables))
+    out = {v: np.empty((M, len(years))) for v in outs}
+    for i in np.unique(unit):
+        rows = np.flatnonzero(unit == i)
+        samples = pd.DataFrame({k: v[rows] for k, v in cols.items()})
+        ds = self.model.run_ensemble(samples, outputs=outs,
+                                     params={var: fns[i] for var, fns in self.inputs},
+                                     initial_time=self.t0, final_time=t1, time_step=self.dt,
+                                     return_times=list(years), progress=False, check=True,
+                                     method=self.spec.method)
+        self.n_calls += 1
+        self.n_runs += len(rows)
+        got = np.asarray(ds["time"].values, float)
+        if len(got) != len(years) or not np.allclose(got, years):
+            raise SpecError("years off the time-step grid")
+        for v in outs:
+            out[v][rows] = np.asarray(ds[v].values, float)
+    return out
+
+
+def inputs_case(n: int) -> None:
+    """Point fit of a panel with per-unit inputs: one pass per evaluation vs one per unit."""
+    from pvsd.calibration.panel.problem import PanelProblem
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = synthetic_inputs(Path(tmp), n)
+        calibrate_panel(spec, posterior=False)  # warm-up: engine build and first-use check
+        t = time.perf_counter()
+        new = calibrate_panel(spec, posterior=False)
+        t_new = time.perf_counter() - t
+        now = PanelProblem.simulate
+        PanelProblem.simulate = former_simulate
+        try:
+            t = time.perf_counter()
+            old = calibrate_panel(spec, posterior=False)
+            t_old = time.perf_counter() - t
+        finally:
+            PanelProblem.simulate = now
+    diff = max(float(np.max(np.abs(new.estimates["value"].to_numpy() - old.estimates["value"].to_numpy())
+                            / np.maximum(np.abs(old.estimates["value"].to_numpy()), 1e-300))),
+               float(np.max(np.abs(new.shared["value"].to_numpy() - old.shared["value"].to_numpy())
+                            / np.abs(old.shared["value"].to_numpy()))))
+    print(f"panel with per-unit inputs ({n} synthetic units, 2 shared + 2 per unit, one input series "
+          f"each): point fit {t_new:.1f} s in {new.fit['ensemble_calls']} ensemble calls "
+          f"(per-member time functions) vs {t_old:.1f} s in {old.fit['ensemble_calls']} calls (one "
+          f"ensemble per unit): {t_old / t_new:.1f}x; largest relative difference of the fitted "
+          f"values {diff:.1e} (identical within 1e-9: {'yes' if diff <= 1e-9 else 'NO'})")
+
+
+GROWTH = ROOT / "tests" / "models" / "panel_growth.mdl"
+
+
+def step_panel(folder: Path, n: int, seed: int = 5) -> tuple[Path, pd.DataFrame]:
+    """n units of panel_growth.mdl with a step of External Push at a per-unit year (truth at
+    time step 1/64, hard steps), yearly data 2000-2020, noise 0.01."""
+    from pvsd.timefunc import Step
+
+    rng = np.random.default_rng(seed)
+    truth = pd.DataFrame({"unit": [f"U{i:03d}" for i in range(n)],
+                          "gr": rng.uniform(0.15, 0.5, n), "il": rng.uniform(0.05, 0.3, n),
+                          "at": rng.uniform(2005, 2015, n)})
+    m = pvsd.load(GROWTH)
+    years = list(range(2000, 2021))
+    ds = m.run_ensemble(pd.DataFrame({"Growth Rate": truth["gr"], "Initial Level": truth["il"],
+                                      "External Push": [Step(a, 0.03, 0.0) for a in truth["at"]]}),
+                        params={"Ceiling": 0.85}, outputs=["Level"], return_times=years,
+                        final_time=2020, time_step=1 / 64, progress=False)
+    y = ds["Level"].values + rng.normal(0, 0.01, (n, len(years)))
+    pd.DataFrame([(u, t, y[i, j]) for i, u in enumerate(truth["unit"]) for j, t in enumerate(years)],
+                 columns=["unit", "year", "value"]).to_csv(folder / "panel.csv", index=False)
+    p = folder / "steps.toml"
+    p.write_text(f"""
+[calibration]
+model = "{GROWTH.as_posix()}"
+time_step = 0.125
+[panel]
+unit_column = "unit"
+holdout = 0
+[series.level]
+file = "panel.csv"
+variable = "Level"
+[parameters.Ceiling]
+scope = "shared"
+lower = 0.3
+upper = 1.5
+[parameters."Growth Rate"]
+scope = "unit"
+lower = 0.01
+upper = 2
+[parameters."Initial Level"]
+scope = "unit"
+lower = 0
+upper = 1
 [parameters."External Push"]
 path = "step"
 from = 0
@@ -316,75 +386,6 @@ def bench_dimension(n: int) -> None:
               f"{t_a:.1f} s, {ra.fit['engine_members']} members in {ra.fit['ensemble_calls']} "
               f"calls; scalar model once per unit {t_s:.1f} s, {rs.fit['engine_members']} members; "
               f"max relative difference of the estimates {d:.1e}")
-=======
-""")
-    return p
-
-
-def former_simulate(self, s_u, U_u, unit, years, final_time=None):
-    """PanelProblem.simulate before per-member time functions: one ensemble per unit with
-    inputs (that unit's series as a shared time function). Kept here to measure against."""
-    from pvsd.errors import SpecError
-
-    M = len(unit)
-    cols = {}
-    for j, e in enumerate(self.shared):
-        if e.kind == "model":
-            cols[e.name] = e.lower + np.clip(s_u[:, j], 0, 1) * e.width
-    for j, e in enumerate(self.per_unit):
-        if e.kind == "model":
-            cols[e.name] = e.lower + np.clip(U_u[:, j], 0, 1) * e.width
-    for name, vals in self.from_first.items():
-        cols[name] = vals[unit]
-    t1 = max(float(final_time if final_time is not None else years.max()), self.t0 + self.dt)
-    outs = list(dict.fromkeys(self.variables))
-    out = {v: np.empty((M, len(years))) for v in outs}
-    for i in np.unique(unit):
-        rows = np.flatnonzero(unit == i)
-        samples = pd.DataFrame({k: v[rows] for k, v in cols.items()})
-        ds = self.model.run_ensemble(samples, outputs=outs,
-                                     params={var: fns[i] for var, fns in self.inputs},
-                                     initial_time=self.t0, final_time=t1, time_step=self.dt,
-                                     return_times=list(years), progress=False, check=True,
-                                     method=self.spec.method)
-        self.n_calls += 1
-        self.n_runs += len(rows)
-        got = np.asarray(ds["time"].values, float)
-        if len(got) != len(years) or not np.allclose(got, years):
-            raise SpecError("years off the time-step grid")
-        for v in outs:
-            out[v][rows] = np.asarray(ds[v].values, float)
-    return out
-
-
-def inputs_case(n: int) -> None:
-    """Point fit of a panel with per-unit inputs: one pass per evaluation vs one per unit."""
-    from pvsd.calibration.panel.problem import PanelProblem
-
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = synthetic_inputs(Path(tmp), n)
-        calibrate_panel(spec, posterior=False)  # warm-up: engine build and first-use check
-        t = time.perf_counter()
-        new = calibrate_panel(spec, posterior=False)
-        t_new = time.perf_counter() - t
-        now = PanelProblem.simulate
-        PanelProblem.simulate = former_simulate
-        try:
-            t = time.perf_counter()
-            old = calibrate_panel(spec, posterior=False)
-            t_old = time.perf_counter() - t
-        finally:
-            PanelProblem.simulate = now
-    diff = max(float(np.max(np.abs(new.estimates["value"].to_numpy() - old.estimates["value"].to_numpy())
-                            / np.maximum(np.abs(old.estimates["value"].to_numpy()), 1e-300))),
-               float(np.max(np.abs(new.shared["value"].to_numpy() - old.shared["value"].to_numpy())
-                            / np.abs(old.shared["value"].to_numpy()))))
-    print(f"panel with per-unit inputs ({n} synthetic units, 2 shared + 2 per unit, one input series "
-          f"each): point fit {t_new:.1f} s in {new.fit['ensemble_calls']} ensemble calls "
-          f"(per-member time functions) vs {t_old:.1f} s in {old.fit['ensemble_calls']} calls (one "
-          f"ensemble per unit): {t_old / t_new:.1f}x; largest relative difference of the fitted "
-          f"values {diff:.1e} (identical within 1e-9: {'yes' if diff <= 1e-9 else 'NO'})")
->>>>>>> wave3/levers
 
 
 def main() -> None:
@@ -396,7 +397,6 @@ def main() -> None:
     ap.add_argument("--posterior-only", action="store_true")
     ap.add_argument("--egdi-posterior", action="store_true",
                     help="also sample the EGDI panel with pooled per-country parameters")
-<<<<<<< HEAD
     ap.add_argument("--paths", action="store_true", help="fitted step years (see docstring)")
     ap.add_argument("--path-units", type=int, default=100)
     ap.add_argument("--fallback-units", type=int, default=16)
@@ -404,24 +404,22 @@ def main() -> None:
     ap.add_argument("--dimension-units", type=int, default=100)
     ap.add_argument("--skip-egdi", action="store_true")
     ap.add_argument("--skip-posterior", action="store_true")
-    args = ap.parse_args()
-    print(f"load average at start: {os.getloadavg()}; cpu count {os.cpu_count()}")
-    if args.paths:
-        bench_paths(args.path_units, args.fallback_units)
-    if args.dimension:
-        bench_dimension(args.dimension_units)
-=======
     ap.add_argument("--inputs-units", type=int, default=100,
                     help="units of the synthetic panel with per-unit inputs")
     ap.add_argument("--inputs-only", action="store_true",
                     help="only the per-unit inputs case (one pass vs one ensemble per unit)")
+    ap.add_argument("--skip-inputs", action="store_true")
     args = ap.parse_args()
     print(f"load average at start: {os.getloadavg()}; cpu count {os.cpu_count()}")
-    inputs_case(args.inputs_units)
+    if not args.skip_inputs:
+        inputs_case(args.inputs_units)
     if args.inputs_only:
         print(f"load average at end: {os.getloadavg()}")
         return
->>>>>>> wave3/levers
+    if args.paths:
+        bench_paths(args.path_units, args.fallback_units)
+    if args.dimension:
+        bench_dimension(args.dimension_units)
     pvsd.load("public_value_chain").run_ensemble(pd.DataFrame({"Obsolescence Time": [10.0]}),
                                                  progress=False)  # warm translation cache
     if not args.posterior_only and not args.skip_egdi:
