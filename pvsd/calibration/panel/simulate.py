@@ -81,7 +81,7 @@ def _ensemble(pb: PanelProblem, samples: pd.DataFrame, params: Mapping[str, Any]
                                return_times=list(years), progress=False, check=True,
                                method=pb.spec.method)
     pb.n_calls += 1
-    pb.n_members += len(samples)
+    pb.n_members += int(ds.sizes["run"])
     got = np.asarray(ds["time"].values, float)
     if len(got) != len(years) or not np.allclose(got, years):
         raise SpecError(f"{pb.spec.where}: observation years {sorted(set(years) - set(got))} are "
