@@ -11,7 +11,7 @@ Cases, in one process and one run (ratios are meaningful under load; absolute ti
    ramps (start 2020-2030, duration 0-10 years, level free). Each member has its own lever paths;
    each generation is still one vectorised ensemble (per-member time functions in the engine).
 3. ``pvsd discover``-equivalent: a 10,000-member uncertainty ensemble under the technology-first
-   scenario, then PRIM.
+   scenario, then PRIM (and CART on the same ensemble, timed beside PRIM).
 4. Plain PySD (``pysd.load`` of the translated model, ``run(params=...)``): a sample of runs is
    timed and scaled to the same number of runs as each case (stated in the output); for the
    time-varying case PySD gets the same kind of settings (a time-indexed ``pandas.Series`` per
@@ -117,6 +117,10 @@ def main() -> None:
                  progress=False)
     rows.append((f"discover: ensemble + PRIM (PRIM {d.prim_seconds:.2f} s)", n_prim, time.perf_counter() - t,
                  d.prim.stats["density"]))
+    c = d.with_method("cart")  # the same ensemble, boxes from a classification tree
+    print(f"CART on the same {n_prim:,} members: {c.prim_seconds:.2f} s (PRIM {d.prim_seconds:.2f} s); "
+          f"chosen box density {c.stats['density']:.3f}, coverage {c.stats['coverage']:.3f} "
+          f"(PRIM: {d.stats['density']:.3f}, {d.stats['coverage']:.3f}).")
     per = pysd_seconds_per_run(model, sample)
     per_tv = pysd_seconds_per_run(model, sample, timevarying=True)
     print(f"Plain PySD: {sample} runs timed each, {per * 1000:.0f} ms per run with constant levers, "
