@@ -262,6 +262,7 @@ _MISSING_CHECK = """<script>
   if (box) { box.style.display = 'block'; }
   document.querySelectorAll('.plotly-graph-div').forEach(function (div) {
     div.style.height = 'auto';
+    if (div.parentElement) { div.parentElement.style.height = 'auto'; }
     div.innerHTML = '<div class="notice">Chart not drawn: plotly.js is missing (see the message at ' +
       'the top of the page).</div>';
   });
