@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calibrate",
         help="fit a model's constants to indicator data (report + fitted scenario)",
         description="Fit the parameters named in a calibration spec (TOML) to its data series and "
-        "write a folder with report.html (self-contained: fit statistics in and out of sample, data "
+        "write a folder with report.html (opens offline: fit statistics in and out of sample, data "
         "vs fit with bands, estimates with standard errors and intervals, diagnostics), "
         "fitted_parameters.toml (a scenario file: run it with `pvsd run MODEL --scenarios ... "
         "--scenario calibrated`), fitted_parameters.csv and CSVs of every table. Nothing is "
