@@ -121,7 +121,7 @@ _ERROR_TRAP = """
 <script>
 window.pvsdErrors = window.pvsdErrors || [];
 window.addEventListener('error', function (e) {
-  if (typeof Plotly === 'undefined' && window.pvsdNeedsPlotly) { return; }
+  if (window.pvsdChartLibMissing) { return; }  // said once, by the missing-plotly.js note
   window.pvsdErrors.push(String(e.message || e));
   document.querySelectorAll('.pvsd-js-errors').forEach(function (box) {
     box.style.display = 'block';
@@ -530,8 +530,8 @@ class Report:
         elif needs:
             src = plotly_src or _plotly_src(mode, single_file=False)
             box = self.element_id("plotly-missing")
-            script = (f'<script>window.pvsdNeedsPlotly = true;</script>'
-                      f'<script src="{html.escape(src)}" charset="utf-8"></script>')
+            script = (f'<script src="{html.escape(src)}" charset="utf-8"></script>'
+                      "<script>window.pvsdChartLibMissing = typeof Plotly === 'undefined';</script>")
             missing = _missing_plotly_html(mode, src, box)
             check = _MISSING_CHECK % box
         head = f'<p class="headline">{html.escape(self.headline)}</p>' if self.headline else ""

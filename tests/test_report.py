@@ -184,7 +184,7 @@ def test_two_report_folders_share_one_copy_in_chromium(teacup, tmp_path):
     # the second report draws its own data: the baseline cools towards 40 F, not 70 F
     (name1, base_one), (name2, base_two) = one["last"][0][0], two["last"][0][0]
     assert name1 == name2 == "Baseline" and 70 < base_one < 90 and 40 < base_two < 60
-    assert gone["plots"] == 0 and len(gone["missing"]) == 1
+    assert gone["plots"] == 0 and len(gone["missing"]) == 1 and gone["errors"] == []  # one clear note
     msg = gone["missing"][0]
     assert "../pvsd-assets/plotly-" in msg and "--plotly-js inline" in msg and "pvsd-assets folder" in msg
     assert "plotly.js is missing" in drawn
