@@ -49,19 +49,13 @@ def handle(args: argparse.Namespace) -> int:
     import pvsd
     from pvsd.io import check_new
     from pvsd.policy import discover
-    from pvsd.policy.discover import DiscoverySpec
     from pvsd.policy.report import write_folder
 
     if args.out:
         check_new(args.out, args.force)
     figopts = figure_options(args)
-    model = pvsd.load(args.model)
-    spec = DiscoverySpec.from_toml(args.spec)
-    if args.set:
-        spec = spec.validate(model)  # names checked before the --set clash test
-    model, sets = model_with_sets(args, model, {n: "an uncertainty of the discovery spec"
-                                               for n in (spec.space.names if args.set else ())})
-    res = discover(model, spec, n=args.n, seed=args.seed, executor=executor_of(args),
+    model, sets = _with_sets(args, pvsd.load(args.model))
+    res = discover(model, args.spec, n=args.n, seed=args.seed, executor=executor_of(args),
                    progress=False if args.quiet else None)
     res = record_sets(res, sets)
     say(res.summary())
@@ -70,3 +64,13 @@ def handle(args: argparse.Namespace) -> int:
                         fragments=args.fragment, **figopts)
     say(f"\nreport: {path.resolve()}\nscenarios: {(path.parent / 'scenarios.toml').resolve()}")
     return 0
+
+
+def _with_sets(args: argparse.Namespace, model: object) -> tuple[object, dict[str, float]]:
+    """--set for every member of the ensemble; an uncertainty of the spec cannot also be set."""
+    if not args.set:
+        return model, {}
+    from pvsd.policy.discover import DiscoverySpec
+
+    spec = DiscoverySpec.from_toml(args.spec).validate(model)  # names checked before the clash test
+    return model_with_sets(args, model, {n: "an uncertainty of the discovery spec" for n in spec.space.names})
