@@ -86,8 +86,9 @@ def test_optimize_set_moves_the_optimum(tmp_path, capsys):
     # max 1 - (X - Target X)^2 - (Y - Target Y)^2: with --set Target X=0.6 the best X is 0.6, not 0.3
     spec = _write(tmp_path / "p.toml", POLICY)
     out = tmp_path / "opt"
+    fmt = ["--format", "svg"] if _has_chromium() else []
     assert main(["optimize", str(QUAD), str(spec), "--set", "Target X=0.6", "-q", "-o", str(out),
-                 "--plotly-js", "folder"]) == 0
+                 "--plotly-js", "folder", *fmt]) == 0
     chosen = pd.read_csv(out / "chosen.csv", comment="#")
     assert chosen["X"].iloc[0] == pytest.approx(0.6, abs=0.02)
     assert chosen["Y"].iloc[0] == pytest.approx(0.7, abs=0.02)
@@ -100,6 +101,14 @@ def test_optimize_set_moves_the_optimum(tmp_path, capsys):
     assert "Target X" in (out / "scenarios.toml").read_text()
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["set"] == {"Target X": 0.6} and prov["parameters"]["Target X"] == 0.6
+    if fmt:  # a static copy of every figure the report draws
+        html = (out / "report.html").read_text()
+        svgs = sorted(p.stem for p in (out / "figures").glob("*.svg"))
+        assert svgs
+        for name in svgs:
+            assert f"{name}\"" in html or f"-{name}\"" in html, name
+            assert (out / "figures" / f"{name}.svg").read_text().lstrip().startswith("<svg")
+        assert len(svgs) == html.count("Plotly.newPlot")
     # --plotly-js folder: the report folder carries its own copy
     assert (out / "plotly.min.js").is_file() and '<script src="plotly.min.js"' in (out / "report.html").read_text()
 
