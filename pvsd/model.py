@@ -409,6 +409,8 @@ class Model:
                 items.append(self.check_param(name, value, where=f"scenario {scenario.name!r}"))
         for name, value in (params or {}).items():
             items.append(self.check_param(name, value))
+        for name, value in getattr(self, "_fixed", {}).items():  # pvsd.overrides.fix_constants
+            items.append(self.check_param(name, value, where="--set"))
         # element settings ("Pop[Town A]") join their variable's full array
         return _arr.merge(self, items)
 
