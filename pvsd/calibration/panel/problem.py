@@ -261,15 +261,15 @@ class PanelProblem:
         t1 = max(t1, self.t0 + self.dt)
         outs = list(dict.fromkeys(self.variables))
         out = {v: np.empty((M, len(years))) for v in outs}
-        groups: list[tuple[np.ndarray, dict[str, Any]]]
-        if self.inputs:
-            groups = [(np.flatnonzero(unit == i), {var: fns[i] for var, fns in self.inputs})
-                      for i in np.unique(unit)]
-        else:
-            groups = [(np.arange(M), {})]
+        # one pass for all members: each unit's input series is its members' time function
+        groups: list[tuple[np.ndarray, dict[str, Any]]] = [(np.arange(M), {})]
         for rows, params in groups:
-            samples = pd.DataFrame({k: v[rows] for k, v in cols.items() if k != "__unit__"})
-            if samples.shape[1] == 0:
+            samples: Any = pd.DataFrame({k: v[rows] for k, v in cols.items() if k != "__unit__"})
+            if self.inputs:
+                samples = {**{k: samples[k].to_numpy() for k in samples.columns},
+                           **{var: self._input_paths(var, fns)[unit[rows]]
+                              for var, fns in self.inputs}}
+            elif samples.shape[1] == 0:
                 samples = pd.DataFrame({self.per_unit[0].name if self.per_unit else
                                         self.shared[0].name: np.zeros(len(rows))})
             ds = self.model.run_ensemble(samples, outputs=outs, params=params or None,
@@ -292,6 +292,15 @@ class PanelProblem:
                     )
                 out[v][rows] = np.asarray(ds[v].values, float)
         return out
+
+    def _input_paths(self, var: str, fns: list[Any]) -> Any:
+        """The units' input series of ``var``, stacked once (MemberPiecewise, one per unit)."""
+        cache = self.__dict__.setdefault("_paths", {})
+        if var not in cache:
+            from pvsd.timefunc import MemberPiecewise
+
+            cache[var] = MemberPiecewise.stack([f.arrays() for f in fns])
+        return cache[var]
 
     def predict(self, s_u: np.ndarray, U_u: np.ndarray, unit: np.ndarray,
                 years: np.ndarray | None = None, final_time: float | None = None) -> np.ndarray:
