@@ -410,6 +410,8 @@ class ModelIR:
     subscripts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: files read while building (GET XLS/DIRECT ...): their content is part of the model
     external_files: tuple[Path, ...] = ()
+    #: inlined macro calls (pvsd.engine.macros): output variable -> (MACRO NAME, argument variables)
+    macro_calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     # -- lookups --------------------------------------------------------------
 
@@ -812,6 +814,7 @@ class _Builder:
         self.extra_vars: dict[str, Variable] = {}
         self.macro_calls = [0]
         self.macro_labels: dict[str, int] = {}
+        self.macro_info: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def py_of(self, name: str) -> str:
         """Python name of the element ``name`` of this section."""
@@ -973,7 +976,8 @@ class _Builder:
         # inlined macro variables after the model's own (pvsd.engine.macros)
         for py, v in self.extra_vars.items():
             variables.setdefault(py, v)
-        return ModelIR(self.path, variables, self.states, self.unsupported)
+        return ModelIR(self.path, variables, self.states, self.unsupported,
+                       macro_calls=dict(self.macro_info))
 
     def build_section(self) -> dict[str, Variable]:
         """The variables of this builder's section, by Python name."""

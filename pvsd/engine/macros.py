@@ -30,7 +30,7 @@ from typing import Any
 
 from pvsd.engine.ir import Expr, Num, Ref, Unsupported, Variable, _init_refs, references
 
-__all__ = ["MACRO_PREFIX", "inline_call", "make_macro_builder"]
+__all__ = ["MACRO_PREFIX", "inline_call", "make_macro_builder", "visible_graph"]
 
 #: Python names of inlined macro variables start with this (then the call number).
 MACRO_PREFIX = "macro__call"
@@ -71,6 +71,7 @@ def make_macro_builder(base: type) -> type:
             self.extra_vars = root.extra_vars
             self.macro_calls = root.macro_calls
             self.macro_labels = root.macro_labels
+            self.macro_info = root.macro_info
 
         def py_of(self, name: str) -> str:
             return self.prefix + self.ns.namespace[name]
@@ -146,7 +147,44 @@ def inline_call(builder: Any, fname: str, arguments: tuple[Any, ...]) -> Expr:
         builder.unsupported.append(Unsupported("macro", owner, f"{fname} defines no variable "
                                                "named like the macro (its output)"))
         return Num(math.nan)
+    root.macro_info[ret] = (fname.upper().replace("_", " "),
+                            tuple(prefix + sub.ns.namespace[p] for p in params))
     return Ref(ret)
+
+
+def visible_graph(ir: Any) -> dict[str, set[str]]:
+    """:meth:`ModelIR.graph` over the model's own variables, through inlined macros.
+
+    A macro's copied variables are passed through: ``x -> (macro internals) -> y``
+    becomes ``x -> y``, so a diagram of the model file's variables keeps the links
+    a macro call makes.
+    """
+    g = ir.graph()
+
+    def inner(n: str) -> bool:
+        v = ir.variables.get(n)
+        return v is not None and bool(v.origin)
+
+    if not any(inner(n) for n in g):
+        return g
+    out: dict[str, set[str]] = {}
+    for c, effects in g.items():
+        if inner(c):
+            continue
+        seen: set[str] = set()
+        stack = list(effects)
+        reach: set[str] = set()
+        while stack:
+            e = stack.pop()
+            if e in seen:
+                continue
+            seen.add(e)
+            if inner(e):
+                stack.extend(g.get(e, ()))
+            elif e != c or c in effects:
+                reach.add(e)
+        out[c] = reach
+    return out
 
 
 def _return_name(section: Any) -> str:
