@@ -190,6 +190,23 @@ def test_delayn_time_varying_equals_plain_pysd(outs, kw, tmp_path: Path) -> None
         _close(got[o], ref[o], o)
 
 
+def test_delayn_output_dependence_is_said_once(tmp_path: Path) -> None:
+    from pvsd.engine import forget
+    from pvsd.engine.delayn import DelayNWarning
+
+    model = _load(DELAYN)
+    forget(model)
+    with pytest.warns(DelayNWarning, match="'Arrivals'") as rec:
+        a = model.run(outputs=["In Transit"]).data["In Transit"]
+        b = model.run(outputs=["In Transit", "Arrivals"]).data["In Transit"]
+    assert len([w for w in rec if issubclass(w.category, DelayNWarning)]) == 1
+    assert "'Shipments'" not in str(rec[0].message)  # read before its conveyor moves: no effect
+    # as in PySD, saving Arrivals changes In Transit (slightly, O(TIME STEP))
+    py = _plain(DELAYN, tmp_path)
+    _close(b, _pysd_run(py, return_columns=["In Transit", "Arrivals"])["In Transit"], "with")
+    assert 0 < np.max(np.abs(a.to_numpy() - b.to_numpy())) < 0.1 * np.max(np.abs(b.to_numpy()))
+
+
 def test_delayn_time_varying_ensemble_equals_pysd(tmp_path: Path) -> None:
     model = _load(DELAYN)
     # members differ in their delay times (and so in their conveyors of delay times)

@@ -37,7 +37,11 @@ from collections.abc import Iterable
 
 from pvsd.engine.ir import ModelIR, references
 
-__all__ = ["DYNAMIC_KINDS", "value_rule", "varying"]
+__all__ = ["DYNAMIC_KINDS", "DelayNWarning", "note_output_dependence", "value_rule", "varying"]
+
+
+class DelayNWarning(UserWarning):
+    """A DELAY N's values depend on which variables are saved (as in PySD)."""
 
 #: State kinds whose derivative PySD computes from their inputs each step (DELAY FIXED and
 #: SAMPLE IF TRUE read their inputs later, when the states are updated after every derivative).
@@ -80,3 +84,29 @@ def value_rule(ir: ModelIR, name: str, outputs: Iterable[str],
             break
     new_saved = new_other and name not in _closure(ir, outputs, params)
     return new_saved, new_other
+
+
+def note_output_dependence(ir: ModelIR, model_name: str, stacklevel: int = 4) -> None:
+    """Warn (once per model and process, by the caller) about output-dependent DELAY N values.
+
+    Only DELAY N states whose value is first read after the conveyor moved at
+    unsaved steps are affected: a saved output depending on them makes PySD read
+    them before it moves at saved steps.
+    """
+    import warnings
+
+    from pvsd.engine.support import static_names
+
+    hit = [ir.variables[ir.states[n].owner].name for n in sorted(varying(ir, static_names(ir)))
+           if value_rule(ir, n, ())[1]]
+    if not hit:
+        return
+    warnings.warn(
+        f"{model_name}: DELAY N in {', '.join(repr(h) for h in hit[:5])} has a delay time that "
+        "changes during the run. PySD reads such a delay's output with the delay time of the "
+        "current or of the previous time step depending on which variables are saved, so its "
+        "values (and what depends on them) change slightly with the outputs asked for; pvsd "
+        "reproduces PySD exactly. The difference shrinks with TIME STEP.",
+        DelayNWarning,
+        stacklevel=stacklevel,
+    )
