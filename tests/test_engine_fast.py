@@ -207,6 +207,56 @@ def test_delayn_output_dependence_is_said_once(tmp_path: Path) -> None:
     assert 0 < np.max(np.abs(a.to_numpy() - b.to_numpy())) < 0.1 * np.max(np.abs(b.to_numpy()))
 
 
+DELAYN_LOOP = """{UTF-8}
+Stock= INTEG (
+	Inflow - Outflow,
+		10)
+	~	Widget
+	~		|
+
+Inflow=
+	5 + STEP(3, 4)
+	~	Widget/Month
+	~		|
+
+Outflow=
+	DELAY N(Stock / 2, 2 + Stock / 20, 5, 3)
+	~	Widget/Month
+	~	A delay whose delay time depends on the stock it drains.
+	|
+
+FINAL TIME  = 20
+	~	Month
+	~		|
+
+INITIAL TIME  = 0
+	~	Month
+	~		|
+
+SAVEPER  = 1
+	~	Month [0,?]
+	~		|
+
+TIME STEP  = 0.25
+	~	Month [0,?]
+	~		|
+"""
+
+
+def test_loops_accept_time_varying_delayn_and_say_how(tmp_path: Path) -> None:
+    path = tmp_path / "dnloop.mdl"
+    path.write_text(DELAYN_LOOP)
+    res = pvsd.loops(_load(path))
+    assert len(res.loops) == 1 and res.loops["polarity"].iloc[0] == "B"
+    assert any("delay time that changes during the run" in n for n in res.notes)
+    # the loop analysis's run equals plain PySD saving the same variables at every step
+    cols = list(res.run.data.columns)
+    ref = _pysd_run(_plain(path, tmp_path), return_columns=cols,
+                    return_timestamps=list(res.run.data.index))
+    for c in cols:
+        _close(res.run.data[c], ref[c], c)
+
+
 def test_delayn_time_varying_ensemble_equals_pysd(tmp_path: Path) -> None:
     model = _load(DELAYN)
     # members differ in their delay times (and so in their conveyors of delay times)
