@@ -1100,7 +1100,9 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     Returns
     -------
     ModelIR
-        Macros (extra sections) are reported in :attr:`ModelIR.unsupported`.
+        Macro calls are inlined (:mod:`pvsd.engine.macros`: each call site gets its
+        own copy of the macro's variables and states); in arrayed models macros are
+        reported in :attr:`ModelIR.unsupported`.
     """
     sections = list(abstract_model.sections)
     main = [s for s in sections if s.type == "main"] or sections[:1]
