@@ -9,7 +9,7 @@ Cases, in one process and one run (ratios are meaningful under load; absolute ti
    total effort, Cumulative Public Value in 2040 maximised: each generation one vectorised ensemble.
 2. The same search with the levers as steps in 2025 (time-varying levers: one ensemble per member).
 3. ``pvsd discover``-equivalent: a 10,000-member uncertainty ensemble under the technology-first
-   scenario, then PRIM.
+   scenario, then PRIM (and CART on the same ensemble, timed beside PRIM).
 4. Plain PySD (``pysd.load`` of the translated model, ``run(params=...)``): a sample of runs is
    timed and scaled to the same number of runs as each case (stated in the output).
 """
@@ -88,6 +88,10 @@ def main() -> None:
                  progress=False)
     rows.append((f"discover: ensemble + PRIM (PRIM {d.prim_seconds:.2f} s)", n_prim, time.perf_counter() - t,
                  d.prim.stats["density"]))
+    c = d.with_method("cart")  # the same ensemble, boxes from a classification tree
+    print(f"CART on the same {n_prim:,} members: {c.prim_seconds:.2f} s (PRIM {d.prim_seconds:.2f} s); "
+          f"chosen box density {c.stats['density']:.3f}, coverage {c.stats['coverage']:.3f} "
+          f"(PRIM: {d.stats['density']:.3f}, {d.stats['coverage']:.3f}).")
     per = pysd_seconds_per_run(model, sample)
     print(f"Plain PySD: {sample} runs timed, {per * 1000:.0f} ms per run; scaled to each case's run count.\n")
     print(f"{'case':48s} {'runs':>8s} {'pvsd s':>9s} {'PySD s (scaled)':>16s} {'speed-up':>9s}  result")

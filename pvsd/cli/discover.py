@@ -20,18 +20,25 @@ from pvsd.cli.common import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "discover",
-        help="scenario discovery: find with PRIM the conditions under which an outcome happens",
+        help="scenario discovery: find with PRIM or CART the conditions under which an outcome happens",
         description="Run an ensemble over the uncertainties of a discovery spec (optionally under one "
         "policy scenario), mark the members where the case of interest happens (e.g. trust in 2040 "
-        "below its 2025 level) and find with PRIM the box of conditions that explains it. Writes a "
-        "report folder: report.html (peeling trajectory, box limits with quasi-p-values), "
-        "trajectory.csv, box.csv, ensemble.csv and scenarios.toml (the box as scenarios). See "
+        "below its 2025 level) and find with PRIM (or, with --algorithm cart, a classification tree) the box "
+        "of conditions that explains it. Writes a report folder: report.html (PRIM's peeling trajectory "
+        "or CART's leaves, box limits with quasi-p-values), trajectory.csv or leaves.csv, box.csv, "
+        "ensemble.csv and scenarios.toml (the box as scenarios). See "
         "models/public_value_chain_discover.toml.",
     )
     add_model_arg(p)
     p.add_argument("spec", metavar="SPEC.toml", help="discovery spec file (TOML)")
     p.add_argument("-n", "--n", type=int, metavar="N", help="ensemble size (default: the spec's, else 10000)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
+    # not --method: across pvsd's commands that names the integration method (docs/cli.md)
+    p.add_argument("--algorithm", metavar="NAME", dest="finder",
+                   help="how boxes are found: prim (default; Patient Rule Induction) or cart (a "
+                   "classification tree, scikit-learn; its case leaves are the boxes); overrides the "
+                   "spec's [settings] method")
+    p.add_argument("--max-depth", type=int, metavar="N", help="CART: depth of the tree (default: the spec's, else 4)")
     add_executor_args(p)
     add_quiet_arg(p)
     add_figure_args(p)
@@ -49,7 +56,8 @@ def handle(args: argparse.Namespace) -> int:
         check_new(args.out, args.force)
     figopts = figure_options(args)
     model = pvsd.load(args.model)
-    res = discover(model, args.spec, n=args.n, seed=args.seed, executor=executor_of(args),
+    res = discover(model, args.spec, n=args.n, seed=args.seed, method=args.finder, max_depth=args.max_depth,
+                   executor=executor_of(args),
                    progress=False if args.quiet else None)
     say(res.summary())
     out = args.out or str(default_out(f"{model.name}-discover"))
