@@ -91,6 +91,9 @@ def equation_text(e: Expr | None, ir: ModelIR, prec: int = 0) -> str:
     if isinstance(e, Ref):
         if e.name == "time":
             return "Time"
+        call = getattr(ir, "macro_calls", {}).get(e.name)
+        if call is not None:  # an inlined macro call: shown as written in the model file
+            return f"{call[0]}({', '.join(sub(names[a].expr) for a in call[1])})"
         if e.name in names:
             return names[e.name].name
         if e.name in ir.states:
