@@ -10,10 +10,14 @@ from pvsd.cli.common import (
     add_model_arg,
     add_output_args,
     add_quiet_arg,
+    add_set_arg,
     default_out,
     executor_of,
     figure_options,
+    model_with_sets,
+    record_sets,
     say,
+    scenarios_with_sets,
 )
 
 
@@ -27,10 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of conditions that explains it. Writes a report folder: report.html (PRIM's peeling trajectory "
         "or CART's leaves, box limits with quasi-p-values), trajectory.csv or leaves.csv, box.csv, "
         "ensemble.csv and scenarios.toml (the box as scenarios). See "
-        "models/public_value_chain_discover.toml.",
+        "models/public_value_chain_discover.toml. --set fixes a constant in every member of the "
+        "ensemble (on top of the spec's [policy] scenario).",
     )
     add_model_arg(p)
     p.add_argument("spec", metavar="SPEC.toml", help="discovery spec file (TOML)")
+    add_set_arg(p)
     p.add_argument("-n", "--n", type=int, metavar="N", help="ensemble size (default: the spec's, else 10000)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
     # not --method: across pvsd's commands that names the integration method (docs/cli.md)
@@ -55,13 +61,24 @@ def handle(args: argparse.Namespace) -> int:
     if args.out:
         check_new(args.out, args.force)
     figopts = figure_options(args)
-    model = pvsd.load(args.model)
+    model, sets = _with_sets(args, pvsd.load(args.model))
     res = discover(model, args.spec, n=args.n, seed=args.seed, method=args.finder, max_depth=args.max_depth,
                    executor=executor_of(args),
                    progress=False if args.quiet else None)
+    res = record_sets(res, sets)
     say(res.summary())
     out = args.out or str(default_out(f"{model.name}-discover"))
-    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment,
-                        **figopts)
+    path = write_folder(res.report(), scenarios_with_sets(res.to_scenarios_toml(), sets), out, force=args.force,
+                        fragments=args.fragment, **figopts)
     say(f"\nreport: {path.resolve()}\nscenarios: {(path.parent / 'scenarios.toml').resolve()}")
     return 0
+
+
+def _with_sets(args: argparse.Namespace, model: object) -> tuple[object, dict[str, float]]:
+    """--set for every member of the ensemble; an uncertainty of the spec cannot also be set."""
+    if not args.set:
+        return model, {}
+    from pvsd.policy.discover import DiscoverySpec
+
+    spec = DiscoverySpec.from_toml(args.spec).validate(model)  # names checked before the clash test
+    return model_with_sets(args, model, {n: "an uncertainty of the discovery spec" for n in spec.space.names})

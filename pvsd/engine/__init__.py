@@ -151,6 +151,10 @@ def engine_for(model: Any) -> Engine:
             sim = None
             items = [Unsupported("variables not in IR", ", ".join(missing[:3]))]
     eng = Engine(ir, sim, items)
+    if sim is not None:  # a time-varying DELAY N: PySD's output depends on what is saved
+        from pvsd.engine.delayn import note_output_dependence
+
+        note_output_dependence(ir, model.path.name)
     for path in getattr(ir, "external_files", ()):
         st = os.stat(path)
         eng.files[str(path)] = (st.st_size, st.st_mtime_ns, _sha256(str(path)))

@@ -628,6 +628,8 @@ class _Gen:
         self.params = static_params | dynamic_params
         self.lookup_consts: dict[str, str] = {}
         self.consts: dict[str, Any] = {}
+        # DELAY N with a time-varying delay time (pvsd.engine.delayn): name -> value rule
+        self.dn_rules: dict[str, tuple[bool, bool]] = {}
 
     # expressions -----------------------------------------------------------------
 
@@ -765,6 +767,8 @@ class _Gen:
             lines.append(f"{ind}k_{name} = _delay_order({g(a['order'])}, _dt, _dtm, {owner})")
             lines.append(f"{ind}o_{name} = k_{name}")
             lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])} * _dtm, _N), (k_{name}, 1))")
+            if name in self.dn_rules:  # the conveyor of delay times (pvsd.engine.delayn)
+                lines.append(f"{ind}T_{name} = np.tile(_full(_dtm, _N), (k_{name}, 1))")
         elif st.kind == "delay_fixed":
             # PySD's DelayFixed: a pipe of round(max(delay / TIME STEP, 1)) values
             lines.append(f"{ind}k_{name} = _fixed_order({g(a['delay_time'])}, _dt, {owner})")
@@ -798,6 +802,8 @@ class _Gen:
         last = f"float({s}[-1, 0])" if self.scalar else f"{s}[-1]"
         if st.kind == "smooth":
             return last
+        if st.kind == "delayn" and name in self.dn_rules:
+            return self._dn_value(name, last, g(a['delay_time']), initial)
         if st.kind in ("delay", "delayn"):
             return f"({last} / {g(a['delay_time'])})"
         if st.kind == "trend":
@@ -820,6 +826,12 @@ class _Gen:
         elif st.kind == "smooth":
             lines.append(f"{ind}_tg = _roll_in({s}, {g(a['input'])})")
             lines.append(f"{ind}d_{name} = (_tg - {s}) * o_{name} / {g(a['smooth_time'])}")
+        elif st.kind == "delayn" and name in self.dn_rules:
+            # PySD's DelayN.ddt: the conveyor moves, slot 0 takes the current delay time
+            lines.append(f"{ind}Tn_{name} = _roll_in(T_{name}, {g(a['delay_time'])})")
+            lines.append(f"{ind}_of = {s} / Tn_{name}")
+            lines.append(f"{ind}_if = _roll_in(_of, {g(a['input'])})")
+            lines.append(f"{ind}d_{name} = (_if - _of) * o_{name}")
         elif st.kind in ("delay", "delayn"):
             lines.append(f"{ind}_of = {s} / {g(a['delay_time'])}")
             lines.append(f"{ind}_if = _roll_in(_of, {g(a['input'])})")
@@ -848,6 +860,20 @@ class _Gen:
             lines.append(f"{ind}{s} = {mx}({s} + d_{name} * _dt, 0)")
         else:
             lines.append(f"{ind}{s} = {s} + d_{name} * _dt")
+            if name in self.dn_rules:
+                lines.append(f"{ind}T_{name} = Tn_{name}")
+
+    def _dn_value(self, name: str, last: str, delay_time: str, initial: bool) -> str:
+        """Value of a time-varying DELAY N: last stage / conveyor slot 0, as PySD reads it."""
+        old = f"T_{name}[0, 0]" if self.scalar else f"T_{name}[0]"
+        if initial:
+            return f"({last} / {old})"
+        new_saved, new_other = self.dn_rules[name]
+        pick = {True: delay_time, False: old}
+        if new_saved == new_other:
+            return f"({last} / {pick[new_other]})"
+        flag = "_sv" if self.dynamic_ctl else "_save[_i]"
+        return f"({last} / ({pick[new_saved]} if {flag} else {pick[new_other]}))"
 
     # program ----------------------------------------------------------------------
 
@@ -884,6 +910,9 @@ class _Gen:
             step_roots |= ir.states[s].deps_dynamic
             step_roots |= ir.states[s].deps_value
         static = static_names(ir, self.dynamic_params, self.static_params)
+        from pvsd.engine.delayn import value_rule, varying
+
+        self.dn_rules = {n: value_rule(ir, n, outputs, self.params) for n in varying(ir, static)}
         # overridden variables lose their own dependencies
         deps_fn = ir.value_deps
 
@@ -1116,6 +1145,8 @@ class _Gen:
             L.append(f"{ind}k1_{s} = d_{s}")
         for s in disc:
             L.append(f"{ind}k1_{s} = d_{s}")
+        for s in self.dn_rules:  # the conveyor moves once per step (stage 1)
+            L.append(f"{ind}Tn1_{s} = Tn_{s}")
         stages = (("k1", "(_dt / 2)", "_t0 + _dt / 2", "k2"),
                   ("k2", "(_dt / 2)", "_t0 + _dt / 2", "k3"),
                   ("k3", "_dt", t_end, "k4"))
@@ -1133,6 +1164,8 @@ class _Gen:
             L.append(f"{ind}d_{s} = (k1_{s} + 2.0 * k2_{s} + 2.0 * k3_{s} + k4_{s}) / 6.0")
         for s in disc:
             L.append(f"{ind}d_{s} = k1_{s}")
+        for s in self.dn_rules:
+            L.append(f"{ind}Tn_{s} = Tn1_{s}")
         L.append(f"{ind}time = _t0")
         return L
 

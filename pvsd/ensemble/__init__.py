@@ -362,6 +362,13 @@ def run_ensemble(
     elapsed = _time.perf_counter() - t_start
     violations = _merge_violations(violations)
     warn_violations(model.path.name, violations, dt, method, stacklevel=3)
+    if mode == "pysd":  # plain PySD returns the saved times only: check those, and say so
+        from pvsd.numerics.saved_ranges import check_saved
+
+        range_note = check_saved(model, np.asarray(saved, float), data, dt, method, runs=True,
+                                 stacklevel=3)
+    else:
+        range_note = "declared ranges checked at every integration step"
 
     coords: dict[str, Any] = {"run": np.arange(n), "time": np.asarray(saved, dtype=float)}
     for k, v in coord_cols.items():
@@ -384,7 +391,7 @@ def run_ensemble(
         method="ensemble", n_runs=n, sampled=list(coord_cols), outputs=outs,
         initial_time=t0, final_time=t1, time_step=dt, engine=mode, integration=method,
         fallback_reason=reason if mode == "pysd" else "", executor=executor,
-        elapsed_seconds=round(elapsed, 3),
+        elapsed_seconds=round(elapsed, 3), range_check=range_note,
     )
     ds.attrs.update(as_attrs(rec))
     ds.attrs["range_violations"] = "; ".join(str(v) for v in violations)

@@ -132,7 +132,7 @@ def write_folder(rep: Any, scenarios_text: str, folder: Any, force: bool = False
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         inner = stage / "out"
-        rep.write(inner, fragments=fragments, **write_options)
+        rep.write(inner, fragments=fragments, staged_for=final, **write_options)
         write_text(inner / "scenarios.toml", scenarios_text)
         replace_dir(inner, final, force)
     finally:

@@ -275,8 +275,12 @@ class PanelResult:
 
         return panel_report(self)
 
-    def write(self, folder: str | Path, force: bool = False) -> Path:
-        """Write report.html, every table as CSV, results.nc and report.txt (atomically)."""
+    def write(self, folder: str | Path, force: bool = False, **write_options: Any) -> Path:
+        """Write report.html, every table as CSV, results.nc and report.txt (atomically).
+
+        ``write_options`` go to :meth:`pvsd.document.Report.write` (``fragments``,
+        ``formats``, ``plotly_js``).
+        """
         import shutil
         import tempfile
 
@@ -288,7 +292,7 @@ class PanelResult:
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             tmp = stage / "out"
-            self.html_report().write(tmp)
+            self.html_report().write(tmp, staged_for=out, **write_options)
             tables = {"shared": self.shared, "estimates": self.estimates,
                       "population": self.population, "unit_stats": self.unit_stats,
                       "fitted": self.fitted, "skill": self.skill, "skill_units": self.skill_units,
