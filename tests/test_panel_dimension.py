@@ -171,3 +171,37 @@ def test_inputs_and_from_first_on_a_unit_dimension(tmp_path: Path) -> None:
     unit = np.tile(np.arange(5), 3)
     np.testing.assert_allclose(pa.predict(s, U, unit), ps.predict(s, U, unit), rtol=1e-10)
     assert pa.n_members == 3 and ps.n_members == 15
+
+
+def test_fitted_step_paths_on_a_unit_dimension_replay_as_a_scenario(tmp_path: Path) -> None:
+    """A unit-scope step year on the subscripted model: paths name each unit's element, and
+    scenarios.toml replays the fitted run of every unit in one run of the model."""
+    from pvsd.scenarios import load_scenarios
+    from pvsd.timefunc import Step
+
+    rng = np.random.default_rng(9)
+    units = ["AAA", "BBB", "CCC", "DDD"]
+    at = rng.uniform(2006, 2014, 4)
+    m = pvsd.load(SCALAR)
+    ds = m.run_ensemble(pd.DataFrame({"Growth Rate": rng.uniform(0.2, 0.5, 4),
+                                      "Initial Level": rng.uniform(0.05, 0.3, 4),
+                                      "External Push": [Step(a, 0.03, 0.0) for a in at]}),
+                        params={"Ceiling": 0.85, "Drift": 0.004}, outputs=["Level"],
+                        return_times=YEARS, final_time=2020, progress=False)
+    y = ds["Level"].values + rng.normal(0, 0.01, (4, len(YEARS)))
+    pd.DataFrame([(u, t, y[i, j]) for i, u in enumerate(units) for j, t in enumerate(YEARS)],
+                 columns=["country", "year", "value"]).to_csv(tmp_path / "panel.csv", index=False)
+    push = ('[parameters."External Push"]\npath = "step"\nfrom = 0\n'
+            'at = { scope = "unit", lower = 2002, upper = 2018 }\n'
+            'to = { scope = "shared", lower = 0, upper = 0.1 }\n')
+    r = calibrate_panel(_spec(tmp_path, ARRAYED, True, extra=push))
+    assert list(r.paths["variable"]) == [f"External Push[{u}]" for u in units]
+    out = r.write(tmp_path / "out")
+    arrayed = pvsd.load(ARRAYED)
+    sc = load_scenarios(out.parent / "scenarios.toml", model=arrayed)["fitted"]
+    run = arrayed.run(scenario=sc, return_times=YEARS, final_time=2020, time_step=0.125)
+    frame = run.to_dataframe()
+    for u in units:
+        traj = r.trajectories[r.trajectories["unit"] == u].set_index("year")["fitted"]
+        np.testing.assert_allclose(frame[f"Level[{u}]"].to_numpy(), traj.loc[YEARS].to_numpy(),
+                                   rtol=1e-9)
