@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pvsd.calibration.result import _g as _g_unit
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     import xarray as xr
@@ -20,9 +22,8 @@ __all__ = ["PanelResult"]
 
 
 def _g(v: Any, d: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.{d}g}"
+    # the single-unit formatter, at the panel tables' 4 significant digits
+    return _g_unit(v, d)
 
 
 @dataclass(frozen=True)
