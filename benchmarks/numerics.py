@@ -7,7 +7,11 @@ latency and recovery are DELAY FIXED pipelines, 1,920 steps of 1/16 day):
 * pvsd vectorised ensemble, Euler, N members (DELAY FIXED vectorised);
 * the same ensemble with RK4 (4 evaluations per step);
 and on the reference model, a vectorised ensemble with and without the every-step range
-check (``PVSD_BENCH_NO_RANGES=1`` removes the declared ranges from the IR).
+check (``PVSD_BENCH_NO_RANGES=1`` removes the declared ranges from the IR). Then, for
+``tests/models/macro_stocks.mdl`` (five macro calls, six stocks inside macros, one nested
+call) and ``tests/models/delayn_varying.mdl`` (two DELAY N with time-varying delay times, a
+DELAY FIXED), the vectorised ensemble against plain PySD one run at a time (both were on the
+per-run PySD fallback before issue 12 item 8).
 
 Usage::
 
@@ -28,6 +32,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SEIR = ROOT / "benchmarks" / "models" / "seir_delay_fixed.mdl"
+MACRO = ROOT / "tests" / "models" / "macro_stocks.mdl"
+DELAYN = ROOT / "tests" / "models" / "delayn_varying.mdl"
 
 
 def _samples(n: int, seed: int = 0) -> pd.DataFrame:
@@ -99,6 +105,45 @@ def main() -> None:
         eng.simulator._cache.clear()
     print(f"reference model ensemble N={n}: {with_ranges:.3f} s with the every-step range check, "
           f"{without:.3f} s without ({with_ranges / without:.2f}x)")
+
+    rng = np.random.default_rng(1)
+    _versus_pysd(MACRO, pd.DataFrame({"Smoothing Time": rng.uniform(1, 8, n),
+                                      "Adjustment Time": rng.uniform(2, 10, n)}),
+                 ["Capacity", "Nested", "Perceived Trend"], n_pysd)
+    _versus_pysd(DELAYN, pd.DataFrame({"Base Delay": rng.uniform(2, 7, n)}),
+                 ["In Transit", "Received", "Backlog"], n_pysd)
+
+
+def _versus_pysd(path: Path, samples: pd.DataFrame, outs: list[str], n_pysd: int) -> None:
+    """Vectorised ensemble (Euler, RK4) vs plain PySD one run at a time, on one model."""
+    import pysd
+
+    import pvsd
+    from pvsd.engine import engine_for
+
+    m = pvsd.load(path)
+    eng = engine_for(m)
+    n = len(samples)
+    print(f"\nmodel: {path.name}; vectorised: {eng.vectorized} {eng.reason}")
+    pm = pysd.load(str(m.source.py_path))
+    cols = [m._py[o] for o in outs]
+    t = time.perf_counter()
+    for i in range(n_pysd):
+        pm.run(params={m._py[k]: float(samples[k].iloc[i]) for k in samples.columns},
+               return_columns=cols, progress=False)
+    pysd_per = (time.perf_counter() - t) / n_pysd
+    m.run_ensemble(samples.head(4), outputs=outs, progress=False)  # compile + safety net
+    print(f"{'case':40s} {'runs':>7s} {'seconds':>9s} {'runs/s':>10s}")
+    print(f"{'plain PySD one by one':40s} {n_pysd:7d} {pysd_per * n_pysd:9.3f} {1 / pysd_per:10.1f}")
+    rates = {}
+    for meth in ("euler", "rk4"):
+        t = time.perf_counter()
+        ds = m.run_ensemble(samples, outputs=outs, progress=False, method=meth)
+        sec = time.perf_counter() - t
+        rates[meth] = n / sec
+        label = f"pvsd ensemble {meth} N={n} ({ds.attrs['engine']})"
+        print(f"{label:40s} {n:7d} {sec:9.3f} {n / sec:10.1f}")
+    print(f"speed-up, Euler ensemble vs PySD one by one: {rates['euler'] * pysd_per:.0f}x")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,11 @@ a technology-first strategy fails.
 
     python docs/policy_study.py [MODEL] [--out FOLDER] [--quick]
 
-MODEL defaults to the bundled reference model (public_value_chain); the script reads the spec
-files beside it (MODEL_sensitivity.toml, scenarios/MODEL.toml) and so reruns unchanged on a v2
-model that keeps the lever names. The reference model's levers cost nothing, so the budget is
-total lever effort (sum of the four pathway levers' levels, 0-1 each); a costed model would
-replace it by a constraint on its spending variable. Levers act from 2025 (a step in 2025 from the
+MODEL defaults to the bundled reference model (public_value_chain, v1); the script reads the spec
+files beside it (MODEL_sensitivity.toml, scenarios/MODEL.toml) and so reruns unchanged on a model
+that keeps v1's lever names. The v1 model's levers cost nothing, so the budget is total lever
+effort (sum of the four pathway levers' levels, 0-1 each). The v2 model has a finite budget and
+allocation levers: its study is docs/policy_study_v2.py. Levers act from 2025 (a step in 2025 from the
 model's value to the chosen level), so the past is not rewritten. Prints Markdown tables (pasted
 into models/README.md) and, with --out, writes each report folder there.
 """

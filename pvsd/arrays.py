@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,12 @@ def split_list(text: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
+@lru_cache(maxsize=4096)
+def _element_table(elems: tuple[str, ...]) -> dict[str, str]:
+    # built once per dimension: a panel on a unit dimension names thousands of element columns
+    return {normalize(e): e for e in elems}
+
+
 @dataclass(frozen=True)
 class Dims:
     """Dimensions of one variable: names (PySD order) and the elements along each."""
@@ -103,8 +110,7 @@ class Dims:
             )
         out = []
         for dim, elems, g in zip(self.dims, self.coords, given, strict=True):
-            table = {normalize(e): e for e in elems}
-            hit = table.get(normalize(g))
+            hit = _element_table(tuple(elems)).get(normalize(g))
             if hit is None:
                 raise UnknownVariableError(
                     f"{name}[{', '.join(given)}]", where=where, model=model,

@@ -10,6 +10,7 @@ report sections can share one page.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -25,13 +26,33 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from pvsd.io import check_new, replace_dir, write_csv, write_text
+from pvsd.io import atomic_write, check_new, replace_dir, write_csv, write_text
 from pvsd.provenance import markup_comment
 
-__all__ = ["PLOTLY_JS_FILE", "Report", "figure_fragment", "new_id", "plotly_js", "write_plotly_js"]
+__all__ = [
+    "ASSETS_DIR",
+    "PLOTLY_JS_FILE",
+    "PLOTLY_JS_MODES",
+    "Report",
+    "check_plotly_js_mode",
+    "figure_fragment",
+    "new_id",
+    "plotly_js",
+    "shared_plotly_js",
+    "write_page",
+    "write_plotly_js",
+]
 
-#: File name of the shared plotly.js bundle written beside the pages of a folder.
+#: File name of plotly.js inside one report's own folder (``plotly_js="folder"``).
 PLOTLY_JS_FILE = "plotly.min.js"
+#: Folder, beside the reports of a parent folder, holding the one shared plotly.js copy.
+ASSETS_DIR = "pvsd-assets"
+#: How a page gets plotly.js (one vocabulary for the CLI's ``--plotly-js`` and the API):
+#: ``shared``: one copy in ``pvsd-assets/`` of the parent folder, shared by every report in it
+#: (default for report folders); ``folder``: a copy inside the report's own folder;
+#: ``inline``: inside the page (self-contained, default for a single file); ``cdn``: loaded
+#: from cdn.plot.ly when the page is opened (smallest; needs the internet to view).
+PLOTLY_JS_MODES = ("shared", "folder", "inline", "cdn")
 
 _CSS = """
 :root { --ink:#1d2433; --muted:#5b6475; --line:#d9dde5; --accent:#0072B2; --bg:#fbfbfd; }
@@ -95,11 +116,12 @@ svg { max-width:100%; height:auto; }
 """
 
 # Any script error in the page is shown to the reader (and to tests) instead of
-# leaving a silently empty chart.
+# leaving a silently empty chart. A missing plotly.js has its own message (below).
 _ERROR_TRAP = """
 <script>
 window.pvsdErrors = window.pvsdErrors || [];
 window.addEventListener('error', function (e) {
+  if (window.pvsdChartLibMissing) { return; }  // said once, by the missing-plotly.js note
   window.pvsdErrors.push(String(e.message || e));
   document.querySelectorAll('.pvsd-js-errors').forEach(function (box) {
     box.style.display = 'block';
@@ -122,13 +144,130 @@ def _plotly_js_bundle() -> str:
     return plotly_js()
 
 
-def write_plotly_js(folder: str | Path) -> Path:
-    """Write the shared ``plotly.min.js`` into ``folder`` unless an identical copy is there."""
-    path = Path(folder) / PLOTLY_JS_FILE
-    js = plotly_js()
-    if not (path.is_file() and path.stat().st_size == len(js.encode())):
-        write_text(path, js)
+@lru_cache(maxsize=1)
+def _bundle_bytes() -> bytes:
+    return plotly_js().encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _bundle_sha256() -> str:
+    return hashlib.sha256(_bundle_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def plotly_js_version() -> str:
+    """The version of the plotly.js bundle that ships with the plotly package."""
+    from plotly.offline import get_plotlyjs_version
+
+    return str(get_plotlyjs_version())
+
+
+def shared_plotly_js_name() -> str:
+    """File name of the shared copy in ``pvsd-assets/``: ``plotly-VERSION.min.js``."""
+    return f"plotly-{plotly_js_version()}.min.js"
+
+
+def check_plotly_js_mode(mode: str | None, default: str = "shared", where: str = "plotly_js") -> str:
+    """``mode`` checked against :data:`PLOTLY_JS_MODES` (None: ``default``)."""
+    if mode is None:
+        return default
+    if mode not in PLOTLY_JS_MODES:
+        from pvsd.errors import ParameterError
+
+        raise ParameterError(f"{where}: {mode!r} is not a way to load plotly.js; choose one of "
+                             f"{', '.join(PLOTLY_JS_MODES)} (shared: one copy beside the reports of a "
+                             "folder; folder: one per report folder; inline: self-contained page; "
+                             "cdn: loaded from the internet).")
+    return mode
+
+
+def write_plotly_js(folder: str | Path, name: str = PLOTLY_JS_FILE) -> Path:
+    """Write plotly.js as ``folder/name``, once: a copy that is there already is kept.
+
+    The copy there is checked by content (SHA-256) and never replaced: if it is not
+    the bundle of this plotly version, :class:`~pvsd.errors.OutputExistsError` says
+    so (delete it and pvsd writes it again). Two pvsd commands writing it at the same
+    time both succeed (the file is placed without replacing, then checked).
+    """
+    from pvsd.errors import OutputExistsError
+
+    path = Path(folder) / name
+    if not path.exists():
+        try:
+            with atomic_write(path, "wb", force=False) as fh:
+                fh.write(_bundle_bytes())
+        except OutputExistsError:
+            pass  # another pvsd command placed it meanwhile: checked below like any copy
+    try:
+        same = path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == _bundle_sha256()
+    except OSError:
+        same = False
+    if not same:
+        raise OutputExistsError(
+            f"{str(path)!r} exists but is not the plotly.js {plotly_js_version()} bundle pvsd ships "
+            "(its content differs); pvsd does not replace it. Delete it (pvsd writes it again with "
+            "the next report), or write the report with --plotly-js inline (plotly_js=\"inline\") "
+            "for a self-contained page."
+        )
     return path
+
+
+def shared_plotly_js(parent: str | Path) -> Path:
+    """The one plotly.js copy shared by every report in ``parent``: written once into
+    ``parent/pvsd-assets/plotly-VERSION.min.js`` (see :func:`write_plotly_js`)."""
+    return write_plotly_js(Path(parent) / ASSETS_DIR, shared_plotly_js_name())
+
+
+def _plotly_src(mode: str, single_file: bool) -> str:
+    """How a page refers to plotly.js: relative to the page (``single_file``: a page
+    directly in the parent folder; else a page inside a report folder of it)."""
+    if mode == "cdn":
+        return f"https://cdn.plot.ly/plotly-{plotly_js_version()}.min.js"
+    if mode == "folder":
+        return PLOTLY_JS_FILE
+    return ("" if single_file else "../") + f"{ASSETS_DIR}/{shared_plotly_js_name()}"
+
+
+def _missing_plotly_html(mode: str, src: str, box_id: str) -> str:
+    """A visible message, shown by the page itself when plotly.js did not load."""
+    if mode == "cdn":
+        where = (f"from {src} (the page was written with --plotly-js cdn, which needs an internet "
+                 "connection to view)")
+        fix = ("Connect to the internet, or write the report again with --plotly-js shared or "
+               "--plotly-js inline (Python: plotly_js=\"inline\") to view it offline.")
+    elif mode == "folder":
+        where = f"from {src}, a file that belongs in the same folder as this page"
+        fix = (f"Keep {PLOTLY_JS_FILE} beside this page (copy the whole report folder), or write the "
+               "report again with --plotly-js inline (Python: plotly_js=\"inline\") for a "
+               "self-contained file.")
+    else:
+        up = src.startswith("../")
+        where = (f"from {src}, the {ASSETS_DIR} folder "
+                 + ("beside this report's folder" if up else "beside this page")
+                 + " (one copy shared by every pvsd report written into the same folder)")
+        fix = (f"Copy the {ASSETS_DIR} folder along with the report "
+               + ("(keep it next to the report's folder)" if up else "(keep it next to the page)")
+               + ", or write the report again with --plotly-js inline (Python: plotly_js=\"inline\") "
+               "for a self-contained file, or --plotly-js folder for a report folder with its own copy.")
+    msg = f"The charts of this page cannot be drawn: plotly.js did not load {where}. {fix}"
+    return (f'<div id="{box_id}" class="notice pvsd-plotly-missing" role="alert" style="display:none">'
+            f"<strong>Charts missing.</strong> {html.escape(msg)}</div>")
+
+
+# Run at the end of the body: show the message and mark every empty chart.
+_MISSING_CHECK = """<script>
+(function () {
+  if (typeof Plotly !== 'undefined') { return; }
+  var box = document.getElementById('%s');
+  if (box) { box.style.display = 'block'; }
+  document.querySelectorAll('.plotly-graph-div').forEach(function (div) {
+    div.style.height = 'auto';
+    if (div.parentElement) { div.parentElement.style.height = 'auto'; }
+    div.innerHTML = '<div class="notice">Chart not drawn: plotly.js is missing (see the message at ' +
+      'the top of the page).</div>';
+  });
+})();
+</script>"""
 
 
 def _slug(text: str) -> str:
@@ -360,22 +499,41 @@ class Report:
         head = f'<p class="headline">{html.escape(self.headline)}</p>' if self.headline else ""
         return f'<div class="pvsd-report" id="{self.element_id("report")}">{head}{"".join(body)}</div>'
 
-    def render(self, plotly_js: str = "inline") -> str:
-        """The whole page as one string, no network needed.
+    def render(self, plotly_js: str = "inline", plotly_src: str | None = None) -> str:
+        """The whole page as one string.
 
         Parameters
         ----------
         plotly_js
-            ``"inline"``: plotly.js inside the page (self-contained, about 4.7 MB);
-            ``"shared"``: ``<script src="plotly.min.js">`` (write it beside the page,
-            e.g. with :func:`write_plotly_js`).
+            How the page loads plotly.js (:data:`PLOTLY_JS_MODES`): ``"inline"``
+            (inside the page: self-contained, about 4.7 MB), ``"shared"``
+            (``../pvsd-assets/plotly-VERSION.min.js``: the copy shared by the report
+            folders of one parent folder, see :func:`shared_plotly_js`), ``"folder"``
+            (``plotly.min.js`` beside the page, see :func:`write_plotly_js`) or
+            ``"cdn"`` (cdn.plot.ly; needs the internet to view). A page without
+            plotly figures loads no plotly.js at all.
+        plotly_src
+            The script's address relative to the page, where it is not the mode's default
+            (e.g. ``pvsd-assets/...`` for a page directly in the parent folder).
+
+        If plotly.js does not load (a shared copy left behind, no internet for
+        ``cdn``), the page says so at the top, naming where it expected the file
+        and how to fix it, and every chart says it was not drawn.
         """
-        if plotly_js not in ("inline", "shared"):
-            raise ValueError(f"plotly_js must be 'inline' or 'shared', got {plotly_js!r}")
+        mode = check_plotly_js_mode(plotly_js, where="render(plotly_js=...)")
         nav, body = self.body_html()
         version = self.provenance.get("pvsd_version", "")
-        script = (f'<script type="text/javascript">{_plotly_js_bundle()}</script>' if plotly_js == "inline"
-                  else f'<script src="{PLOTLY_JS_FILE}" charset="utf-8"></script>')
+        needs = bool(self.figures())
+        script = missing = check = ""
+        if needs and mode == "inline":
+            script = f'<script type="text/javascript">{_plotly_js_bundle()}</script>'
+        elif needs:
+            src = plotly_src or _plotly_src(mode, single_file=False)
+            box = self.element_id("plotly-missing")
+            script = (f'<script src="{html.escape(src)}" charset="utf-8"></script>'
+                      "<script>window.pvsdChartLibMissing = typeof Plotly === 'undefined';</script>")
+            missing = _missing_plotly_html(mode, src, box)
+            check = _MISSING_CHECK % box
         head = f'<p class="headline">{html.escape(self.headline)}</p>' if self.headline else ""
         return (
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -386,35 +544,48 @@ class Report:
             f'<header><div class="wrap"><h1>{html.escape(self.title)}</h1>'
             f"<p>{html.escape(self.subtitle)}</p></div></header>"
             f'<nav aria-label="Sections"><div class="wrap">{"".join(nav)}</div></nav>'
-            f'<main><div id="{self.element_id("js-errors")}" class="notice pvsd-js-errors" role="alert"></div>'
-            f'{head}{"".join(body)}</main>'
-            f"<footer>Made with pvsd {html.escape(str(version))}.</footer></body></html>\n"
+            f'<main>{missing}<div id="{self.element_id("js-errors")}" class="notice pvsd-js-errors" '
+            f'role="alert"></div>{head}{"".join(body)}</main>'
+            f"<footer>Made with pvsd {html.escape(str(version))}.</footer>{check}</body></html>\n"
         )
 
     def write(self, folder: str | Path, force: bool = False, fragments: bool = False,
               filename: str = "report.html", formats: Sequence[str] = (),
-              plotly_js: str | None = None) -> Path:
+              plotly_js: str | None = None, staged_for: str | Path | None = None) -> Path:
         """Write the report folder atomically and return the HTML file's path.
 
-        The folder holds ``report.html``, ``plotly.min.js`` (shared by every page of
-        the folder; ``plotly_js="inline"`` puts it inside the page instead),
-        ``series.csv`` (every plotted series, long format), one tidy CSV per named
-        table, ``provenance.json`` (the provenance of every file, so the CSVs open
-        cleanly in a spreadsheet), with ``fragments`` a ``figures/`` folder with one
-        embeddable HTML fragment per figure, and with ``formats`` (png, svg, pdf)
-        every figure as a static image in ``figures/``.
+        The folder holds ``report.html``, ``series.csv`` (every plotted series, long
+        format), one tidy CSV per named table, ``provenance.json`` (the provenance of
+        every file, so the CSVs open cleanly in a spreadsheet), with ``fragments`` a
+        ``figures/`` folder with one embeddable HTML fragment per figure, and with
+        ``formats`` (png, svg, pdf) every figure as a static image in ``figures/``.
+
+        Parameters
+        ----------
+        plotly_js
+            How the page loads plotly.js (:data:`PLOTLY_JS_MODES`); default
+            ``"shared"``: one copy in ``pvsd-assets/`` of the folder's parent, written
+            once and shared by every report folder there (each extra report costs
+            kilobytes, not 4.7 MB). ``"folder"``: ``plotly.min.js`` inside this
+            folder (the folder alone is complete); ``"inline"``: inside the page;
+            ``"cdn"``: from cdn.plot.ly.
+        staged_for
+            Where ``folder`` will end up, when the caller writes it into a staging
+            place first and moves it there itself (the shared copy goes beside that).
         """
         from pvsd.figures import check_formats, save_figures
 
         fmts = check_formats(formats)
-        mode = plotly_js or "shared"
+        mode = check_plotly_js_mode(plotly_js, where="write(plotly_js=...)")
         final = Path(folder)
+        home = Path(staged_for) if staged_for is not None else final
         check_new(final, force)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
         try:
+            needs = bool(self.figures())
             write_text(tmp / filename, self.render(plotly_js=mode))
-            if mode == "shared":
+            if needs and mode == "folder":
                 write_plotly_js(tmp)
             write_csv(tmp / "series.csv", self.series(), index=False)
             for name, frame in self._tables.items():
@@ -430,20 +601,44 @@ class Report:
                 for f in self.figures():
                     write_text(
                         figdir / f"{f.name}.html",
-                        f"<!-- pvsd figure '{f.name}'. Load plotly.js once in your page: "
-                        f'<script src="{PLOTLY_JS_FILE}"></script> (a copy is in the report folder, '
-                        "or use plotly.offline.get_plotlyjs()). Its element id is unique, so any "
+                        f"<!-- pvsd figure '{f.name}'. Load plotly.js once in your page, e.g. "
+                        f'<script src="{ASSETS_DIR}/{shared_plotly_js_name()}"></script> (the copy '
+                        "pvsd writes beside report folders with --plotly-js shared), or use "
+                        "plotly.offline.get_plotlyjs(). Its element id is unique, so any "
                         "number of pvsd fragments can share one page. -->\n"
                         + markup_comment({**self.provenance, "figure": f.name}) + "\n"
                         + figure_fragment(f.fig, f.name) + "\n",
                     )
             if fmts:
                 save_figures({f.name: f.fig for f in self.figures()}, fmts, tmp / "figures")
+            if needs and mode == "shared":  # before the folder appears, so it never lacks it
+                shared_plotly_js(home.resolve().parent)
             replace_dir(tmp, final, force)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final / filename
+
+
+def write_page(path: str | Path, report: Report, plotly_js: str | None = None,
+               force: bool = False) -> Path:
+    """Write ``report`` as one HTML file ``path`` (not a folder).
+
+    ``plotly_js`` as in :meth:`Report.render`, default ``"inline"`` (a single file is
+    self-contained). ``"shared"`` puts the copy into ``pvsd-assets/`` beside the file,
+    the same copy the report folders of that folder share; ``"folder"`` writes
+    ``plotly.min.js`` beside the file.
+    """
+    mode = check_plotly_js_mode(plotly_js, default="inline", where="plotly_js")
+    target = Path(path)
+    check_new(target, force)
+    text = report.render(plotly_js=mode, plotly_src=_plotly_src(mode, single_file=True))
+    if report.figures():
+        if mode == "shared":
+            shared_plotly_js(target.resolve().parent)
+        elif mode == "folder":
+            write_plotly_js(target.resolve().parent)
+    return write_text(target, text, force=force)
 
 
 def kv_table(pairs: Sequence[tuple[str, Any]]) -> str:

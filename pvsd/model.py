@@ -409,6 +409,8 @@ class Model:
                 items.append(self.check_param(name, value, where=f"scenario {scenario.name!r}"))
         for name, value in (params or {}).items():
             items.append(self.check_param(name, value))
+        for name, value in getattr(self, "_fixed", {}).items():  # pvsd.overrides.fix_constants
+            items.append(self.check_param(name, value, where="--set"))
         # element settings ("Pop[Town A]") join their variable's full array
         return _arr.merge(self, items)
 
@@ -548,6 +550,7 @@ class Model:
         rseed = run_seed(self, seed)  # None unless the model draws random numbers
         with seeded(rseed):
             dyn = dynamic_run(self, merged, given, return_times, cols, method)
+        extra_prov: dict[str, Any] = {}
         if dyn is not None:
             frame, (t0, t1, dt) = dyn
         else:
@@ -566,13 +569,19 @@ class Model:
             if frame is None:
                 with seeded(rseed):
                     frame = self._simulate_pysd(merged, t0, t1, dt, times, cols)
+                from pvsd.numerics.saved_ranges import check_saved
+
+                # PySD returns the saved times only: check those, and say so
+                extra_prov["range_check"] = check_saved(
+                    self, frame.index.to_numpy(float), {c: frame[c].to_numpy(float)
+                                                        for c in frame.columns}, dt, method)
         described = {k: (v if isinstance(v, float) else _describe(v)) for k, v in merged.items()}
         by_var = self.units  # a property that builds a dict: once per run, not per column
         units = {c: by_var.get(split_label(c)[0], "") for c in frame.columns}
         scen_name = scenario.name if scenario is not None else None
         prov = provenance(
             self.path, self.sha256, described, scenario=scen_name, seed=rseed,
-            initial_time=t0, final_time=t1, time_step=dt, integration=method,
+            initial_time=t0, final_time=t1, time_step=dt, integration=method, **extra_prov,
         )
         return RunResult(
             data=frame,

@@ -17,7 +17,8 @@ import numpy as np
 from pvsd.errors import EquationOverrideWarning, IneffectiveSettingWarning
 from pvsd.timefunc import PiecewiseLinear
 
-__all__ = ["range_note", "warn_equation_override", "warn_ineffective_levers", "widen_ranges"]
+__all__ = ["fix_constants", "range_note", "warn_equation_override", "warn_ineffective_levers",
+           "widen_ranges"]
 
 
 def warn_equation_override(canonical: str, kind: str, where: str) -> None:
@@ -98,3 +99,27 @@ def range_note(model: Any, ranges: Mapping[str, tuple[float | None, float | None
         parts.append(f"{name} [{lo:g}, {hi:g}] (model declares [{dlo:g}, {dhi:g}])".replace("nan", "none"))
     return ("The spec's explicit bounds go beyond the ranges the model file declares for: "
             + "; ".join(parts) + ". Those ranges were widened for this study only.")
+
+
+def fix_constants(model: Any, sets: Mapping[str, float], where: str = "--set") -> Any:
+    """A copy of ``model`` whose every run holds some constants at given values.
+
+    This is ``--set`` for commands whose runs happen deep inside an analysis (policy
+    search, scenario discovery): every :meth:`~pvsd.Model.run`, ensemble and loop
+    analysis of the copy applies ``sets`` on top of its scenario and ``params``
+    (``--set`` over all). Values sampled per member of an ensemble still win, so a
+    caller refuses names it also samples. The values are checked (names resolved,
+    declared ranges) here, before anything runs, and recorded in every run's
+    provenance like any other setting. ``model`` itself is unchanged.
+    """
+    import copy
+
+    if not sets:
+        return model
+    fixed = dict(getattr(model, "_fixed", {}))
+    for name, value in sets.items():
+        canonical, _ = model.check_param(name, value, where=where)
+        fixed[canonical] = value
+    out = copy.copy(model)
+    out._fixed = fixed
+    return out

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from pvsd.errors import ParameterError
 
-__all__ = ["PiecewiseLinear", "Ramp", "Step", "Table", "TimeFunction"]
+__all__ = ["MemberPiecewise", "PiecewiseLinear", "Ramp", "Step", "Table", "TimeFunction"]
 
 # Width of the jump of a step, relative to the magnitude of its time; small enough
 # that no time step a model uses can fall inside it.
@@ -45,6 +46,59 @@ class PiecewiseLinear:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The points as two float arrays."""
         return np.asarray(self.x, float), np.asarray(self.y, float)
+
+
+@dataclass(frozen=True, eq=False)
+class MemberPiecewise:
+    """One piecewise-linear function of time per ensemble member.
+
+    ``x`` has shape ``(n, K)``, ``y`` ``(n, K)`` (or ``(n, K, *shape)`` for an
+    arrayed constant); member ``i`` uses its first ``k[i]`` points, the rest
+    repeat its last point (which ``numpy.interp`` evaluates the same). Indexing
+    with an integer gives that member's :class:`PiecewiseLinear` (or
+    :class:`pvsd.arrays.ArrayPiecewise`), with a slice or an index array those members.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    k: np.ndarray
+
+    @classmethod
+    def stack(cls, points: Sequence[tuple[np.ndarray, np.ndarray]],
+              index: Sequence[int] | np.ndarray | None = None) -> MemberPiecewise:
+        """Stack ``(x, y)`` point sets; ``index`` picks one set per member (default: each once)."""
+        if not points:
+            raise ParameterError("no time functions to stack")
+        kk = np.array([len(x) for x, _ in points], dtype=int)
+        K = int(kk.max())
+        tail = np.shape(points[0][1])[1:]
+        X = np.empty((len(points), K))
+        Y = np.empty((len(points), K, *tail))
+        for j, (x, y) in enumerate(points):
+            x = np.asarray(x, float)
+            y = np.asarray(y, float)
+            if y.shape[1:] != tail:
+                raise ParameterError("time functions of one column must all have the same shape")
+            X[j, : len(x)] = x
+            X[j, len(x):] = x[-1]
+            Y[j, : len(x)] = y
+            Y[j, len(x):] = y[-1]
+        idx = np.arange(len(points)) if index is None else np.asarray(index, dtype=int)
+        return cls(X[idx], Y[idx], kk[idx])
+
+    def __len__(self) -> int:
+        return len(self.k)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, (slice, np.ndarray, list)):  # a subset of members
+            return MemberPiecewise(self.x[i], self.y[i], self.k[i])
+        k = int(self.k[i])
+        x = self.x[i, :k]
+        if self.y.ndim > 2:
+            from pvsd.arrays import ArrayPiecewise
+
+            return ArrayPiecewise(tuple(map(float, x)), np.array(self.y[i, :k]))
+        return PiecewiseLinear(tuple(map(float, x)), tuple(map(float, self.y[i, :k])))
 
 
 class TimeFunction:

@@ -275,8 +275,8 @@ def test_cli_writes_a_self_contained_report(tmp_path: Path) -> None:
     from htmlcheck import repeated_ids
 
     assert repeated_ids(page) == []
-    # plotly.js beside the page (shared by the folder's pages), no network
-    assert '<script src="plotly.min.js"' in page and (out / "plotly.min.js").is_file()
+    # plotly.js in pvsd-assets/ beside the report folder (shared by every report there), no network
+    assert '<script src="../pvsd-assets/plotly-' in page and list((tmp_path / "pvsd-assets").glob("plotly-*.min.js"))
     assert "<script src=\"http" not in page
     loops_csv = (out / "loops.csv").read_text(encoding="utf-8")
     assert "Population → Births → Population" in loops_csv

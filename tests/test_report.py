@@ -57,8 +57,11 @@ def test_report_folder_contents(report_dir, teacup):
     assert key["value"].dtype.kind == "f" and set(key["units"]) == {"Degrees Fahrenheit", "Degrees Fahrenheit/Minute"}
     row = key[(key["scenario"] == "cold") & (key["variable"] == "Teacup Temperature") & (key["year"] == 30)]
     assert row["value"].iloc[0] == pytest.approx(expected.loc[30])
-    assert (out / "plotly.min.js").stat().st_size > 1_000_000  # shared by the folder's pages
-    assert '<script src="plotly.min.js"' in html and (out / "report.html").stat().st_size < 1_000_000
+    from pvsd.document import shared_plotly_js_name
+
+    shared = out.parent / "pvsd-assets" / shared_plotly_js_name()  # one copy for every report beside
+    assert shared.stat().st_size > 1_000_000 and not (out / "plotly.min.js").exists()
+    assert f'<script src="../pvsd-assets/{shared.name}"' in html and (out / "report.html").stat().st_size < 1_000_000
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["model_sha256"] == teacup.sha256 and "series.csv" in prov["files"]
     frag = (out / "figures" / "trajectories.html").read_text()
@@ -95,4 +98,94 @@ def test_report_draws_in_chromium(report_dir):
     assert n_lines == 6  # 3 runs x 2 panels
     assert n_bars == 2
     assert js_errors == [] and seen["page_errors"] == [] and seen["console_errors"] == []
+    assert all(u.startswith(("file://", "data:", "about:")) for u in seen["requests"]), seen["requests"]
+
+
+def _shared_copies(parent):
+    return sorted(p.name for p in (parent / "pvsd-assets").iterdir())
+
+
+def test_report_folders_share_one_plotly_js(report_dir, teacup, tmp_path):
+    """Report folders written into one parent share one plotly.js; each costs far under 1 MB."""
+    from pvsd.document import shared_plotly_js_name
+
+    _, comparison = report_dir
+    rep = scenario_report(comparison, teacup)
+    for name in ("a", "b", "c"):
+        rep.write(tmp_path / name)
+    assert _shared_copies(tmp_path) == [shared_plotly_js_name()]
+    for name in ("b", "c"):  # every extra report: its own folder only
+        assert sum(f.stat().st_size for f in (tmp_path / name).rglob("*")) < 1_000_000
+    # the copy there is reused, never replaced; a copy that is not plotly.js is refused, loudly
+    shared = tmp_path / "pvsd-assets" / shared_plotly_js_name()
+    shared.write_text("not plotly")
+    with pytest.raises(pvsd.OutputExistsError, match=r"not the plotly\.js"):
+        rep.write(tmp_path / "d")
+    assert not (tmp_path / "d").exists() and shared.read_text() == "not plotly"
+    # the other modes
+    rep.write(tmp_path / "own", plotly_js="folder")
+    assert (tmp_path / "own" / "plotly.min.js").stat().st_size > 1_000_000
+    rep.write(tmp_path / "inl", plotly_js="inline")
+    assert not (tmp_path / "inl" / "plotly.min.js").exists()
+    assert (tmp_path / "inl" / "report.html").stat().st_size > 1_000_000
+    rep.write(tmp_path / "cdn", plotly_js="cdn")
+    assert 'src="https://cdn.plot.ly/plotly-' in (tmp_path / "cdn" / "report.html").read_text()
+    with pytest.raises(pvsd.PvsdError, match="shared, folder, inline, cdn"):
+        rep.write(tmp_path / "bad", plotly_js="external")
+
+
+@pytest.mark.browser
+def test_two_report_folders_share_one_copy_in_chromium(teacup, tmp_path):
+    """Two report folders and a chart page in one parent folder, one plotly.js: each page
+    draws its own data; a report moved away from the copy says so instead of going blank."""
+    import shutil
+
+    from browser import browser_page
+
+    from pvsd.cli import main
+
+    scen = tmp_path / "s.toml"
+    scen.write_text(SCEN)
+    parent = tmp_path / "docs"
+    assert main(["report", str(teacup.path), "--scenarios", str(scen), "-q", "-o", str(parent / "one")]) == 0
+    assert main(["report", str(teacup.path), "--scenarios", str(scen), "-q", "-o", str(parent / "two"),
+                 "--set", "Room Temperature=40"]) == 0
+    assert main(["run", str(teacup.path), "--plot", str(parent / "run.html"), "--plotly-js", "shared"]) == 0
+    assert _shared_copies(parent) == [next((parent / "pvsd-assets").iterdir()).name]  # one copy
+    # --set over all: both scenarios' Room Temperature settings are replaced, and the headline says so
+    assert "no scenario changes" in (parent / "two" / "report.html").read_text(encoding="utf-8")
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(parent / "two", moved / "two")
+
+    def draw(page, path, shot):
+        page.goto(path.as_uri())
+        page.wait_for_function("window.Plotly === undefined || document.querySelectorAll("
+                               "'.js-plotly-plot .main-svg').length > 0", timeout=15000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(tmp_path / shot), full_page=True)
+        return page.evaluate("""() => ({
+            plots: Array.from(document.querySelectorAll('.js-plotly-plot'))
+                   .filter(d => d.querySelector('.main-svg')).length,
+            last: Array.from(document.querySelectorAll('.js-plotly-plot')).map(d =>
+                  d._fullData.map(t => [t.name, Number(t.y[t.y.length - 1])])),
+            missing: Array.from(document.querySelectorAll('.pvsd-plotly-missing'))
+                     .filter(b => b.offsetParent !== null).map(b => b.textContent),
+            errors: window.pvsdErrors})""")
+
+    with browser_page() as (page, seen):
+        one = draw(page, parent / "one" / "report.html", "one.png")
+        two = draw(page, parent / "two" / "report.html", "two.png")
+        run = draw(page, parent / "run.html", "run.png")
+        gone = draw(page, moved / "two" / "report.html", "moved.png")
+        drawn = page.locator(".plotly-graph-div").first.inner_text()
+    for res in (one, two, run):
+        assert res["plots"] >= 1 and res["missing"] == [] and res["errors"] == []
+    assert one["plots"] == two["plots"] == 2
+    # the second report draws its own data: the baseline cools towards 40 F, not 70 F
+    (name1, base_one), (name2, base_two) = one["last"][0][0], two["last"][0][0]
+    assert name1 == name2 == "Baseline" and 70 < base_one < 90 and 40 < base_two < 60
+    assert gone["plots"] == 0 and len(gone["missing"]) == 1 and gone["errors"] == []  # one clear note
+    msg = gone["missing"][0]
+    assert "../pvsd-assets/plotly-" in msg and "--plotly-js inline" in msg and "pvsd-assets folder" in msg
+    assert "plotly.js is missing" in drawn
     assert all(u.startswith(("file://", "data:", "about:")) for u in seen["requests"]), seen["requests"]

@@ -6,8 +6,19 @@ import argparse
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from pvsd.cli.common import add_quiet_arg, default_out, say, split_names
+from pvsd.cli.common import (
+    add_figure_args,
+    add_quiet_arg,
+    add_set_arg,
+    default_out,
+    figure_options,
+    model_with_sets,
+    record_sets,
+    say,
+    split_names,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,11 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "calibrate",
         help="fit a model's constants to indicator data (report + fitted scenario)",
         description="Fit the parameters named in a calibration spec (TOML) to its data series and "
-        "write a folder with report.html (self-contained: fit statistics in and out of sample, data "
+        "write a folder with report.html (opens offline: fit statistics in and out of sample, data "
         "vs fit with bands, estimates with standard errors and intervals, diagnostics), "
         "fitted_parameters.toml (a scenario file: run it with `pvsd run MODEL --scenarios ... "
         "--scenario calibrated`), fitted_parameters.csv and CSVs of every table. Nothing is "
-        "written unless the whole calibration succeeds.",
+        "written unless the whole calibration succeeds. --set holds a constant the spec does not "
+        "fit at a value in every run (it is then listed with the fixed constants and written into "
+        "fitted_parameters.toml).",
     )
     p.add_argument("spec", metavar="SPEC", help="calibration spec file (TOML), e.g. "
                    "calibration/us_reference.toml")
@@ -46,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="panel specs: hold out each unit's last N waves (overrides [panel] holdout)")
     p.add_argument("--forecast", type=float, nargs="+", metavar="YEAR",
                    help="panel specs: also forecast these years (forecast.csv)")
+    add_set_arg(p)
+    add_figure_args(p)
     add_quiet_arg(p)
     p.set_defaults(func=handle)
 
@@ -62,13 +77,15 @@ def handle(args: argparse.Namespace) -> int:
 
         raise SpecError(f"{args.spec}: --holdout and --forecast apply to panel specs (with a "
                         "[panel] table); for a single-unit spec set holdout_period in [calibration].")
+    import dataclasses
+
     spec = load_spec(args.spec)
     if getattr(args, "method", None):
-        import dataclasses
-
         spec = dataclasses.replace(spec, method=args.method)  # validated by the spec
     out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
     check_new(out, args.force)
+    figopts = figure_options(args)
+    model, sets = _model_with_sets(args, spec)
     mcmc: bool | dict | None = args.mcmc
     if args.steps is not None:
         mcmc = {"steps": args.steps, "enabled": True if args.mcmc is None else bool(args.mcmc)}
@@ -77,15 +94,17 @@ def handle(args: argparse.Namespace) -> int:
     if prof:
         profile = True if [x.lower() for x in prof] == ["all"] else prof
     say(f"calibrating {spec.model} against {len(spec.series)} series ({args.spec})")
-    result = calibrate(spec, mcmc=mcmc, profile=profile, seed=args.seed,
+    result = calibrate(spec, model=model, mcmc=mcmc, profile=profile, seed=args.seed,
                        progress=False if args.quiet else None, log=lambda m: say(f"  {m} ..."))
+    if sets:  # held fixed during the fit: listed, and written into fitted_parameters.toml
+        result = record_sets(dataclasses.replace(result, fixed={**dict(result.fixed), **sets}), sets)
     say(result.report())
     rep = result.html_report()
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         folder = stage / "out"
-        rep.write(folder)
+        rep.write(folder, fragments=args.fragment, staged_for=out, **figopts)
         write_text(folder / "fitted_parameters.toml", result.scenario_toml(args.scenario_name))
         result.save_parameters(folder / "fitted_parameters.csv", force=True)
         write_text(folder / "report.txt", result.report() + "\n\n" + _provenance_text(result.provenance))
@@ -113,19 +132,38 @@ def _handle_panel(args: argparse.Namespace) -> int:
         spec = spec.with_options(method=_method(args.method, "--method"))
     out = Path(args.out) if args.out else default_out(f"calibration-{Path(args.spec).stem}")
     check_new(out, args.force)
+    figopts = figure_options(args)
+    model, sets = _model_with_sets(args, spec)
     post: bool | dict | None = args.mcmc
     if args.steps is not None:
         post = {"iterations": args.steps, "enabled": True if args.mcmc is None else bool(args.mcmc)}
     t0 = time.perf_counter()
     say(f"panel calibration of {spec.model} ({args.spec})")
     log = (lambda m: None) if args.quiet else (lambda m: say(f"  [{time.perf_counter() - t0:6.1f} s] {m}"))
-    result = calibrate_panel(spec, posterior=post, holdout=args.holdout, forecast=args.forecast,
-                             log=log)
+    result = record_sets(calibrate_panel(spec, model, posterior=post, holdout=args.holdout,
+                                         forecast=args.forecast, log=log), sets)
     say(result.report())
-    path = result.write(out, force=args.force)
+    path = result.write(out, force=args.force, fragments=args.fragment, **figopts)
     say(f"report written: {path.resolve()}")
     say(f"tables: {out.resolve()}/*.csv (forecast.csv, estimates.csv, skill.csv ...) and results.nc")
     return 0
+
+
+def _model_with_sets(args: argparse.Namespace, spec: Any) -> tuple[Any, dict[str, float]]:
+    """The spec's model, with ``--set`` applied to every run of the fit (None: not loaded)."""
+    if not args.set:
+        return None, {}
+    import pvsd
+
+    model = pvsd.load(spec.model)
+    if hasattr(spec, "parameter_space"):
+        taken = {p.name: "a parameter the spec fits" for p in spec.parameter_space(model).varied}
+    else:  # a panel spec: fitted, or set per unit from data
+        taken = {model.resolve(p.name, where=f"{spec.where} [parameters]"): "a parameter the spec fits "
+                 "(or sets per unit)" for p in spec.parameters}
+        taken.update({model.resolve(i.variable, where=f"{spec.where} [inputs]"): "an input the spec "
+                      "sets per unit from data" for i in spec.inputs})
+    return model_with_sets(args, model, taken)
 
 
 def _provenance_text(record: dict) -> str:

@@ -32,8 +32,11 @@ and the ``add_*`` helpers below; an option that means something else gets anothe
 ``--fragment``             also write one embeddable HTML fragment per figure
 ``--format FMT``           also write every figure as static images: png, svg, pdf
                            (comma-separated or repeated)
-``--plotly-js MODE``       ``shared`` (one plotly.min.js beside the pages of a folder, default
-                           for folders) or ``inline`` (self-contained, default for one file)
+``--plotly-js MODE``       how pages load plotly.js: ``shared`` (one copy in ``pvsd-assets/``
+                           beside the report folders of a parent folder, shared by all; default
+                           for report folders), ``folder`` (a copy inside each report folder),
+                           ``inline`` (self-contained page; default for a single file) or
+                           ``cdn`` (from cdn.plot.ly; needs the internet to view)
 ``-q/--quiet``             no progress bars and only the essential messages
 =========================  ==================================================================
 
@@ -66,8 +69,11 @@ __all__ = [
     "base_scenario",
     "default_out",
     "figure_options",
+    "model_with_sets",
     "parse_sets",
+    "record_sets",
     "say",
+    "scenarios_with_sets",
     "split_names",
     "time_kwargs",
 ]
@@ -103,8 +109,8 @@ def add_time_args(p: argparse.ArgumentParser, saveper: bool = True, method: bool
 def add_set_arg(p: argparse.ArgumentParser) -> None:
     """--set NAME=VALUE (repeatable), for every command that runs a model."""
     p.add_argument("--set", action="append", metavar="NAME=VALUE", dest="set",
-                   help="override a constant (repeatable; quote names with spaces); applied on top of "
-                   "any scenario, to the baseline and every scenario")
+                   help="override a constant in every run of the command (repeatable; quote names with "
+                   "spaces); applied on top of any scenario, to the baseline and every scenario")
 
 
 def add_scenario_args(p: argparse.ArgumentParser, several: bool = False, default_help: str = "",
@@ -143,17 +149,23 @@ def add_figure_args(p: argparse.ArgumentParser, folder: bool = True) -> None:
     p.add_argument("--format", action="append", metavar="FMT", dest="format",
                    help="also write every figure as a static image: png, svg or pdf (comma-separated "
                    "or repeated; uses the system Chromium, offline)")
-    p.add_argument("--plotly-js", choices=("shared", "inline"), default=None, dest="plotly_js",
-                   help="shared: one plotly.min.js beside the pages (default for a report folder); "
-                   "inline: every page self-contained (default for a single file)")
+    p.add_argument("--plotly-js", default=None, dest="plotly_js", metavar="MODE",
+                   help="how the HTML loads plotly.js: shared (one copy in pvsd-assets/ beside the "
+                   "report folders of the parent folder, shared by every report there; default for a "
+                   "report folder), folder (a copy inside the report folder), inline (self-contained "
+                   "page; default for a single file) or cdn (from cdn.plot.ly; needs the internet)")
 
 
 def figure_options(args: argparse.Namespace) -> dict[str, Any]:
     """``formats`` and ``plotly_js`` keywords for report writers, checked."""
+    from pvsd.document import check_plotly_js_mode
     from pvsd.figures import check_formats
 
+    mode = getattr(args, "plotly_js", None)
+    if mode is not None:
+        check_plotly_js_mode(mode, where="--plotly-js")
     return {"formats": check_formats(split_names(getattr(args, "format", None)) or ()),
-            "plotly_js": getattr(args, "plotly_js", None)}
+            "plotly_js": mode}
 
 
 def base_scenario(args: argparse.Namespace, model: Any) -> Any:
@@ -256,6 +268,73 @@ def parse_sets(items: Sequence[str] | None) -> dict[str, float]:
             raise ParameterError(f"--set {name.strip()!r}: value must be finite, got {value!r}.")
         out[name.strip()] = number
     return out
+
+
+def model_with_sets(args: argparse.Namespace, model: Any,
+                    taken: dict[str, str] | None = None) -> tuple[Any, dict[str, float]]:
+    """``--set`` for commands whose runs happen inside an analysis (policy search, scenario
+    discovery, calibration): the model copy that applies the values to every run
+    (:func:`pvsd.overrides.fix_constants`) and the values by canonical name.
+
+    ``taken`` maps names the command varies itself (levers, uncertainties, fitted
+    parameters) to what they are; a ``--set`` of one of them is an error, since the
+    command's own values would otherwise win silently.
+    """
+    from pvsd.arrays import split_label
+    from pvsd.overrides import fix_constants
+
+    sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(getattr(args, "set", None)).items()}
+    if not sets:
+        return model, {}
+    bases = {split_label(k)[0]: what for k, what in (taken or {}).items()}
+    for k in sets:
+        what = bases.get(split_label(k)[0])
+        if what:
+            raise ParameterError(f"--set {k!r}: it is {what}, which the command varies itself; a constant "
+                                 "is either varied or set. Leave it out of --set, or take it out of the spec.")
+    return fix_constants(model, sets), sets
+
+
+def record_sets(result: Any, sets: dict[str, float]) -> Any:
+    """A copy of a frozen result whose provenance records the ``--set`` values."""
+    import dataclasses
+
+    if not sets:
+        return result
+    prov = dict(result.provenance)
+    prov["parameters"] = {**dict(prov.get("parameters") or {}), **sets}
+    prov["set"] = dict(sets)
+    return dataclasses.replace(result, provenance=prov)
+
+
+def scenarios_with_sets(text: str, sets: dict[str, float]) -> str:
+    """A scenario file (as written by optimize/discover) whose every scenario also carries
+    the ``--set`` values, so running it later reproduces what the command ran."""
+    if not sets:
+        return text
+    import tomllib
+
+    from pvsd.arrays import split_label
+    from pvsd.policy.result import scenarios_toml
+
+    data = tomllib.loads(text)
+    head = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        head.append(line[2:] if line.startswith("# ") else line[1:])
+    head.append("With --set " + ", ".join(f"{k}={v:g}" for k, v in sets.items())
+                + " in every scenario (as in the runs that chose them).")
+    bases = {split_label(k)[0] for k in sets}
+    tables = {}
+    for name, t in data.get("scenarios", {}).items():
+        t = dict(t)
+        # a lever wins over set in a scenario file: drop levers --set replaced
+        levers = {k: v for k, v in (t.get("levers") or {}).items() if split_label(k)[0] not in bases}
+        t["set"] = {**{k: v for k, v in (t.get("set") or {}).items() if k not in sets}, **sets}
+        t["levers"] = levers
+        tables[name] = t
+    return scenarios_toml(tables, "\n".join(head), data.get("compare"))
 
 
 def default_out(stem: str) -> Path:

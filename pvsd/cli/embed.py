@@ -14,8 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Compile the model to JavaScript and write ONE self-contained HTML file, with no "
         "server and no network, in which readers move sliders for the policy levers and the charts "
         "re-simulate at once in the browser. --fragment writes a <div> plus script to paste into your "
-        "own page or notebook. Models outside the supported subset (subscripts, macros, data, random "
-        "functions, DELAY FIXED ...) get an error naming the construct.",
+        "own page or notebook. Macros (inlined), DELAY FIXED, DELAY N with a time-varying delay time "
+        "and control variables that change during the run are simulated too; models outside the "
+        "supported subset (data variables, random functions ...) get an error naming the construct.",
     )
     add_model_arg(p)
     p.add_argument("-o", "--out", metavar="FILE.html",

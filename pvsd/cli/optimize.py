@@ -10,10 +10,14 @@ from pvsd.cli.common import (
     add_model_arg,
     add_output_args,
     add_quiet_arg,
+    add_set_arg,
     default_out,
     executor_of,
     figure_options,
+    model_with_sets,
+    record_sets,
     say,
+    scenarios_with_sets,
 )
 
 
@@ -26,10 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "uncertainty ensemble; see models/public_value_chain_policy.toml). One objective: differential "
         "evolution (scipy); several: NSGA-II (pymoo). Every generation runs as one vectorised ensemble. "
         "Writes a report folder: report.html, chosen.csv, convergence.csv, evaluated.csv and "
-        "scenarios.toml with the chosen policies, which `pvsd scenarios MODEL scenarios.toml` runs.",
+        "scenarios.toml with the chosen policies, which `pvsd scenarios MODEL scenarios.toml` runs. "
+        "--set fixes a constant in every run of the search (and in every scenario written).",
     )
     add_model_arg(p)
     p.add_argument("spec", metavar="SPEC.toml", help="policy spec file (TOML)")
+    add_set_arg(p)
     p.add_argument("--population", type=int, metavar="N", help="members per generation (default: the spec's, else 100)")
     p.add_argument("--generations", type=int, metavar="G", help="generations (default: the spec's, else 20)")
     p.add_argument("--seed", type=int, help="random seed (default: the spec's, else a fresh one, recorded)")
@@ -53,6 +59,10 @@ def handle(args: argparse.Namespace) -> int:
     figopts = figure_options(args)
     model = pvsd.load(args.model)
     spec = load_policy_spec(args.spec).validate(model)  # every name and bound checked before any run
+    taken = {lv.variable: "a lever of the policy spec" for lv in spec.levers}
+    if spec.robust is not None and not args.nominal:
+        taken.update({n: "an uncertainty of the spec's [robust] table" for n in spec.robust.space.names})
+    model, sets = model_with_sets(args, model, taken)
     for name, v in (("--population", args.population), ("--generations", args.generations)):
         if v is not None and v < 1:
             raise pvsd.SpecError(f"{name} must be a positive whole number, got {v}.")
@@ -66,9 +76,10 @@ def handle(args: argparse.Namespace) -> int:
     res = optimize(model, spec, population=args.population, generations=args.generations, seed=args.seed,
                    robust=False if args.nominal else None, executor=executor_of(args),
                    progress=False if args.quiet else None, polish=args.polish)
+    res = record_sets(res, sets)
     say(res.summary())
     out = args.out or str(default_out(f"{model.name}-optimize"))
-    path = write_folder(res.report(), res.to_scenarios_toml(), out, force=args.force, fragments=args.fragment,
-                        **figopts)
+    path = write_folder(res.report(), scenarios_with_sets(res.to_scenarios_toml(), sets), out, force=args.force,
+                        fragments=args.fragment, **figopts)
     say(f"\nreport: {path.resolve()}\nscenarios: {(path.parent / 'scenarios.toml').resolve()}")
     return 0

@@ -24,9 +24,11 @@ from pvsd.cli.common import (
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
-        help="write a self-contained HTML report of a model and its scenarios (main job)",
+        help="write an HTML report of a model and its scenarios (main job; opens offline)",
         description="Run a model's baseline and scenarios and write a report folder: "
-        "report.html (opens offline; plotly.min.js beside it, shared by the folder's pages), tidy "
+        "report.html (opens offline; plotly.js in pvsd-assets/ beside the folder, one copy shared by "
+        "every report written into the same parent folder; --plotly-js inline for one "
+        "self-contained file), tidy "
         "CSVs of every table and plotted series with provenance.json, with --fragment embeddable "
         "figures and with --format png/svg/pdf static images of every figure. With no arguments: "
         "the bundled reference model public_value_chain and its bundled scenarios. A model without "

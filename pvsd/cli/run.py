@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="variables to output (comma-separated or repeated; default: all)")
     add_time_args(p)
     p.add_argument("-o", "--out", metavar="FILE", help="write outputs to FILE (.csv or .nc)")
-    p.add_argument("--plot", metavar="HTML", help="also write a chart page (self-contained unless "
-                   "--plotly-js shared)")
+    p.add_argument("--plot", metavar="HTML", help="also write a chart page (self-contained: "
+                   "--plotly-js inline, unless another --plotly-js is given)")
     add_figure_args(p, folder=False)
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.set_defaults(func=handle)
@@ -67,17 +67,12 @@ def handle(args: argparse.Namespace) -> int:
             result.to_csv(args.out, force=args.force)
         say(f"wrote {args.out} ({len(result.variables)} outputs x {len(result.times)} times)")
     if args.plot:
-        from pvsd.document import Report
-        from pvsd.io import write_text
+        from pvsd.document import Report, write_page
 
         rep = Report(title=f"{model.name}: run", subtitle=model.path.name,
                      provenance=result.provenance)
         rep.section("Trajectories").add_figure(result.plot(), "run")
-        if figopts["plotly_js"] == "shared":
-            from pvsd.document import write_plotly_js
-
-            write_plotly_js(Path(args.plot).parent)
-        write_text(args.plot, rep.render(plotly_js=figopts["plotly_js"] or "inline"), force=args.force)
+        write_page(args.plot, rep, plotly_js=figopts["plotly_js"], force=args.force)
         say(f"wrote {args.plot}")
     if figopts["formats"]:
         from pvsd.figures import save_figures

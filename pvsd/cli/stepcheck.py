@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg, add_time_args, say, split_names, time_kwargs
+from pvsd.cli.common import add_model_arg, add_set_arg, add_time_args, parse_sets, say, split_names, time_kwargs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "results depend on the step: halve it, or use --method rk4. Exit code 0 either way.",
     )
     add_model_arg(p)
+    add_set_arg(p)
     p.add_argument("-v", "--outputs", action="append", metavar="NAMES",
                    help="variables to compare (comma-separated or repeated; default: the stocks)")
     add_time_args(p)
@@ -30,7 +31,9 @@ def handle(args: argparse.Namespace) -> int:
     kw = time_kwargs(args)
     dt = kw.pop("time_step", None)
     method = kw.pop("method", "euler")
-    res = step_check(model, outputs=split_names(args.outputs), time_step=dt, method=method, **kw)
+    sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(args.set).items()}
+    res = step_check(model, params=sets or None, outputs=split_names(args.outputs), time_step=dt,
+                     method=method, **kw)
     table = res.to_dataframe()
     say(table.to_string(float_format=lambda v: f"{v:.2e}"))
     say(res.summary())

@@ -91,6 +91,9 @@ def equation_text(e: Expr | None, ir: ModelIR, prec: int = 0) -> str:
     if isinstance(e, Ref):
         if e.name == "time":
             return "Time"
+        call = getattr(ir, "macro_calls", {}).get(e.name)
+        if call is not None:  # an inlined macro call: shown as written in the model file
+            return f"{call[0]}({', '.join(sub(names[a].expr) for a in call[1])})"
         if e.name in names:
             return names[e.name].name
         if e.name in ir.states:
@@ -183,16 +186,14 @@ class ModelCard:
 
     def html(self) -> str:
         """A self-contained HTML page (no script, no network)."""
-        from pvsd.document import PLOTLY_JS_FILE, Report
+        from pvsd.document import Report
 
         rep = Report(title=f"{self.model.name}: model card",
                      subtitle=f"Model {self.model.path.name} · SHA-256 {self.model.sha256[:16]}… · "
                               f"{self.provenance.get('created', '')}",
                      provenance=self.provenance)
         add_card(rep, self, css=True)
-        page = rep.render(plotly_js="shared")
-        # the card has no plotly figure: drop the script tag the report page carries
-        return page.replace(f'<script src="{PLOTLY_JS_FILE}" charset="utf-8"></script>', "", 1)
+        return rep.render()  # no plotly figure, so no plotly.js
 
     def markdown(self) -> str:
         """The card in (GitHub-flavoured) Markdown; diagrams as embedded SVG data URIs."""

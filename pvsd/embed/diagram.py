@@ -391,10 +391,11 @@ def _causal_graph(model: Any) -> tuple[dict[str, set[str]], dict[str, str]]:
     graph: dict[str, set[str]] = {n: set() for n in keep}
     try:
         from pvsd.embed.js_backend import ir_of
+        from pvsd.engine.macros import visible_graph
 
         ir = ir_of(model)
         by_py = {v.py_name: v.name for v in ir.variables.values()}
-        for cause, effects in ir.graph().items():
+        for cause, effects in visible_graph(ir).items():
             c = by_py.get(cause)
             if c in keep:
                 graph[c] |= {by_py[e] for e in effects if by_py.get(e) in keep}

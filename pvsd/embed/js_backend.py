@@ -68,12 +68,14 @@ __all__ = ["SUPPORTED", "JSModel", "compile_js", "ir_of", "node_available", "run
 
 #: Human description of the supported subset (used in error messages).
 SUPPORTED = (
-    "INTEG, SMOOTH/SMOOTHI/SMOOTH3/SMOOTH3I/SMOOTH N, DELAY1/DELAY1I/DELAY3/DELAY3I/DELAY N, "
+    "INTEG, SMOOTH/SMOOTHI/SMOOTH3/SMOOTH3I/SMOOTH N, DELAY1/DELAY1I/DELAY3/DELAY3I/DELAY N "
+    "(also with a time-varying delay time), DELAY FIXED, macros (inlined), control variables that "
+    "change during the run, "
     "TREND, FORECAST, SAMPLE IF TRUE, INITIAL, ACTIVE INITIAL, lookups (with extrapolation "
     "modes), WITH LOOKUP, IF THEN ELSE, :AND:/:OR:/:NOT:, MIN, MAX, ABS, EXP, LN, LOG, SQRT, "
     "SIN/COS/TAN and inverses, POWER, INTEGER, MODULO, QUANTUM, XIDZ, ZIDZ, STEP, RAMP, PULSE, "
     "PULSE TRAIN, subscripts (ranges, subranges, mappings, per-element definitions, SUM/PROD/"
-    "VMIN/VMAX, arrayed lookups and GET XLS/DIRECT constants and lookups); no macros, data "
+    "VMIN/VMAX, arrayed lookups and GET XLS/DIRECT constants and lookups); no data "
     "variables or random functions"
 )
 
@@ -85,7 +87,8 @@ _MATH = {
 }
 _CMP = {"=": "===", "<>": "!==", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _RK4_KINDS = {"integ", "smooth", "delay", "delayn", "trend", "forecast"}
-_STATE_KINDS = {"integ", "smooth", "delay", "delayn", "trend", "forecast", "sample_if_true", "initial"}
+_STATE_KINDS = {"integ", "smooth", "delay", "delayn", "trend", "forecast", "sample_if_true", "initial",
+                "delay_fixed"}
 _OTHER_FUNCS = {"log", "pi", "integer", "quantum", "modulo", "xidz", "zidz", "if_then_else",
                 "active_initial", "step", "ramp", "Xramp", "pulse", "Xpulse", "pulse_train",
                 "Xpulse_train", "nansum", "nanprod", "nanmin", "nanmax", "pow_real"}
@@ -430,6 +433,10 @@ def compile_js(ir: ModelIR) -> JSModel:
     check_supported(ir)
     gen = _ActiveGen(ir)
     g = gen.expr
+    from pvsd.embed.js_dynamic import delayn_setup, dynamic_controls
+
+    gen.dn = delayn_setup(ir)  # DELAY N with a time-varying delay time: name -> (rule, users)
+    dyn_ctl = dynamic_controls(ir)
     variables = ir.variables
     states = ir.states
     lookups = {n for n, v in variables.items() if v.kind == "lookup"}
@@ -467,12 +474,15 @@ def compile_js(ir: ModelIR) -> JSModel:
     for k in range(0, len(declared), 12):
         A("  let " + ", ".join(f"v_{n}" for n in declared[k:k + 12]) + ";")
     for s in states:
-        A(f"  let s_{s}, d_{s}, o_{s}, k_{s};")
+        A(f"  let s_{s}, d_{s}, o_{s}, k_{s}, q_{s}, p_{s}, T_{s}, Tn_{s};")
+    A("  let curSave = false;")
     # controls first (they define the time grid)
     for n in ctl_order:
         if n in variables:
             value_line(n, True, "  ")
-    A("  if (opts.final_time !== undefined) v_final_time = opts.final_time;")
+    from pvsd.embed.js_dynamic import control_prologue
+
+    control_prologue(L, dyn_ctl, [n for n in ctl_order if n in variables], value_line)
     A("  time = v_initial_time; dt = v_time_step;")
     A("  const grid = timeGrid(v_initial_time, v_final_time, v_time_step, "
       "v_saveper === undefined ? v_time_step : v_saveper, opts.save_times || null);")
@@ -488,6 +498,11 @@ def compile_js(ir: ModelIR) -> JSModel:
         else:
             value_line(n, True, "  ")
     A("  const outs = opts.outputs || OUTPUTS;")
+    for s, (_rule, users) in gen.dn.items():
+        # PySD reads the DELAY N's value before the conveyor moves at saved times when a
+        # saved output depends on it (pvsd.engine.delayn)
+        A(f"  const dnU_{s} = new Set({json.dumps(sorted(users))}), "
+          f"dnS_{s} = {'true' if gen.dn[s][0][0] else 'false'} && !outs.some(o => dnU_{s}.has(o));")
     A("  const res = {}; for (const o of outs) res[o] = [];")
     A("  const get = {};")
     A("  const saved = [];")
@@ -516,42 +531,41 @@ def compile_js(ir: ModelIR) -> JSModel:
     A("  const rk4 = opts.method === 'rk4';")
     A("  if (opts.method !== undefined && opts.method !== 'rk4' && opts.method !== 'euler') "
       "throw new Error('method must be euler or rk4');")
-    A("  for (let i = 0; i <= nst; i++) {")
-    A("    time = times[i];")
-    A("    if (i) {")
+    A("  function update() {")
     for s in dyn_states:
-        _state_update(gen, s, L, "      ")
-    A("    }")
-    A("    evalNodes();")
-    A("    if (save[i]) {")
-    A("      saved.push(time);")
-    A("      for (const o of outs) res[o].push(READ[o]());")
-    A("    }")
-    A("    if (i === nst) break;")
-    A("    derivs();")
+        _state_update(gen, s, L, "    ")
+    A("  }")
+    A("  function rk4Step(tEnd) {")
     if cont:
         # classical Runge-Kutta, the same operations as pvsd.engine.numpy_backend
-        A("    if (rk4) {")
-        A("      const t0 = time;")
+        A("    const t0 = time;")
         for st in cont:
-            A(f"      const s0_{st} = cp(s_{st}), k1_{st} = cp(d_{st});")
+            A(f"    const s0_{st} = cp(s_{st}), k1_{st} = cp(d_{st});")
         for st in disc:
-            A(f"      const k1_{st} = cp(d_{st});")
+            A(f"    const k1_{st} = cp(d_{st});")
+        for st in gen.dn:  # the conveyor of delay times moves once per step
+            A(f"    const Tn1_{st} = Tn_{st};")
         stages = (("k1", "(dt / 2)", "t0 + dt / 2", "k2"), ("k2", "(dt / 2)", "t0 + dt / 2", "k3"),
-                  ("k3", "dt", "times[i + 1]", "k4"))
+                  ("k3", "dt", "tEnd", "k4"))
         for src, h, t, dst in stages:
             for st in cont:
-                A(f"      s_{st} = axpy(s0_{st}, {src}_{st}, {h});")
-            A(f"      time = {t}; evalNodes(); derivs();")
+                A(f"    s_{st} = axpy(s0_{st}, {src}_{st}, {h});")
+            A(f"    time = {t}; evalNodes(); derivs();")
             for st in cont:
-                A(f"      const {dst}_{st} = cp(d_{st});")
+                A(f"    const {dst}_{st} = cp(d_{st});")
         for st in cont:
-            A(f"      s_{st} = s0_{st}; d_{st} = comb(k1_{st}, k2_{st}, k3_{st}, k4_{st});")
+            A(f"    s_{st} = s0_{st}; d_{st} = comb(k1_{st}, k2_{st}, k3_{st}, k4_{st});")
         for st in disc:
-            A(f"      d_{st} = k1_{st};")
-        A("      time = t0;")
-        A("    }")
+            A(f"    d_{st} = k1_{st};")
+        for st in gen.dn:
+            A(f"    Tn_{st} = Tn1_{st};")
+        A("    time = t0;")
     A("  }")
+    from pvsd.embed.js_dynamic import control_nodes, main_loops
+
+    if dyn_ctl:
+        control_nodes(L, ir, value_line)
+    main_loops(L, dyn_ctl, ir)
     A("  return {time: saved, values: res};")
     A("}")
     outputs = [n for n in variables if n not in lookups]
@@ -608,7 +622,15 @@ def _state_init(gen: _Gen, name: str, L: list[str]) -> None:
         L.append(f"{ind}{{ const dtm = {g(a['delay_time'])};")
         L.append(f"{ind}  k_{name} = delayOrder({g(a['order'])}, dt, dtm); o_{name} = k_{name};")
         L.append(f"{ind}  {s} = new Array(k_{name}).fill({g(a['initial'])} * dtm); "
-                 f"d_{name} = new Array(k_{name}).fill(0); }}")
+                 f"d_{name} = new Array(k_{name}).fill(0);")
+        if name in getattr(gen, "dn", {}):  # the conveyor of delay times (pvsd.engine.delayn)
+            L.append(f"{ind}  T_{name} = new Array(k_{name}).fill(dtm);")
+        L.append(f"{ind}}}")
+    elif st.kind == "delay_fixed":
+        # PySD's DelayFixed: a pipe of round(max(delay / TIME STEP, 1)) values
+        L.append(f"{ind}k_{name} = Math.round(Math.max({g(a['delay_time'])} / dt, 1) + SMALL);")
+        L.append(f"{ind}{s} = {g(a['initial'])}; q_{name} = new Array(k_{name}).fill({s}); "
+                 f"p_{name} = 0;")
     elif st.kind == "trend":
         L.append(f"{ind}{s} = {g(a['input'])} / ((1.0) + {g(a['initial_trend'])} * {g(a['average_time'])});")
     elif st.kind == "forecast":
@@ -625,10 +647,19 @@ def _state_value(gen: _Gen, name: str, initial: bool) -> str:
     def g(x: Expr, b: bool = False) -> str:
         return gen.expr(x, initial, b)
 
-    if st.kind in ("integ", "initial"):
+    if st.kind in ("integ", "initial", "delay_fixed"):
         return s
     if st.kind == "smooth":
         return f"{s}[{s}.length - 1]"
+    if st.kind == "delayn" and name in getattr(gen, "dn", {}):
+        last = f"{s}[{s}.length - 1]"
+        if initial:
+            return f"({last} / T_{name}[0])"
+        new_other = gen.dn[name][0][1]  # type: ignore[attr-defined]
+        other = g(a["delay_time"]) if new_other else f"T_{name}[0]"
+        if not new_other:
+            return f"({last} / {other})"
+        return f"({last} / ((curSave ? dnS_{name} : true) ? {g(a['delay_time'])} : T_{name}[0]))"
     if st.kind in ("delay", "delayn"):
         return f"({s}[{s}.length - 1] / {g(a['delay_time'])})"
     if st.kind == "trend":
@@ -655,10 +686,18 @@ def _state_ddt(gen: _Gen, name: str, L: list[str], ind: str) -> None:
         L.append(f"{ind}{{ const inp = {g(a['input'])}, st = {g(a['smooth_time'])};")
         L.append(f"{ind}  for (let j = 0; j < k_{name}; j++) "
                  f"d_{name}[j] = (((j ? {s}[j - 1] : inp) - {s}[j]) * o_{name}) / st; }}")
+    elif st.kind == "delayn" and name in getattr(gen, "dn", {}):
+        # PySD's DelayN.ddt: the conveyor moves, slot 0 takes the current delay time
+        L.append(f"{ind}{{ const dtm = {g(a['delay_time'])}, inp = {g(a['input'])};")
+        L.append(f"{ind}  Tn_{name} = [dtm].concat(T_{name}.slice(0, k_{name} - 1));")
+        L.append(f"{ind}  for (let j = 0; j < k_{name}; j++) d_{name}[j] = ((j ? {s}[j - 1] / "
+                 f"Tn_{name}[j - 1] : inp) - {s}[j] / Tn_{name}[j]) * o_{name}; }}")
     elif st.kind in ("delay", "delayn"):
         L.append(f"{ind}{{ const inp = {g(a['input'])}, dtm = {g(a['delay_time'])};")
         L.append(f"{ind}  for (let j = 0; j < k_{name}; j++) "
                  f"d_{name}[j] = ((j ? {s}[j - 1] / dtm : inp) - {s}[j] / dtm) * o_{name}; }}")
+    elif st.kind == "delay_fixed":
+        L.append(f"{ind}d_{name} = {g(a['input'])};")
     elif st.kind in ("trend", "forecast"):
         L.append(f"{ind}d_{name} = ({g(a['input'])} - {s}) / {g(a['average_time'])};")
     elif st.kind == "sample_if_true":
@@ -674,6 +713,11 @@ def _state_update(gen: _Gen, name: str, L: list[str], ind: str) -> None:
         L.append(f"{ind}{s} = d_{name};")
     elif st.kind in ("smooth", "delay", "delayn"):
         L.append(f"{ind}for (let j = 0; j < k_{name}; j++) {s}[j] = {s}[j] + d_{name}[j] * dt;")
+        if name in getattr(gen, "dn", {}):
+            L.append(f"{ind}T_{name} = Tn_{name};")
+    elif st.kind == "delay_fixed":
+        L.append(f"{ind}q_{name}[p_{name}] = d_{name}; p_{name} = (p_{name} + 1) % k_{name}; "
+                 f"{s} = q_{name}[p_{name}];")
     elif st.kind == "integ" and st.non_negative:
         L.append(f"{ind}{s} = Math.max({s} + d_{name} * dt, 0);")
     else:

@@ -151,6 +151,10 @@ def engine_for(model: Any) -> Engine:
             sim = None
             items = [Unsupported("variables not in IR", ", ".join(missing[:3]))]
     eng = Engine(ir, sim, items)
+    if sim is not None:  # a time-varying DELAY N: PySD's output depends on what is saved
+        from pvsd.engine.delayn import note_output_dependence
+
+        note_output_dependence(ir, model.path.name)
     for path in getattr(ir, "external_files", ()):
         st = os.stat(path)
         eng.files[str(path)] = (st.st_size, st.st_mtime_ns, _sha256(str(path)))
@@ -167,11 +171,19 @@ def _sha256(path: str) -> str:
 
 
 def to_engine_params(model: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Canonical-name parameters (numbers, arrays, ``PiecewiseLinear``) to engine form."""
+    """Canonical-name parameters (numbers, arrays, ``PiecewiseLinear``) to engine form.
+
+    A :class:`pvsd.timefunc.MemberPiecewise` (one function per member) becomes a
+    per-member engine :class:`TimeFunction`.
+    """
+    from pvsd.timefunc import MemberPiecewise
+
     out: dict[str, Any] = {}
     for name, value in params.items():
         py = model._py[name]
-        if hasattr(value, "arrays") and callable(value.arrays):
+        if isinstance(value, MemberPiecewise):  # one function per member
+            out[py] = TimeFunction(np.asarray(value.x, float), np.asarray(value.y, float))
+        elif hasattr(value, "arrays") and callable(value.arrays):
             x, y = value.arrays()
             out[py] = TimeFunction(np.asarray(x, float), np.asarray(y, float))
         elif isinstance(value, pd.Series):
@@ -312,7 +324,13 @@ def pysd_reference(
     for name, value in params.items():
         py = model._py[name]
         var = ir.variables[py]
-        if var.shape:
+        if var.shape and hasattr(value, "arrays") and name in getattr(model, "_dims", {}):
+            from pvsd.model_arrays import to_pysd
+
+            # PySD's own series of arrays is NaN off its points (xarray interp); the lever
+            # callable holds the end values as the engine does
+            pp[py] = to_pysd(model, name, value, pysd_model)
+        elif var.shape:
             pp[py] = _pysd_param(value, var, ir.subscripts)
         elif hasattr(value, "arrays") and callable(value.arrays):
             x, y = value.arrays()

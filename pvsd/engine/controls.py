@@ -155,6 +155,12 @@ def dynamic_run(
 
             _no_engine(model, method, eng.reason or "time-varying control variables")
         frame = _pysd_natural(model, params, outputs)
+        from pvsd.numerics.saved_ranges import check_saved
+
+        # PySD returns the saved times only: check those, and say so
+        check_saved(model, frame.index.to_numpy(float),
+                    {c: frame[c].to_numpy(float) for c in frame.columns}, float(model.time_step),
+                    method, stacklevel=4)
     t = frame.index.to_numpy(float)
     dt0 = float(t[1] - t[0]) if len(t) > 1 else float(model.time_step)
     return frame[list(outputs)].astype(float), (float(t[0]), float(t[-1]), dt0)

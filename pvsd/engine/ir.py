@@ -366,6 +366,9 @@ class Variable:
     dims: tuple[str, ...] = ()
     shape: tuple[int, ...] = ()
     components: tuple = ()
+    #: inlined macros (:mod:`pvsd.engine.macros`): the call site that created this
+    #: variable (``"SMOOTH MACRO in Owner"``); "" for the model's own variables
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -407,6 +410,8 @@ class ModelIR:
     subscripts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: files read while building (GET XLS/DIRECT ...): their content is part of the model
     external_files: tuple[Path, ...] = ()
+    #: inlined macro calls (pvsd.engine.macros): output variable -> (MACRO NAME, argument variables)
+    macro_calls: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
 
     # -- lookups --------------------------------------------------------------
 
@@ -803,6 +808,21 @@ class _Builder:
         self._current = ""
         self._current_py = ""
         self.macros: set[str] = set()
+        # macro inlining (pvsd.engine.macros): sections by name, the copied variables,
+        # the call counter and call sites per label
+        self.macro_sections: dict[str, Any] = {}
+        self.extra_vars: dict[str, Variable] = {}
+        self.macro_calls = [0]
+        self.macro_labels: dict[str, int] = {}
+        self.macro_info: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def py_of(self, name: str) -> str:
+        """Python name of the element ``name`` of this section."""
+        return self.ns.namespace[name]
+
+    def display(self, name: str) -> str:
+        """Name shown for the element ``name`` (the model-file name)."""
+        return name
 
     def unsupported_here(self, construct: str, detail: str = "") -> Expr:
         self.unsupported.append(Unsupported(construct, self._current, detail))
@@ -859,7 +879,9 @@ class _Builder:
             if fname in self.cleanspace:
                 return self.unsupported_here("call of a non-lookup variable", fname)
             if fname in self.macros:
-                return self.unsupported_here("macro", fname)
+                from pvsd.engine.macros import inline_call
+
+                return inline_call(self, fname, tuple(node.arguments))
             if fname in ("random_0_1", "random_uniform", "random_normal", "random_exponential"):
                 return self.unsupported_here("random function", fname.upper())
             if fname not in SUPPORTED_FUNCS:
@@ -943,27 +965,41 @@ class _Builder:
     # -- elements ----------------------------------------------------------------
 
     def build(self) -> ModelIR:
-        from pysd.translators.structures import abstract_expressions as ae
-        from pysd.translators.structures import abstract_model as am
-
         section = self.section
         if section.subscripts:
             self.unsupported.append(Unsupported(
                 "subscripts", "(model)", ", ".join(s.name for s in section.subscripts)))
+        variables = self.build_section()
+        for name in CONTROL_NAMES:
+            if name not in variables:
+                self.unsupported.append(Unsupported("missing control variable", name))
+        # inlined macro variables after the model's own (pvsd.engine.macros)
+        for py, v in self.extra_vars.items():
+            variables.setdefault(py, v)
+        return ModelIR(self.path, variables, self.states, self.unsupported,
+                       macro_calls=dict(self.macro_info))
+
+    def build_section(self) -> dict[str, Variable]:
+        """The variables of this builder's section, by Python name."""
+        from pysd.translators.structures import abstract_expressions as ae
+        from pysd.translators.structures import abstract_model as am
+
+        section = self.section
+        origin = getattr(self, "label", "")
         variables: dict[str, Variable] = {}
         for el in section.elements:
-            py = self.ns.namespace[el.name]
-            self._current, self._current_py = el.name, py
+            py = self.py_of(el.name)
+            self._current, self._current_py = self.display(el.name), py
             limits = tuple(el.limits) if el.limits else (None, None)
             comps = el.components
             if len(comps) != 1:
-                self.unsupported.append(Unsupported("multiple definitions", el.name))
+                self.unsupported.append(Unsupported("multiple definitions", self.display(el.name)))
             comp = comps[0]
             if comp.subscripts and comp.subscripts[0]:
-                self.unsupported.append(Unsupported("subscripts", el.name))
+                self.unsupported.append(Unsupported("subscripts", self.display(el.name)))
             control = isinstance(el, am.AbstractControlElement)
-            common = dict(name=el.name, py_name=py, units=el.units or "", limits=limits,
-                          comment=el.documentation or "")
+            common = dict(name=self.display(el.name), py_name=py, units=el.units or "",
+                          limits=limits, comment=el.documentation or "", origin=origin)
             if isinstance(comp, am.AbstractLookup):
                 if isinstance(comp.ast, ae.LookupsStructure):
                     table = self._table(comp.ast)
@@ -973,7 +1009,7 @@ class _Builder:
                 variables[py] = Variable(kind="lookup", lookup=table, **common)
                 continue
             if isinstance(comp, am.AbstractData):
-                self.unsupported.append(Unsupported("data variable", el.name))
+                self.unsupported.append(Unsupported("data variable", self.display(el.name)))
                 variables[py] = Variable(kind="data", expr=Num(math.nan), **common)
                 continue
             ast = comp.ast
@@ -1009,10 +1045,7 @@ class _Builder:
         for f in flows:
             if f in variables and variables[f].kind in ("aux", "constant"):
                 variables[f].kind = "flow"
-        for name in CONTROL_NAMES:
-            if name not in variables:
-                self.unsupported.append(Unsupported("missing control variable", name))
-        return ModelIR(self.path, variables, self.states, self.unsupported)
+        return variables
 
 
 def _init_refs(expr: Expr) -> set[str]:
@@ -1067,7 +1100,9 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     Returns
     -------
     ModelIR
-        Macros (extra sections) are reported in :attr:`ModelIR.unsupported`.
+        Macro calls are inlined (:mod:`pvsd.engine.macros`: each call site gets its
+        own copy of the macro's variables and states); in arrayed models macros are
+        reported in :attr:`ModelIR.unsupported`.
     """
     sections = list(abstract_model.sections)
     main = [s for s in sections if s.type == "main"] or sections[:1]
@@ -1079,12 +1114,14 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     b = cls(main[0], Path(path) if path else getattr(abstract_model, "original_path", None))
     for s in sections:
         if s is not main[0]:
-            b.macros.add(str(s.name).lower().replace(" ", "_"))
-            b.macros.add(str(s.name))
+            for key in (str(s.name).lower().replace(" ", "_"), str(s.name)):
+                b.macros.add(key)
+                b.macro_sections[key] = s
     ir = b.build()
-    for s in sections:
-        if s is not main[0]:
-            ir.unsupported.append(Unsupported("macro", s.name))
+    if cls is not _Builder:  # arrayed models: macros are not inlined (the builder says where)
+        for s in sections:
+            if s is not main[0]:
+                ir.unsupported.append(Unsupported("macro", s.name))
     return ir
 
 

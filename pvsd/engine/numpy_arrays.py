@@ -306,7 +306,8 @@ def make_array_gen(base: type) -> type:
             ir = self.ir
             v = ir.variables.get(name)
             if v is not None and v.shape and name in self.dynamic_params:
-                lines.append(f"{ind}v_{name} = _tinterp(time, px_{name}, py_{name})")
+                fn = "_minterp" if name in self.member_params else "_tinterp"
+                lines.append(f"{ind}v_{name} = {fn}(time, px_{name}, py_{name})")
                 return
             if v is None or not v.components or name in self.params or v.kind == "lookup":
                 super().node(name, lines, ind, initial)

@@ -12,7 +12,9 @@ Parameters
 ----------
 Constants can be overridden by a scalar, an array of shape ``(N,)`` or a
 :class:`TimeFunction` (piecewise-linear points evaluated with ``np.interp`` at
-each step, exactly what PySD does with a ``pandas.Series`` parameter).
+each step, exactly what PySD does with a ``pandas.Series`` parameter), shared
+by all members or one per member (points of shape ``(N, K)``, evaluated for all
+members at once with the same arithmetic as ``np.interp``).
 """
 
 from __future__ import annotations
@@ -103,6 +105,15 @@ class TimeFunction:
     def from_series(cls, series: Any) -> TimeFunction:
         """Build from a ``pandas.Series`` indexed by time."""
         return cls(np.asarray(series.index, dtype=float), np.asarray(series.values, dtype=float))
+
+    @property
+    def per_member(self) -> bool:
+        """Each member has its own points: ``x`` of shape ``(n, K)``, ``y`` ``(n, K[, *shape])``.
+
+        Shorter point lists are padded by repeating their last point, which
+        ``np.interp`` evaluates the same as the unpadded list.
+        """
+        return np.ndim(self.x) == 2
 
 
 # ----------------------------------------------------------------------------
@@ -277,6 +288,129 @@ def _lookup(x: Any, xs: np.ndarray, ys: np.ndarray, mode: str) -> Any:
     return r
 
 
+class MemberPoints:
+    """The points of a per-member time function, prepared once per run for ``_minterp``.
+
+    ``xs`` ``(K, N)``, ``ys`` ``(K, ..., N)`` (member axis last); for scalar
+    variables the flat copies and the slope of every interval (the same
+    quotient numpy's ``interp`` computes) make one evaluation a few takes
+    on ``(N,)`` arrays.
+    """
+
+    __slots__ = ("K", "N", "cols", "flat", "last", "slope", "xflat", "xs", "yflat", "ys")
+
+    def __init__(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        self.xs, self.ys = xs, ys
+        # RK4 asks twice for the midpoint and again for the end of a step at the next step's
+        # start: the last value is kept (and handed out as a copy, so nothing can change it)
+        self.last: tuple[float, np.ndarray] | None = None
+        self.K, self.N = xs.shape
+        self.flat = ys.ndim == 2
+        self.cols = np.arange(self.N)
+        if self.flat:
+            self.xflat = xs.ravel()
+            self.yflat = ys.ravel()
+            sl = np.full(xs.shape, np.nan)
+            with np.errstate(all="ignore"):
+                sl[:-1] = (ys[1:] - ys[:-1]) / (xs[1:] - xs[:-1])
+            self.slope = sl.ravel()
+
+    def at(self, t: float) -> np.ndarray:
+        """Every member's value at time ``t`` (exactly ``np.interp``)."""
+        last = self.last
+        if last is not None and last[0] == t:
+            return last[1].copy()
+        r = self._at(t)
+        self.last = (t, r.copy())
+        return r
+
+    def _at(self, t: float) -> np.ndarray:
+        if not self.flat or self.K == 1 or t != t:
+            return _minterp(t, self.xs, self.ys)
+        K, N = self.K, self.N
+        j = np.count_nonzero(self.xs <= t, axis=0) - 1
+        fi = np.maximum(j, 0) * N + self.cols
+        y0 = self.yflat.take(fi)
+        inner = (j >= 0) & (j < K - 1)
+        if not inner.any():
+            return y0
+        x0 = self.xflat.take(fi)
+        inner &= x0 != t
+        if not inner.any():
+            return y0
+        slope = self.slope.take(fi)
+        r = slope * (t - x0) + y0
+        bad = np.isnan(r) & inner
+        if bad.any():
+            fi1 = np.minimum(j + 1, K - 1) * N + self.cols
+            x1, y1 = self.xflat.take(fi1), self.yflat.take(fi1)
+            r = np.where(bad, slope * (t - x1) + y1, r)
+            r = np.where(bad & np.isnan(r) & (y0 == y1), y0, r)
+        return np.where(inner, r, y0)
+
+
+def _minterp(t: float, xs: Any, ys: np.ndarray) -> np.ndarray:
+    """``np.interp(t, xs[:, m], ys[:, ..., m])`` for every member ``m`` at once.
+
+    ``xs`` may be a :class:`MemberPoints` (the prepared form the engine passes).
+
+    ``xs`` ``(K, N)`` (each column non-decreasing), ``ys`` ``(K, ..., N)``: the
+    points of a per-member time function, member axis last. Same arithmetic as
+    numpy's C ``interp`` (the interval is the last ``j`` with ``xs[j] <= t``; a
+    breakpoint hit exactly returns its value; constant beyond the ends; the NaN
+    fallbacks of an infinite slope).
+    """
+    if type(xs) is MemberPoints:
+        return xs.at(t)
+    K = xs.shape[0]
+    if K == 1:  # numpy's one-point case (also for a NaN time)
+        return ys[0]
+    if t != t:
+        return np.full(ys.shape[1:], np.nan)
+    j = np.count_nonzero(xs <= t, axis=0) - 1
+    lo = np.maximum(j, 0)
+    hi = np.minimum(lo + 1, K - 1)
+    shape = (1,) * (ys.ndim - 1) + (len(lo),)
+    y0 = np.take_along_axis(ys, lo.reshape(shape), axis=0)[0]
+    cols = np.arange(len(lo))
+    x0 = xs[lo, cols]
+    hold = (j < 0) | (j >= K - 1) | (x0 == t)
+    if hold.all():
+        return y0
+    x1 = xs[hi, cols]
+    y1 = np.take_along_axis(ys, hi.reshape(shape), axis=0)[0]
+    with np.errstate(all="ignore"):
+        slope = (y1 - y0) / (x1 - x0)
+        r = slope * (t - x0) + y0
+        bad = np.isnan(r)
+        if bad.any():
+            r = np.where(bad, slope * (t - x1) + y1, r)
+            r = np.where(np.isnan(r) & (y0 == y1), y0, r)
+    return np.where(hold, y0, r)
+
+
+def member_points(v: TimeFunction, shape: tuple[int, ...], name: str
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    """A per-member time function in the engine's layout: ``xs (K, N)``, ``ys (K, *shape, N)``."""
+    x = np.asarray(v.x, dtype=float)
+    y = np.asarray(v.y, dtype=float)
+    n, k = x.shape
+    if y.shape[:2] != (n, k) or k == 0:
+        raise ValueError(f"parameter {name!r}: per-member points x {x.shape} and y {y.shape} "
+                         "must both be (members, points[, *shape]) with at least one point")
+    if np.isnan(x).any() or (k > 1 and np.any(np.diff(x, axis=1) < 0)):
+        raise ValueError(f"parameter {name!r}: each member's times must be non-decreasing "
+                         "and not NaN")
+    if y.ndim == 2:
+        y = y.reshape(n, k, *([1] * len(shape)))
+    try:
+        y = np.broadcast_to(y, (n, k, *shape))
+    except ValueError:
+        raise ValueError(f"parameter {name!r}: per-member values of shape {y.shape[2:]} do not "
+                         f"fit the variable's shape {shape}") from None
+    return np.ascontiguousarray(x.T), np.ascontiguousarray(np.moveaxis(y, 0, -1)), n
+
+
 def _full(x: Any, n: int) -> np.ndarray:
     """A fresh float array of shape (n,) holding ``x``."""
     out = np.empty(n, dtype=float)
@@ -434,6 +568,7 @@ _RUNTIME = {
     "_integer": _integer,
     "_pulse": _pulse,
     "_lookup": _lookup,
+    "_minterp": _minterp,
     "_full": _full,
     "_uniform_int": _uniform_int,
     "_delay_order": _delay_order,
@@ -478,6 +613,9 @@ def _ident(name: str) -> str:
 class _Gen:
     """Generates Python source for one compiled configuration."""
 
+    #: dynamic parameters with per-member points (evaluated by ``_minterp``)
+    member_params: frozenset[str] = frozenset()
+
     def __init__(self, ir: ModelIR, static_params: frozenset[str],
                  dynamic_params: frozenset[str], scalar: bool = False,
                  method: str = "euler", dynamic_ctl: bool = False) -> None:
@@ -490,6 +628,8 @@ class _Gen:
         self.params = static_params | dynamic_params
         self.lookup_consts: dict[str, str] = {}
         self.consts: dict[str, Any] = {}
+        # DELAY N with a time-varying delay time (pvsd.engine.delayn): name -> value rule
+        self.dn_rules: dict[str, tuple[bool, bool]] = {}
 
     # expressions -----------------------------------------------------------------
 
@@ -627,6 +767,8 @@ class _Gen:
             lines.append(f"{ind}k_{name} = _delay_order({g(a['order'])}, _dt, _dtm, {owner})")
             lines.append(f"{ind}o_{name} = k_{name}")
             lines.append(f"{ind}{s} = np.tile(_full({g(a['initial'])} * _dtm, _N), (k_{name}, 1))")
+            if name in self.dn_rules:  # the conveyor of delay times (pvsd.engine.delayn)
+                lines.append(f"{ind}T_{name} = np.tile(_full(_dtm, _N), (k_{name}, 1))")
         elif st.kind == "delay_fixed":
             # PySD's DelayFixed: a pipe of round(max(delay / TIME STEP, 1)) values
             lines.append(f"{ind}k_{name} = _fixed_order({g(a['delay_time'])}, _dt, {owner})")
@@ -660,6 +802,8 @@ class _Gen:
         last = f"float({s}[-1, 0])" if self.scalar else f"{s}[-1]"
         if st.kind == "smooth":
             return last
+        if st.kind == "delayn" and name in self.dn_rules:
+            return self._dn_value(name, last, g(a['delay_time']), initial)
         if st.kind in ("delay", "delayn"):
             return f"({last} / {g(a['delay_time'])})"
         if st.kind == "trend":
@@ -682,6 +826,12 @@ class _Gen:
         elif st.kind == "smooth":
             lines.append(f"{ind}_tg = _roll_in({s}, {g(a['input'])})")
             lines.append(f"{ind}d_{name} = (_tg - {s}) * o_{name} / {g(a['smooth_time'])}")
+        elif st.kind == "delayn" and name in self.dn_rules:
+            # PySD's DelayN.ddt: the conveyor moves, slot 0 takes the current delay time
+            lines.append(f"{ind}Tn_{name} = _roll_in(T_{name}, {g(a['delay_time'])})")
+            lines.append(f"{ind}_of = {s} / Tn_{name}")
+            lines.append(f"{ind}_if = _roll_in(_of, {g(a['input'])})")
+            lines.append(f"{ind}d_{name} = (_if - _of) * o_{name}")
         elif st.kind in ("delay", "delayn"):
             lines.append(f"{ind}_of = {s} / {g(a['delay_time'])}")
             lines.append(f"{ind}_if = _roll_in(_of, {g(a['input'])})")
@@ -710,6 +860,20 @@ class _Gen:
             lines.append(f"{ind}{s} = {mx}({s} + d_{name} * _dt, 0)")
         else:
             lines.append(f"{ind}{s} = {s} + d_{name} * _dt")
+            if name in self.dn_rules:
+                lines.append(f"{ind}T_{name} = Tn_{name}")
+
+    def _dn_value(self, name: str, last: str, delay_time: str, initial: bool) -> str:
+        """Value of a time-varying DELAY N: last stage / conveyor slot 0, as PySD reads it."""
+        old = f"T_{name}[0, 0]" if self.scalar else f"T_{name}[0]"
+        if initial:
+            return f"({last} / {old})"
+        new_saved, new_other = self.dn_rules[name]
+        pick = {True: delay_time, False: old}
+        if new_saved == new_other:
+            return f"({last} / {pick[new_other]})"
+        flag = "_sv" if self.dynamic_ctl else "_save[_i]"
+        return f"({last} / ({pick[new_saved]} if {flag} else {pick[new_other]}))"
 
     # program ----------------------------------------------------------------------
 
@@ -718,7 +882,8 @@ class _Gen:
         ir = self.ir
         if name in self.params:
             if name in self.dynamic_params:
-                fn = "_sinterp" if self.scalar else "np.interp"
+                fn = "_minterp" if name in self.member_params else (
+                    "_sinterp" if self.scalar else "np.interp")
                 lines.append(f"{ind}{_ident(name)} = {fn}(time, px_{name}, py_{name})")
             else:
                 lines.append(f"{ind}{_ident(name)} = p_{name}")
@@ -745,6 +910,9 @@ class _Gen:
             step_roots |= ir.states[s].deps_dynamic
             step_roots |= ir.states[s].deps_value
         static = static_names(ir, self.dynamic_params, self.static_params)
+        from pvsd.engine.delayn import value_rule, varying
+
+        self.dn_rules = {n: value_rule(ir, n, outputs, self.params) for n in varying(ir, static)}
         # overridden variables lose their own dependencies
         deps_fn = ir.value_deps
 
@@ -977,6 +1145,8 @@ class _Gen:
             L.append(f"{ind}k1_{s} = d_{s}")
         for s in disc:
             L.append(f"{ind}k1_{s} = d_{s}")
+        for s in self.dn_rules:  # the conveyor moves once per step (stage 1)
+            L.append(f"{ind}Tn1_{s} = Tn_{s}")
         stages = (("k1", "(_dt / 2)", "_t0 + _dt / 2", "k2"),
                   ("k2", "(_dt / 2)", "_t0 + _dt / 2", "k3"),
                   ("k3", "_dt", t_end, "k4"))
@@ -994,6 +1164,8 @@ class _Gen:
             L.append(f"{ind}d_{s} = (k1_{s} + 2.0 * k2_{s} + 2.0 * k3_{s} + k4_{s}) / 6.0")
         for s in disc:
             L.append(f"{ind}d_{s} = k1_{s}")
+        for s in self.dn_rules:
+            L.append(f"{ind}Tn_{s} = Tn1_{s}")
         L.append(f"{ind}time = _t0")
         return L
 
@@ -1141,13 +1313,16 @@ class Simulator:
 
     def compile(self, static_params: frozenset[str], dynamic_params: frozenset[str],
                 outputs: tuple[str, ...], scalar: bool = False,
-                method: str = "euler", dynamic_ctl: bool = False) -> Compiled:
+                method: str = "euler", dynamic_ctl: bool = False,
+                member_params: frozenset[str] = frozenset()) -> Compiled:
         """Generate and compile the simulation function of one configuration.
 
         ``scalar=True`` generates a one-member variant on Python floats (the
-        single-run path), with the same arithmetic.
+        single-run path), with the same arithmetic. ``member_params``: the
+        dynamic parameters whose points differ per member.
         """
-        key = (static_params, dynamic_params, outputs, scalar, method, dynamic_ctl)
+        key = (static_params, dynamic_params, outputs, scalar, method, dynamic_ctl,
+               member_params)
         if key in self._cache:
             return self._cache[key]
         for p in static_params | dynamic_params:
@@ -1163,6 +1338,7 @@ class Simulator:
         else:
             gen = _Gen(self.ir, static_params, dynamic_params, scalar=scalar, method=method,
                        dynamic_ctl=dynamic_ctl)
+        gen.member_params = member_params
         src = gen.program(outputs)
         ns: dict[str, Any] = dict(_RUNTIME)
         ns["_pow"] = _pow_exact if self.exact_pow else _pow_fast
@@ -1204,7 +1380,8 @@ class Simulator:
         Parameters
         ----------
         params
-            Python name -> scalar, array of shape ``(n,)`` or :class:`TimeFunction`.
+            Python name -> scalar, array of shape ``(n,)`` or :class:`TimeFunction`
+            (shared, or per member: points ``x`` ``(n, K)``, ``y`` ``(n, K[, *shape])``).
         outputs
             Python names to keep (default: every non-lookup variable).
         n
@@ -1235,11 +1412,18 @@ class Simulator:
         params = dict(params or {})
         static_p: dict[str, Any] = {}
         dyn_p: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        member: set[str] = set()
         sizes = set()
         for k, v in params.items():
             if k not in ir.variables:
                 raise KeyError(k)
             shape = ir.variables[k].shape
+            if isinstance(v, TimeFunction) and v.per_member:
+                xs, ys, m = member_points(v, shape, k)
+                dyn_p[k] = (MemberPoints(xs, ys), ys)
+                member.add(k)
+                sizes.add(m)
+                continue
             if shape:
                 from pvsd.engine.numpy_arrays import prepare_param
 
@@ -1295,10 +1479,14 @@ class Simulator:
                             if ir.variables[k].shape else v) for k, v in static_p.items()}
         if scalar:
             static_p = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in static_p.items()}
+            # one member: its own points are a shared time function
+            dyn_p = {k: ((x.xs[:, 0], y[:, 0]) if k in member else (x, y))
+                     for k, (x, y) in dyn_p.items()}
             dyn_p = {k: (x.tolist(), y.tolist()) for k, (x, y) in dyn_p.items()}
+            member.clear()
         method = check_method(method)
         comp = self.compile(frozenset(static_p), frozenset(dyn_p), outputs, scalar=scalar,
-                            method=method)
+                            method=method, member_params=frozenset(member))
         nsave = int(grid.save.sum())
         shapes = [ir.variables[o].shape if o in ir.variables else () for o in outputs]
         # arrayed outputs are filled in the internal layout (nsave, *shape, N)

@@ -67,7 +67,8 @@ def inspect_ir(ir: ModelIR) -> list[Unsupported]:
     static = static_names(ir)
     for st in ir.states.values():
         owner = ir.variables[st.owner].name
-        if st.kind == "delayn" and not _refs(st.args["delay_time"]) <= static:
+        # a time-varying DELAY N runs in scalar models (pvsd.engine.delayn); arrayed not yet
+        if st.kind == "delayn" and ir.subscripts and not _refs(st.args["delay_time"]) <= static:
             out.append(Unsupported("DELAY N with a time-varying delay time", owner))
     for name in CONTROL_NAMES:
         v = ir.variables.get(name)

@@ -1,5 +1,8 @@
 """Ensembles: thousands of runs of one model in one vectorised pass.
 
+Sample columns may hold numbers or, per row, a time function (a lever path per
+member, :mod:`pvsd.ensemble.levers`).
+
 :func:`run_ensemble` (also ``Model.run_ensemble``) runs every row of a sample
 table and returns an ``xarray.Dataset`` with dimensions ``(run, time)``: one
 data variable per requested output, the sampled parameter values as ``run``
@@ -33,6 +36,7 @@ from pvsd.ensemble.executors import (
     run_processes,
 )
 from pvsd.errors import ParameterError, PvsdError, SimulationError
+from pvsd.timefunc import MemberPiecewise
 
 __all__ = ["EnsembleFallbackWarning", "normalize_samples", "run_ensemble"]
 
@@ -60,16 +64,14 @@ def normalize_samples(model: Any, samples: Any) -> tuple[dict[str, np.ndarray], 
         Empty table, ragged columns, non-finite values, values outside the
         variable's declared range, or a column that is not a settable constant.
     """
+    from pvsd.ensemble.levers import as_table
+
+    samples = as_table(samples)
     if not isinstance(samples, (pd.DataFrame, Mapping)):
-        if isinstance(getattr(samples, "samples", None), pd.DataFrame):
-            samples = samples.samples
-        elif hasattr(samples, "to_frame"):
-            samples = samples.to_frame()
-        else:
-            raise ParameterError(
-                "samples must be a pandas DataFrame (one row per run, one column per "
-                f"parameter) or a dict of arrays, got {type(samples).__name__}."
-            )
+        raise ParameterError(
+            "samples must be a pandas DataFrame (one row per run, one column per "
+            f"parameter) or a dict of arrays, got {type(samples).__name__}."
+        )
     cols: dict[str, np.ndarray] = {}
     items = samples.items()
     table = model.variables.set_index("name")
@@ -164,7 +166,16 @@ def run_ensemble(
         A :class:`pvsd.Model`.
     samples
         ``pandas.DataFrame`` with one row per run and one column per parameter
-        (constant), or a dict name -> array.
+        (constant), or a dict name -> array. A column may hold a time function
+        per row (a :class:`~pvsd.timefunc.Step`, ``Ramp``, ``Table``,
+        ``PiecewiseLinear`` or a ``pandas.Series`` indexed by time; numbers in
+        such a column are constant paths; a ready
+        :class:`~pvsd.timefunc.MemberPiecewise` in a dict is taken as it is):
+        every member follows its own lever path, and the whole table still runs
+        in one vectorised pass (the PySD fallback sets each member's own path).
+        A Step or Ramp without ``before``/``start_value`` starts from the model's
+        value of the constant. The ``run`` coordinate of such a column describes
+        each row's setting (e.g. ``"step to 0.8 in 2025"``).
     outputs
         Variables to keep (default: the model's stocks). Only these, at the
         save times, are stored.
@@ -238,10 +249,18 @@ def run_ensemble(
 
     refuse_in_ensemble(model, {"final_time": final_time, "time_step": time_step,
                                "saveper": save_every}, return_times)
+    from pvsd.ensemble.levers import member_time_functions, split_time_columns
+
+    samples, tcols = split_time_columns(samples)
     cols, n = normalize_samples(model, samples)
     fixed = model.check_params(params, scenario)
+    coord_cols: dict[str, Any] = dict(cols)
+    # columns of time functions: one lever path per member (MemberPiecewise)
+    tfuncs, tdesc = member_time_functions(model, tcols, cols, fixed, n) if tcols else ({}, {})
+    coord_cols.update({k: np.asarray(v, dtype=object) for k, v in tdesc.items()})
     # per variable: (N,) for scalars, (N, *shape) for arrayed constants in dims order
-    members = member_arrays(model, cols, fixed, n)
+    members: dict[str, Any] = member_arrays(model, cols, fixed, n)
+    members.update(tfuncs)
     for k in members:
         fixed.pop(k, None)
     t0, t1, dt, times = model.check_times(initial_time, final_time, time_step, save_every,
@@ -270,8 +289,9 @@ def run_ensemble(
         except NeedsFallback as nf:
             mode, reason = "pysd", "; ".join(str(i) for i in nf.items)
         if mode == "vectorized" and check_enabled(check) and not eng.checked:
-            probe = [{**fixed, **{k: (float(v[i]) if v.ndim == 1 else v[i])
-                                  for k, v in members.items()}} for i in probe_idx]
+            probe = [{**fixed, **{k: (v[i] if isinstance(v, MemberPiecewise) or v.ndim > 1
+                                      else float(v[i])) for k, v in members.items()}}
+                     for i in probe_idx]
             if not safety_check(model, probe, t0, t1, dt, times, names):
                 mode, reason = "pysd", eng.reason
     check_work(estimate_work(t0, t1, dt, len(times), len(outs), len(model.variables), n),
@@ -342,9 +362,16 @@ def run_ensemble(
     elapsed = _time.perf_counter() - t_start
     violations = _merge_violations(violations)
     warn_violations(model.path.name, violations, dt, method, stacklevel=3)
+    if mode == "pysd":  # plain PySD returns the saved times only: check those, and say so
+        from pvsd.numerics.saved_ranges import check_saved
+
+        range_note = check_saved(model, np.asarray(saved, float), data, dt, method, runs=True,
+                                 stacklevel=3)
+    else:
+        range_note = "declared ranges checked at every integration step"
 
     coords: dict[str, Any] = {"run": np.arange(n), "time": np.asarray(saved, dtype=float)}
-    for k, v in cols.items():
+    for k, v in coord_cols.items():
         # a sampled constant that is also an output keeps its data variable
         coords[k if k not in outs else f"{k} (sampled)"] = ("run", v)
     ds = xr.Dataset(coords=coords)
@@ -361,10 +388,10 @@ def run_ensemble(
     scen_name = getattr(scenario, "name", None) if scenario is not None else None
     rec = provenance(
         model.path, model.sha256, described, scenario=scen_name, seed=seed,
-        method="ensemble", n_runs=n, sampled=list(cols), outputs=outs,
+        method="ensemble", n_runs=n, sampled=list(coord_cols), outputs=outs,
         initial_time=t0, final_time=t1, time_step=dt, engine=mode, integration=method,
         fallback_reason=reason if mode == "pysd" else "", executor=executor,
-        elapsed_seconds=round(elapsed, 3),
+        elapsed_seconds=round(elapsed, 3), range_check=range_note,
     )
     ds.attrs.update(as_attrs(rec))
     ds.attrs["range_violations"] = "; ".join(str(v) for v in violations)

@@ -45,7 +45,8 @@ class ChunkTask:
     start, stop
         Member indices ``[start, stop)``.
     params
-        Canonical name -> array of the slice's values (length ``stop - start``).
+        Canonical name -> array of the slice's values (length ``stop - start``), or a
+        :class:`pvsd.timefunc.MemberPiecewise` (one time function per member).
     fixed
         Canonical name -> scalar or ``PiecewiseLinear`` shared by all members.
     mode
@@ -107,8 +108,9 @@ def _pysd_chunk(model: Any, task: ChunkTask) -> dict[str, np.ndarray]:
         p = dict(base)
         for name, arr in task.params.items():
             v = arr[i]
-            p[model._py[name]] = float(v) if np.ndim(v) == 0 else to_pysd(model, name, v,
-                                                                            pysd_model)
+            # a member's own time function (MemberPiecewise) or array goes through to_pysd
+            p[model._py[name]] = float(v) if np.ndim(v) == 0 and not hasattr(v, "arrays") \
+                else to_pysd(model, name, v, pysd_model)
         with warnings.catch_warnings(), seeded(None if task.seeds is None else task.seeds[i]):
             warnings.simplefilter("ignore")
             frame = pysd_model.run(params=p, final_time=task.t1, time_step=task.dt,
@@ -200,4 +202,7 @@ def run_dask(
 
 def as_param_arrays(params: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
     """Slices of the member parameter arrays (copies, so chunks pickle small)."""
-    return {k: np.ascontiguousarray(v[start:stop]) for k, v in params.items()}
+    from pvsd.timefunc import MemberPiecewise
+
+    return {k: v[start:stop] if isinstance(v, MemberPiecewise) else
+            np.ascontiguousarray(v[start:stop]) for k, v in params.items()}

@@ -142,23 +142,30 @@ def _values(model: Model, arr: ModelIR, ir: ModelIR, names: set[str], params: Ma
                     outputs=outputs)
     values = {col2py[c]: run.data[c].to_numpy(dtype=float) for c in run.data.columns if c in col2py}
     states = sorted(n for n in names if n in ir.states)
-    if states:
+    # variables of inlined macros (pvsd.engine.macros) are the engine's, not PySD's
+    inner = sorted(n for n in names if n not in values and n in ir.variables
+                   and ir.variables[n].origin)
+    if states or inner:
         from pvsd.engine import engine_for, to_engine_params
 
         base_states = sorted({(_element_of(arr, ir, s) or (s, 0))[0] for s in states})
         eng = engine_for(model)
         if eng.simulator is None:
+            what = [arr.variables[arr.states[s].owner].name for s in base_states]
+            what += [ir.variables[n].name for n in inner]
             raise UnsupportedModelError(
                 f"Loop analysis of {model.path.name} needs the internal state of "
-                f"{', '.join(arr.variables[arr.states[s].owner].name for s in base_states)}, which "
+                f"{', '.join(what[:5])}, which "
                 f"only pvsd's vectorised engine exposes, and that engine cannot run this model "
                 f"({eng.reason})."
             )
         merged = model.check_params(params, scenario)
         init_clock = None if t0 == model.initial_time else model.initial_time
-        _grid, sv = eng.simulator.run(to_engine_params(model, merged), outputs=base_states, n=1,
-                                      initial_time=t0, final_time=t1, time_step=dt,
+        _grid, sv = eng.simulator.run(to_engine_params(model, merged), outputs=base_states + inner,
+                                      n=1, initial_time=t0, final_time=t1, time_step=dt,
                                       save_times=list(run.times), init_clock=init_clock)
+        for n in inner:
+            values[n] = np.asarray(sv[n], dtype=float).reshape(len(run.times), -1)[:, 0]
         for s in states:
             el = _element_of(arr, ir, s)
             if el is None:

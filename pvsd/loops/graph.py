@@ -188,6 +188,11 @@ def build_graph(ir: ModelIR) -> CausalGraph:
             if not _is_order_one(order):
                 note = (f"{label_kind} in {owner_name!r} is of order above 1: its link scores use the "
                         "first-order rate of change (an approximation).")
+            if st.kind == "delayn" and not references(st.args.get("delay_time")) <= static:
+                note = (note + " " if note else "") + (
+                    f"{label_kind} in {owner_name!r} has a delay time that changes during the run: "
+                    "its link scores use the current delay time (the simulation keeps each stage's "
+                    "own, as PySD does), an approximation.")
             refs = references(eq)
             return eq, note, refs
         refs: set[str] = set()

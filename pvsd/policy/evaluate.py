@@ -29,9 +29,8 @@ class Evaluator:
     """Turn decision vectors ``X`` (P, d) into objective values and constraint violations.
 
     Each call runs the whole population (times the uncertainty worlds, when the
-    spec is robust) as one vectorised ensemble when every lever is a constant;
-    step and ramp levers differ per member in time, which the vectorised engine
-    takes per ensemble, so then each member runs as one ensemble over the worlds.
+    spec is robust) as one vectorised ensemble; step and ramp levers are sample
+    columns of per-member time functions (one lever path per policy).
     """
 
     model: Any
@@ -65,24 +64,22 @@ class Evaluator:
         M = 1 if worlds is None else len(worlds)
         t0 = _time.perf_counter()
         outs = self.outputs
-        if self.spec.all_constant:
-            cols = {lv.variable: np.repeat(X[:, i], M) for i, lv in enumerate(self.spec.levers)}
-            if worlds is not None:
-                for c in worlds.columns:
-                    cols[c] = np.tile(worlds[c].to_numpy(float), P)
-            ds = run_ensemble(self.model, pd.DataFrame(cols), outputs=outs, executor=self.executor,
-                              progress=False)
-            data = {o: ds[o].values.reshape(P, M, -1) for o in outs}
-        else:
-            data = {o: np.empty((P, M, 0)) for o in outs}
-            parts: dict[str, list[np.ndarray]] = {o: [] for o in outs}
-            samples = worlds if worlds is not None else pd.DataFrame(index=range(1))
-            for p in range(P):
-                ds = run_ensemble(self.model, samples, outputs=outs, params=self.spec.settings_of(X[p]),
-                                  executor=self.executor, progress=False)
-                for o in outs:
-                    parts[o].append(ds[o].values)
-            data = {o: np.stack(parts[o]) for o in outs}
+        cols: dict[str, object] = {}
+        i = 0
+        for lv in self.spec.levers:
+            if lv.kind == "constant":
+                cols[lv.variable] = np.repeat(X[:, i], M)
+            else:
+                # step/ramp: one lever path per policy, the same in each of its worlds
+                paths = [lv.setting(X[p, i:i + lv.size]) for p in range(P)]
+                cols[lv.variable] = [f for f in paths for _ in range(M)]
+            i += lv.size
+        if worlds is not None:
+            for c in worlds.columns:
+                cols[c] = np.tile(worlds[c].to_numpy(float), P)
+        ds = run_ensemble(self.model, pd.DataFrame(cols), outputs=outs, executor=self.executor,
+                          progress=False)
+        data = {o: ds[o].values.reshape(P, M, -1) for o in outs}
         self.times = ds["time"].values
         self.seconds += _time.perf_counter() - t0
         self.n_runs += P * M

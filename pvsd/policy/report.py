@@ -67,33 +67,52 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
 
 
 def discovery_report(result: Any, title: str | None = None) -> Any:
-    """A :class:`pvsd.report.Report` of a :class:`~pvsd.policy.DiscoveryResult`."""
+    """A :class:`pvsd.report.Report` of a :class:`~pvsd.policy.DiscoveryResult` (PRIM or CART)."""
+    import html
+
     from pvsd.report import Report
 
+    how = result.method_label
     rep = Report(title=title or f"Scenario discovery on {result.model}",
-                 subtitle=f"PRIM over {len(result.case):,} members; case: {result.spec.case_label}",
+                 subtitle=f"{how} over {len(result.case):,} members; case: {result.spec.case_label}",
                  provenance=dict(result.provenance))
     rep.section("Summary")
     rep.add_text(result.summary())
-    rep.add_html(f'<p class="caption">Ensemble {result.run_seconds:.1f} s, PRIM {result.prim_seconds:.1f} s. '
+    rep.add_html(f'<p class="caption">Ensemble {result.run_seconds:.1f} s, {how} {result.prim_seconds:.1f} s. '
                  "Coverage: share of all cases of interest inside the box; density: share of the box's "
                  "members that are cases; mass: share of all members inside the box. A quasi-p-value "
                  "below 0.05 marks a limit that matters.</p>")
     if result.spec.scenario is not None:
         rep.add_text(f"Every member runs the policy {result.spec.scenario.label!r}.")
-    rep.section("Peeling trajectory")
-    rep.add_figure(result.plot_tradeoff(), "prim-tradeoff",
-                   caption="Each point is a box; peeling moves left (less coverage) and up (more density).")
-    traj = result.prim.trajectory
-    step = max(1, len(traj) // 12)
-    shown = traj[(traj["box"] % step == 0) | (traj.index == result.prim.chosen) | (traj.index == len(traj) - 1)]
-    rep.add_table(shown.set_index("box"), name="trajectory",
-                  caption=f"One box in {step} of the {len(traj)}, the chosen one and the last (all in trajectory.csv)."
-                  if step > 1 else "")
-    rep.add_csv("trajectory", traj)
+    if result.method == "cart":
+        c = result.cart
+        st = c.settings
+        rep.section("Classification tree")
+        rep.add_figure(result.plot_leaves(), "cart-leaves",
+                       caption="Each point is a leaf of the tree; blue leaves (majority: the case) are the boxes. "
+                               "The chosen box has the highest coverage among the boxes with density at least "
+                               f"{st['min_density']:g}.")
+        cols = ["leaf", "case", "rule", "coverage", "density", "mass", "n", "res_dim", "depth"]
+        rep.add_table(c.leaves[cols].set_index("leaf").sort_values(["case", "coverage"], ascending=False),
+                      name="leaves",
+                      caption=f"Every leaf of the tree (max_depth {st['max_depth']}, smallest leaf "
+                              f"{st['min_leaf']:g} of the members, seed {st['seed']}); a box is lower < x <= upper.")
+        rep.add_html("<details><summary>The fitted tree (scikit-learn export_text)</summary><pre>"
+                     + html.escape(c.tree_text) + "</pre></details>")
+    else:
+        rep.section("Peeling trajectory")
+        rep.add_figure(result.plot_tradeoff(), "prim-tradeoff",
+                       caption="Each point is a box; peeling moves left (less coverage) and up (more density).")
+        traj = result.prim.trajectory
+        step = max(1, len(traj) // 12)
+        shown = traj[(traj["box"] % step == 0) | (traj.index == result.prim.chosen) | (traj.index == len(traj) - 1)]
+        rep.add_table(shown.set_index("box"), name="trajectory",
+                      caption=f"One box in {step} of the {len(traj)}, the chosen one and the last "
+                              "(all in trajectory.csv)." if step > 1 else "")
+        rep.add_csv("trajectory", traj)
     rep.section("Box")
-    rep.add_figure(result.plot_box(), "prim-box-limits")
-    rep.add_table(result.prim.box, name="box", caption="Limits of the chosen box on its restricted inputs.")
+    rep.add_figure(result.plot_box(), f"{result.method}-box-limits")
+    rep.add_table(result.box, name="box", caption="Limits of the chosen box on its restricted inputs.")
     rep.add_csv("ensemble", result.to_dataframe())
     return rep
 
@@ -113,7 +132,7 @@ def write_folder(rep: Any, scenarios_text: str, folder: Any, force: bool = False
     stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         inner = stage / "out"
-        rep.write(inner, fragments=fragments, **write_options)
+        rep.write(inner, fragments=fragments, staged_for=final, **write_options)
         write_text(inner / "scenarios.toml", scenarios_text)
         replace_dir(inner, final, force)
     finally:

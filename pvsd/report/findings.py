@@ -103,6 +103,10 @@ def headline(comparison: ScenarioComparison, accumulated: Sequence[str] = ()) ->
     eff = eff[["scenario", "label", "variable", "year", "value", "baseline", "pct_difference"]]
     eff["abs_pct"] = eff["pct_difference"].abs()
     top = eff.loc[eff["abs_pct"].idxmax()]
+    if not top["abs_pct"] > 0.05:  # "largest effect ... +0.0%" would be a wrong headline
+        return (f"By {year:g}, no scenario changes {', '.join(ranked)} by as much as 0.05% from the "
+                "baseline (check that the scenarios set what they mean to, and that --set does not "
+                "override their settings)." + note, eff.drop(columns="abs_pct").reset_index(drop=True))
     per = eff.loc[eff.groupby("scenario", sort=False)["abs_pct"].idxmax()]
     weak = per.loc[per["abs_pct"].idxmin()]
     verb = "raises" if top["pct_difference"] > 0 else "lowers"

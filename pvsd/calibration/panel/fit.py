@@ -86,9 +86,11 @@ class _Objective:
         self.nfev += 1
         return np.concatenate([r, self.prior_rows(U)])
 
-    def jac(self, x: np.ndarray) -> sparse.csr_matrix:
+    def jac(self, x: np.ndarray, shared: bool = True) -> sparse.csr_matrix:
+        """Central differences; ``shared=False`` leaves the shared columns zero (not run)."""
         pb = self.pb
-        n, K, S = pb.n_units, pb.K, pb.n_shared
+        n, K, S0 = pb.n_units, pb.K, pb.n_shared
+        S = S0 if shared else 0
         s, U = pb.split(x)
         unit = np.tile(pb.all_units(), 2 * (S + K))
         ss = np.tile(s, (len(unit), 1))
@@ -109,8 +111,8 @@ class _Objective:
             g += 2
         r = pb.residuals(ss, UU, unit).reshape(2 * (S + K), n, self.R)
         d = (r[0::2] - r[1::2]) / np.maximum(np.asarray(steps), 1e-12)[:, :, None]  # (S+K, n, R)
-        vals = np.empty((n, self.R, S + K))
-        vals[:, :, :] = d.transpose(1, 2, 0)
+        vals = np.zeros((n, self.R, S0 + K))
+        vals[:, :, S0 - S:] = d.transpose(1, 2, 0)
         data_vals = vals.reshape(-1)
         if len(self.kp):
             u = np.clip(U[:, self.kp], EPS, 1 - EPS)
@@ -177,6 +179,56 @@ def covariance(J: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cov, free
 
 
+def _unit_sse(obj: _Objective, r: np.ndarray) -> np.ndarray:
+    """Per-unit sum of squares of a residual vector (data rows and pooled prior rows)."""
+    n = obj.pb.n_units
+    out = np.sum(r[: n * obj.R].reshape(n, obj.R) ** 2, axis=1)
+    if len(obj.kp):
+        out += np.sum(r[n * obj.R:].reshape(n, len(obj.kp)) ** 2, axis=1)
+    return out
+
+
+def _time_starts(pb: PanelProblem, obj: _Objective, x: np.ndarray, maxiter: int,
+                 say: Callable[[str], None]) -> np.ndarray:
+    """Restart every unit from a spread of years of its unit-scope path years (at, start, end).
+
+    A step's or ramp's year trades off against the unit's other parameters, and the sum
+    of squares has local minima in it (a late step with a slow growth rate against an
+    early one with a fast rate). With the shared parameters held at the fit, each unit
+    block is fitted again (a few iterations) from G evenly spread years; per unit the
+    best of the fit and the G restarts is kept (the units are independent given the
+    shared block), and the whole fit is run again from there.
+    """
+    cols = [k for k, e in enumerate(pb.per_unit) if e.kind == "path" and e.what in
+            ("at", "start", "end")]
+    if not cols or not int(pb.spec.search.get("path_restarts", 4)):
+        return x
+    s, U0 = pb.split(x)
+    S, K, n = pb.n_shared, pb.K, pb.n_units
+
+    def f(u: np.ndarray) -> np.ndarray:
+        return obj(pb.join(s, u.reshape(n, K)))
+
+    def jac(u: np.ndarray) -> sparse.csr_matrix:
+        return obj.jac(pb.join(s, u.reshape(n, K)), shared=False)[:, S:]
+
+    best_U, best = U0.copy(), _unit_sse(obj, f(U0.ravel()))
+    G = int(pb.spec.search.get("path_restarts", 4))
+    for g in range(G):
+        U = U0.copy()
+        U[:, cols] = (g + 0.5) / G
+        res = optimize.least_squares(f, U.ravel(), jac=jac, bounds=(0.0, 1.0), method="trf",
+                                     x_scale="jac", tr_solver="lsmr", xtol=1e-8, ftol=1e-8,
+                                     gtol=1e-8, max_nfev=maxiter)
+        say(f"  {res.nfev} evaluations, {res.njev} Jacobians: {res.message}")
+        sse = _unit_sse(obj, res.fun)
+        win = sse < best * (1 - 1e-9)
+        best_U[win], best[win] = res.x.reshape(n, K)[win], sse[win]
+        say(f"path years restarted from {(g + 0.5) / G:.3g} of their range: {int(win.sum())} "
+            "unit(s) improved")
+    return pb.join(s, best_U)
+
+
 def fit_point(pb: PanelProblem, x0: np.ndarray | None = None, log: Callable[[str], None] | None = None
               ) -> PointFit:
     """Least-squares (maximum-likelihood, Gaussian) fit with every per-unit parameter free."""
@@ -190,9 +242,17 @@ def fit_point(pb: PanelProblem, x0: np.ndarray | None = None, log: Callable[[str
     for r in range(rounds):
         say(f"least squares, round {r + 1} of {rounds} ({pb.n_vars} parameters, {pb.n_units} units)")
         res = _lsq(obj, x, int(opts["maxiter"]))
+        say(f"  {res.nfev} evaluations, {res.njev} Jacobians: {res.message}")
         x = res.x
         _update_sigma(pb, x)
     assert res is not None
+    # a few iterations find a restart's basin; the final fit below polishes the winners
+    x_r = _time_starts(pb, obj, x, min(25, int(opts["maxiter"])), say)
+    if not np.array_equal(x_r, x):
+        say("least squares from the restarted path years")
+        res = _lsq(obj, x_r, int(opts["maxiter"]))
+        x = res.x
+        _update_sigma(pb, x)
     obj_final = _Objective(pb)
     J = obj_final.jac(x)
     cov, free = covariance(J.toarray(), x)

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pvsd.arrays import label
 from pvsd.calibration.panel.data import extend_input, read_long
+from pvsd.calibration.panel.dimension import (
+    UnitDimension,
+    check_variable,
+    element_defaults,
+    map_units,
+    resolve_dimension,
+)
+from pvsd.calibration.panel.paths import PathParam, check_times
+from pvsd.calibration.panel.simulate import PathBinding, Rows, run_rows
 from pvsd.calibration.panel.spec import MeasureParam, PanelSpec
 from pvsd.errors import DataError, SpecError
 
@@ -30,13 +40,14 @@ class Entry:
     """One free parameter: a model constant or a measurement parameter."""
 
     name: str
-    kind: str  # "model" | "measure"
+    kind: str  # "model" | "measure" | "path" (a piece of a time-varying lever path)
     scope: str  # "shared" | "unit" | "pooled"
     lower: float
     upper: float
     x0: float
     series: int = -1
     what: str = ""
+    target: str = ""  # kind "path": the model constant the piece belongs to
 
     @property
     def width(self) -> float:
@@ -77,6 +88,13 @@ class PanelProblem:
             df["series"] = k
             frames.append(df)
         data = pd.concat(frames, ignore_index=True)
+        self.dim: UnitDimension | None = None
+        if spec.dimension is not None:
+            self.dim = resolve_dimension(m, spec.dimension, where)
+            names = map_units(sorted(data["unit"].unique()), self.dim, spec.unit_column, where)
+            data["unit"] = data["unit"].map(names)
+            for s, var in zip(spec.series, self.variables, strict=True):
+                check_variable(m, var, self.dim, True, f"[series.{s.name}] variable", where)
         lo_t = self.t0 + (max(s.diff_period for s in spec.series if s.diff) if any(
             s.diff for s in spec.series) else 0.0)
         outside = (data["year"] < lo_t - 1e-9) | (data["year"] > t_end + 1e-9)
@@ -143,15 +161,34 @@ class PanelProblem:
         self.fit_mask = self.period == 1
         self.n_obs = int(self.fit_mask.sum())
         self.n_obs_series = self.fit_mask.sum(axis=(1, 2))
+        self._bind_dimension()
         # ---- parameters
         self.from_first: dict[str, np.ndarray] = {}
+        self.fixed_params: dict[str, Any] = {}
+        self.paths: list[PathBinding] = []
         entries: list[Entry] = []
+        set_by: dict[str, str] = {}
         for p in spec.parameters:
+            w = f"{where}, [parameters.\"{p.name}\"]"
             name = m.resolve(p.name, where=f"{where} [parameters]")
             kind = m.kind(name)
             if kind != "constant":
-                raise SpecError(f"{where}: [parameters.\"{p.name}\"]: {name!r} is a {kind}, not a "
-                                "constant; only constants can be fitted or set per unit.")
+                what = f"a {p.kind} path" if isinstance(p, PathParam) else "fitted or set per unit"
+                raise SpecError(f"{w}: {name!r} is a {kind}, not a constant; only a constant can be "
+                                f"{what} (a path replaces the constant's value by a function of "
+                                "time). Choose the constant that drives it.")
+            if name in set_by:
+                raise SpecError(f"{w}: {name!r} is already set by {set_by[name]}; set each constant "
+                                "once.")
+            set_by[name] = f"[parameters.\"{p.name}\"]"
+            if self.dim is not None:
+                per_unit = p.scope != "shared" or (
+                    not isinstance(p, PathParam) and p.from_first is not None)
+                if check_variable(m, name, self.dim, per_unit, "parameter", w):
+                    self._arrayed.add(name)
+            if isinstance(p, PathParam):
+                self._add_path(p, name, w, entries, t_end)
+                continue
             if p.from_first is not None:
                 k = [s.name for s in spec.series].index(p.from_first)
                 s = spec.series[k]
@@ -159,8 +196,11 @@ class PanelProblem:
                 off = s.offset if not isinstance(s.offset, MeasureParam) else s.offset.value
                 sc = s.scale if not isinstance(s.scale, MeasureParam) else s.scale.value
                 self.from_first[name] = off + sc * first
+                if self.dim is not None:
+                    for i, u in enumerate(self.units):
+                        self.fixed_params[label(name, (u,))] = float(self.from_first[name][i])
                 continue
-            x0 = p.value if p.value is not None else m.default(name)
+            x0 = p.value if p.value is not None else self._default(name)
             if not (math.isfinite(x0) and p.lower <= x0 <= p.upper):
                 x0 = 0.5 * (p.lower + p.upper)
             entries.append(Entry(name, "model", p.scope, p.lower, p.upper, float(x0)))
@@ -182,9 +222,19 @@ class PanelProblem:
         self.inputs: list[tuple[str, list[Any]]] = []
         self.input_notes: list[str] = []
         for inp in spec.inputs:
-            var = m.resolve(inp.variable, where=f"{where}, [inputs.{inp.name}] variable")
+            wi = f"{where}, [inputs.{inp.name}]"
+            var = m.resolve(inp.variable, where=f"{wi} variable")
+            if var in set_by:
+                raise SpecError(f"{wi}: {var!r} is already set by {set_by[var]}; set each constant "
+                                "once.")
+            set_by[var] = f"[inputs.{inp.name}]"
+            if self.dim is not None:
+                check_variable(m, var, self.dim, True, "input", wi)
             df, _ = read_long(inp.file, inp.unit_column or spec.unit_column, inp.year_column,
                               inp.value_column, inp.missing, what=f"[inputs.{inp.name}]")
+            if self.dim is not None:
+                df["unit"] = df["unit"].map(map_units(sorted(df["unit"].unique()), self.dim,
+                                                      inp.unit_column or spec.unit_column, wi))
             miss = [u for u in self.units if u not in set(df["unit"])]
             if miss:
                 raise DataError(f"{inp.file}: input {inp.name!r} has no values for unit(s) "
@@ -206,7 +256,11 @@ class PanelProblem:
                 x, y = extend_input(d["year"].to_numpy(), d["value"].to_numpy(), inp.beyond,
                                     inp.trend_window, float(m.final_time), inp.lower, inp.upper)
                 fns.append(PiecewiseLinear(tuple(x), tuple(y)))
-            self.inputs.append((var, fns))
+            if self.dim is None:
+                self.inputs.append((var, fns))
+            else:  # one run holds every unit: the inputs are fixed element settings
+                for u, f in zip(self.units, fns, strict=True):
+                    self.fixed_params[label(var, (u,))] = f
             self.input_notes.append(f"input {inp.name} -> {var}: each unit's series from "
                                     f"{inp.file.name}; beyond its last value: {inp.beyond}"
                                     + (f" (linear trend of the last {inp.trend_window} values"
@@ -218,6 +272,76 @@ class PanelProblem:
         self.sigma = np.array([s.sigma if s.sigma is not None else 1.0 for s in spec.series])
         self.n_runs = 0
         self.n_calls = 0
+        self.n_members = 0
+        # None: not known yet whether the engine takes per-member time functions (simulate.py)
+        self.tf_columns: bool | None = None
+        self.tf_note = ""
+
+    # ------------------------------------------------------------------ binding helpers
+    def _bind_dimension(self) -> None:
+        """Units -> element positions; elements without a fitted unit are listed."""
+        self._arrayed: set[str] = set()
+        self._elem_defaults: dict[str, np.ndarray] = {}
+        if self.dim is None:
+            self.unit_element = np.arange(self.n_units)
+            return
+        pos = {e: j for j, e in enumerate(self.dim.elements)}
+        self.unit_element = np.array([pos[u] for u in self.units], int)
+        idle = [e for e in self.dim.elements if e not in set(self.units)]
+        if idle:
+            self.warnings.append(
+                f"{len(idle)} element(s) of {self.dim.name} have no fitted data and run at the "
+                f"model's own values (not fitted, not reported): {', '.join(idle[:20])}"
+                f"{' ...' if len(idle) > 20 else ''}.")
+
+    def input_paths(self, var: str, fns: list[Any]) -> Any:
+        """The units' input series of ``var``, stacked once (MemberPiecewise, one per unit)."""
+        cache = self.__dict__.setdefault("_input_stack", {})
+        if var not in cache:
+            from pvsd.timefunc import MemberPiecewise
+
+            cache[var] = MemberPiecewise.stack([f.arrays() for f in fns])
+        return cache[var]
+
+    @property
+    def scalar_vars(self) -> set[str]:
+        """Parameters (constants, paths) that are scalars in a subscripted panel's model."""
+        return {e.target or e.name for e in self.shared + self.per_unit
+                if e.kind != "measure"} - self._arrayed
+
+    def element_defaults(self, var: str) -> np.ndarray:
+        """The model's values of a constant arrayed over the unit dimension, (n_elements,)."""
+        if var not in self._elem_defaults:
+            assert self.dim is not None
+            self._elem_defaults[var] = element_defaults(self.model, var, self.dim)
+        return self._elem_defaults[var]
+
+    def _default(self, var: str) -> float:
+        """The model's value of a constant (the mean over units for an array over units)."""
+        if self.dim is not None and var in self._arrayed:
+            return float(np.mean(self.element_defaults(var)[self.unit_element]))
+        return float(self.model.default(var))
+
+    def _add_path(self, p: PathParam, name: str, where: str, entries: list[Entry], t_end: float
+                  ) -> None:
+        check_times(p, self.t0, t_end, where)
+        if self.dim is not None and name in self._arrayed:
+            base = self.element_defaults(name)[self.unit_element]
+        else:
+            base = np.full(self.n_units, float(self.model.default(name)))
+        fixed: dict[str, float] = {}
+        for pc in p.pieces:
+            if not pc.fitted:
+                fixed[pc.piece] = float(pc.value)  # type: ignore[arg-type]
+                continue
+            x0 = pc.value
+            if x0 is None and pc.piece == "from":
+                x0 = float(np.mean(base))
+            if x0 is None or not (math.isfinite(x0) and pc.lower <= x0 <= pc.upper):
+                x0 = 0.5 * (pc.lower + pc.upper)
+            entries.append(Entry(f"{name}: {pc.piece}", "path", str(pc.scope), pc.lower, pc.upper,
+                                 float(x0), what=pc.piece, target=name))
+        self.paths.append(PathBinding(name, p.kind, fixed, base, p.name))
 
     # ------------------------------------------------------------------ checks
     def _check_instruments(self) -> None:
@@ -254,57 +378,38 @@ class PanelProblem:
         return lo_s + s * w_s, lo_u + U * w_u
 
     # ------------------------------------------------------------------ simulation
+    def rows(self, s_u: np.ndarray, U_u: np.ndarray, unit: np.ndarray) -> Rows:
+        """Per-row model settings from unit coordinates (shared (M, S), per-unit (M, K))."""
+        rows = Rows(unit=np.asarray(unit, int))
+        paths: dict[str, dict[str, np.ndarray]] = {b.variable: {} for b in self.paths}
+        key = []
+        for pool, arr in ((self.shared, s_u), (self.per_unit, U_u)):
+            for j, e in enumerate(pool):
+                if e.kind == "measure":
+                    continue
+                v = e.lower + np.clip(arr[:, j], 0, 1) * e.width
+                if e.kind == "model":
+                    rows.consts[e.name] = v
+                    if e.scope == "shared":
+                        rows.shared[e.name] = v
+                else:
+                    paths[e.target][e.what] = v
+                if e.scope == "shared":
+                    key.append(v)
+        if self.dim is None:
+            for name, vals in self.from_first.items():
+                rows.consts[name] = vals[rows.unit]
+        rows.paths = [(b, paths[b.variable]) for b in self.paths]
+        rows.shared_key = np.column_stack(key) if key else None
+        return rows
+
     def simulate(self, s_u: np.ndarray, U_u: np.ndarray, unit: np.ndarray, years: np.ndarray,
                  final_time: float | None = None) -> dict[str, np.ndarray]:
         """Run members (rows) with shared values ``s_u`` (M, S), per-unit ``U_u`` (M, K) in
         unit coordinates, for units ``unit`` (M,). Returns variable -> (M, len(years))."""
-        M = len(unit)
-        cols: dict[str, np.ndarray] = {}
-        for j, e in enumerate(self.shared):
-            if e.kind == "model":
-                cols[e.name] = e.lower + np.clip(s_u[:, j], 0, 1) * e.width
-        for j, e in enumerate(self.per_unit):
-            if e.kind == "model":
-                cols[e.name] = e.lower + np.clip(U_u[:, j], 0, 1) * e.width
-        for name, vals in self.from_first.items():
-            cols[name] = vals[unit]
-        if not cols:
-            cols["__unit__"] = unit.astype(float)  # placeholder never passed
         t1 = float(final_time if final_time is not None else years.max())
         t1 = max(t1, self.t0 + self.dt)
-        outs = list(dict.fromkeys(self.variables))
-        out = {v: np.empty((M, len(years))) for v in outs}
-        groups: list[tuple[np.ndarray, dict[str, Any]]]
-        if self.inputs:
-            groups = [(np.flatnonzero(unit == i), {var: fns[i] for var, fns in self.inputs})
-                      for i in np.unique(unit)]
-        else:
-            groups = [(np.arange(M), {})]
-        for rows, params in groups:
-            samples = pd.DataFrame({k: v[rows] for k, v in cols.items() if k != "__unit__"})
-            if samples.shape[1] == 0:
-                samples = pd.DataFrame({self.per_unit[0].name if self.per_unit else
-                                        self.shared[0].name: np.zeros(len(rows))})
-            ds = self.model.run_ensemble(samples, outputs=outs, params=params or None,
-                                         initial_time=self.t0, final_time=t1, time_step=self.dt,
-                                         return_times=list(years), progress=False, check=True,
-                                         method=self.spec.method)
-            self.n_calls += 1
-            self.n_runs += len(rows)
-            got = np.asarray(ds["time"].values, float)
-            if len(got) != len(years) or not np.allclose(got, years):
-                raise SpecError(f"{self.spec.where}: observation years {sorted(set(years) - set(got))}"
-                                f" are not on the time-step grid {self.t0:g} + k * {self.dt:g}; "
-                                "choose a time_step that divides the year spacing.")
-            for v in outs:
-                if ds[v].ndim != 2:
-                    raise SpecError(
-                        f"{self.spec.where}: {v!r} is subscripted ({', '.join(ds[v].dims[2:])}); "
-                        "panel calibration fits scalar model variables only (the model is run "
-                        "once per unit). Measure one element of the array, or use a scalar model."
-                    )
-                out[v][rows] = np.asarray(ds[v].values, float)
-        return out
+        return run_rows(self, self.rows(s_u, U_u, unit), np.asarray(years, float), t1)
 
     def predict(self, s_u: np.ndarray, U_u: np.ndarray, unit: np.ndarray,
                 years: np.ndarray | None = None, final_time: float | None = None) -> np.ndarray:

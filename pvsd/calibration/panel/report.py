@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pvsd.document import Report, kv_table
 
@@ -75,6 +75,9 @@ def panel_report(result: PanelResult) -> Report:
                       "periods, and how many of its parameters end at a bound.")
         wide = result.estimates.pivot(index="unit", columns="parameter", values="value")
         se = result.estimates.pivot(index="unit", columns="parameter", values="stderr")
+        for c in wide.columns:  # a fitted year needs its decimals (4 digits would hide them)
+            if str(c).endswith((": at", ": start", ": end")):
+                wide[c] = wide[c].map(lambda v: f"{v:.2f}")
         table = wide.join(se.rename(columns=lambda c: f"{c} (SE)"))
         bnd = result.estimates[result.estimates["at_bound"] != ""]
         rep.add_table(table, name="unit_estimates",
@@ -82,6 +85,16 @@ def panel_report(result: PanelResult) -> Report:
         if len(bnd):
             rep.add_table(bnd[["unit", "parameter", "value", "at_bound"]], index=False,
                           name="at_bound", caption="Per-unit parameters at a bound.")
+    if len(result.paths):
+        rep.section("Fitted lever paths")
+        rep.add_table(_paths_display(result.paths), index=False, name="paths",
+                      caption="Per unit: the fitted step (year at, value to) or ramp (start, end, "
+                      "to) from the value from, shown to 6 digits (full precision in paths.csv). "
+                      "scenario: the path as a scenario-file lever; "
+                      "scenario_exact: the form the fit ran (a step is fitted as a linear change "
+                      "over the one time step before its year, so that its year has a gradient), "
+                      "which reproduces the fitted runs; scenarios.toml holds every unit's "
+                      "fitted run as a scenario.")
     if result.mcmc:
         rep.section("Posterior")
         rep.add_html(kv_table([(k.replace("_", " "), v) for k, v in result.mcmc.items()]))
@@ -90,3 +103,20 @@ def panel_report(result: PanelResult) -> Report:
         rep.add_table(result.skipped, index=False, name="skipped_units",
                       caption="Units with fewer observations than [panel] min_observations.")
     return rep
+
+
+def _paths_display(paths: Any) -> Any:
+    """The fitted-path table with years to 2 decimals and levers to 6 significant digits."""
+    import re
+
+    d = paths.copy()
+    for c in ("at", "start", "end"):
+        if c in d:
+            d[c] = d[c].map(lambda v: f"{v:.2f}")
+    num = re.compile(r"-?\d+\.\d+(?:e-?\d+)?")
+    for c in ("scenario", "scenario_exact"):
+        if c in d:
+            d[c] = d[c].map(lambda t: num.sub(lambda m: f"{float(m.group()):.6g}", t))
+    if (d["parameter"] == d["variable"]).all():
+        d = d.drop(columns="variable")
+    return d

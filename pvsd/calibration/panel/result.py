@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from pvsd.calibration.result import _g as _g_unit
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
     import xarray as xr
@@ -20,9 +22,8 @@ __all__ = ["PanelResult"]
 
 
 def _g(v: Any, d: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    return f"{v:.{d}g}"
+    # the single-unit formatter, at the panel tables' 4 significant digits
+    return _g_unit(v, d)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,13 @@ class PanelResult:
         overall and per unit (:func:`pvsd.calibration.skill.compare`).
     verdict
         Plain sentences: where the model beats and where it loses to each naive forecast.
+    paths
+        Fitted lever paths, one row per (unit, path): ``unit, parameter, variable, path,
+        from, at | start, end, to, scenario`` (the hard step, for reading) and
+        ``scenario_exact`` (the form the fit ran: a step as a linear change over the one
+        time step before its year), as scenario-file inline tables.
+    scenarios
+        A scenario file (TOML) reproducing each unit's fitted run.
     """
 
     title: str
@@ -74,6 +82,8 @@ class PanelResult:
     show: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    paths: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scenarios: str = ""
 
     # ------------------------------------------------------------------ views
     def to_dataframe(self) -> pd.DataFrame:
@@ -138,6 +148,14 @@ class PanelResult:
             q = d["value"].quantile([0, 0.25, 0.5, 0.75, 1]).to_numpy()
             lines.append(f"    {p}: min {_g(q[0])}, quartiles {_g(q[1])} / {_g(q[2])} / {_g(q[3])}, "
                          f"max {_g(q[4])}; at a bound in {int((d['at_bound'] != '').sum())} units")
+        if len(self.paths):
+            lines.append("[[Fitted lever paths]] (per unit; scenario form in paths.csv)")
+            for r in self.paths.head(12).itertuples(index=False):
+                lines.append(f"    {r.unit}: {r.variable} {r.scenario}")
+            if len(self.paths) > 12:
+                lines.append(f"    ... {len(self.paths) - 12} more rows in paths.csv")
+            if self.fit.get("path_form"):
+                lines.append(f"    (fitted form: {self.fit['path_form']})")
         lines.append("[[Forecast skill out of sample]]")
         if len(self.skill):
             st = self.skill.copy()
@@ -258,8 +276,12 @@ class PanelResult:
 
         return panel_report(self)
 
-    def write(self, folder: str | Path, force: bool = False) -> Path:
-        """Write report.html, every table as CSV, results.nc and report.txt (atomically)."""
+    def write(self, folder: str | Path, force: bool = False, **write_options: Any) -> Path:
+        """Write report.html, every table as CSV, results.nc and report.txt (atomically).
+
+        ``write_options`` go to :meth:`pvsd.document.Report.write` (``fragments``,
+        ``formats``, ``plotly_js``).
+        """
         import shutil
         import tempfile
 
@@ -271,18 +293,22 @@ class PanelResult:
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             tmp = stage / "out"
-            self.html_report().write(tmp)
+            self.html_report().write(tmp, staged_for=out, **write_options)
             tables = {"shared": self.shared, "estimates": self.estimates,
                       "population": self.population, "unit_stats": self.unit_stats,
                       "fitted": self.fitted, "skill": self.skill, "skill_units": self.skill_units,
-                      "skipped_units": self.skipped,
+                      "skipped_units": self.skipped, "paths": self.paths,
                       "forecast": self.forecast[["unit", "series", "year", "value", "lo", "hi",
                                                  "kind", "assumption"]]}
+            if not len(self.paths):
+                tables.pop("paths")
             for name, t in tables.items():
                 write_csv(tmp / f"{name}.csv", t, self.provenance, force=True, index=False)
             ds = self.to_xarray()
             ds.to_netcdf(tmp / "results.nc")
             write_text(tmp / "report.txt", self.report() + "\n")
+            if self.scenarios:
+                write_text(tmp / "scenarios.toml", self.scenarios + "\n")
             replace_dir(tmp, out, force)
         finally:
             shutil.rmtree(stage, ignore_errors=True)

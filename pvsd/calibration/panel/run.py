@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pvsd.calibration.panel.fit import PointFit, fit_point, fit_pooled
+from pvsd.calibration.panel.paths import fitted_paths, scenario_file
 from pvsd.calibration.panel.problem import PanelProblem
 from pvsd.calibration.panel.result import PanelResult
 from pvsd.calibration.panel.sample import PosteriorSample, sample_posterior
@@ -142,6 +143,8 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         say("sampling the posterior (Metropolis-within-Gibbs over unit blocks)")
         post = sample_posterior(pb, fit, log=say)
     shared, estimates, population = _tables(pb, fit, post)
+    paths = fitted_paths(pb, fit.x)
+    scenarios = scenario_file(pb, shared, estimates, paths)
     # ---- fitted values and forecasts
     years_fc = np.asarray(sorted(set(spec.forecast)), float)
     m_end = float(pb.model.final_time)
@@ -226,6 +229,8 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         for k, ser in enumerate(spec.series) for i, u in enumerate(pb.units)
         for j, y in enumerate(grid)])
     warnings_ = list(pb.warnings)
+    if pb.tf_columns is False and pb.tf_note:
+        warnings_.append(pb.tf_note)
     n_bound = int((estimates["at_bound"] != "").sum()) + int((shared["at_bound"] != "").sum()) \
         if len(shared) else int((estimates["at_bound"] != "").sum())
     if n_bound:
@@ -259,7 +264,11 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         "n_shared": pb.n_shared, "n_per_unit": pb.K, "cost": fit.cost,
         "sigma": dict(zip([s.name for s in spec.series], pb.sigma.tolist(), strict=True)),
         "message": fit.message, "em_iterations": fit.em_iterations, "model_runs": pb.n_runs,
-        "ensemble_calls": pb.n_calls, "seconds_point": round(seconds_point, 2),
+        "ensemble_calls": pb.n_calls, "engine_members": pb.n_members,
+        "layout": f"one run holds every unit (dimension {pb.dim.name})" if pb.dim is not None
+        else "the model runs once per unit",
+        "path_form": "a step is a linear change over the one time step before its year"
+        if any(b.kind == "step" for b in pb.paths) else "", "seconds_point": round(seconds_point, 2),
         "seconds": round(time.perf_counter() - t_start, 2), "pvsd_version": __version__,
         "interval_level": LEVEL, "bands": "posterior" if post is not None else "Laplace",
     }
@@ -278,7 +287,7 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         population=population, unit_stats=unit_stats, fitted=fitted, forecast=forecast_df,
         skill=skill, skill_units=skill_units, verdict=tuple(sentences), trajectories=trajectories,
         fit=fit_info, mcmc=mcmc, show=tuple(u for u in spec.show if u in pb.units),
-        warnings=tuple(warnings_), provenance=prov)
+        warnings=tuple(warnings_), provenance=prov, paths=paths, scenarios=scenarios)
 
 
 def _worst(pb: PanelProblem, post: PosteriorSample) -> str:

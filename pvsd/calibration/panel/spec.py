@@ -15,6 +15,8 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     unit_column = "iso3"             # column naming the unit in every series and input file
     units = "all"                    # "all", a list ["DNK", "USA"], or { file = "units.txt" }
     min_observations = 6             # units with fewer (fitted + held-out) observations are skipped
+    dimension = "Country"            # optional: units are elements of this model dimension and
+                                     #   run in one subscripted run (see panel/dimension.py)
     holdout = 1                      # hold out each unit's last N observations (waves)
     forecast = [2024, 2026]          # also forecast these years (optional)
     show = ["DNK", "USA"]            # units always drawn in the report's small multiples
@@ -45,6 +47,11 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     [parameters."Initial Digital Capability"]
     from_first = "egdi"              # each unit's first observation of series egdi (model scale)
 
+    [parameters."Reform Effort"]     # a time-varying lever path (see panel/paths.py)
+    path = "step"                    # "step" (at, to, from) or "ramp" (start, end | duration,
+    at = { scope = "unit", lower = 2005, upper = 2018 }   # to, from); each piece a number
+    to = { scope = "shared", lower = 0, upper = 1 }       # (fixed) or a table (fitted)
+
     [posterior]                      # optional full posterior (Metropolis-within-Gibbs)
     enabled = false
     chains = 4
@@ -66,6 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pvsd.calibration.panel.paths import PathParam
 from pvsd.errors import SpecError
 
 __all__ = ["SCOPES", "InputSpec", "MeasureParam", "PanelSeries", "PanelSpec", "is_panel_spec",
@@ -81,7 +89,7 @@ _PANEL_KEYS = {"unit_column", "units", "min_observations", "holdout", "forecast"
                "dimension"}
 _POSTERIOR = {"enabled": False, "chains": 4, "iterations": 3000, "warmup": 1000, "draws": 200,
               "thin": 1}
-_SEARCH = {"starts": 16, "maxiter": 100, "pooled_iterations": 30}
+_SEARCH = {"starts": 16, "maxiter": 100, "pooled_iterations": 30, "path_restarts": 4}
 
 
 def _num(v: Any, where: str, positive: bool = False) -> float:
@@ -189,8 +197,9 @@ class PanelSpec:
     model: str
     unit_column: str
     series: tuple[PanelSeries, ...]
-    parameters: tuple[PanelParam, ...]
+    parameters: tuple[PanelParam | PathParam, ...]
     inputs: tuple[InputSpec, ...] = ()
+    dimension: str | None = None
     units: str | tuple[str, ...] = "all"
     min_observations: int = 2
     holdout: int = 0
@@ -339,14 +348,18 @@ def _input(name: str, t: Any, base: Path, where: str) -> InputSpec:
                      str(t.get("description", "")), lo, hi)
 
 
-def _param(name: str, t: Any, series: Sequence[str], where: str) -> PanelParam:
+def _param(name: str, t: Any, series: Sequence[str], where: str) -> PanelParam | PathParam:
     w = f"{where}, [parameters.\"{name}\"]"
     if not isinstance(t, Mapping):
         raise SpecError(f"{w} must be a table such as {{ scope = \"unit\", lower = 0, upper = 1 }}.")
+    if "path" in t:
+        from pvsd.calibration.panel.paths import parse_path
+
+        return parse_path(name, t, w)
     bad = sorted(set(t) - _PARAM_KEYS)
     if bad:
         raise SpecError(f"{w}: unknown key(s) {bad}; allowed: {', '.join(sorted(_PARAM_KEYS))} "
-                        "(time-varying lever paths are not fittable in panel calibration yet).")
+                        "(or path = \"step\" / \"ramp\" with pieces for a time-varying lever).")
     if "from_first" in t:
         src = str(t["from_first"])
         if src not in series:
@@ -376,7 +389,7 @@ def _options(table: Any, defaults: Mapping[str, Any], where: str) -> dict[str, A
     out = {**defaults, **table}
     for k, v in out.items():
         if k != "enabled":
-            _int(v, f"{where} {k}", 1 if k not in ("warmup",) else 0)
+            _int(v, f"{where} {k}", 1 if k not in ("warmup", "path_restarts") else 0)
     return out
 
 
@@ -414,10 +427,10 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
     if badp:
         raise SpecError(f"{where}: [panel] has unknown key(s) {badp}; allowed: "
                         f"{', '.join(sorted(_PANEL_KEYS))}.")
-    if "dimension" in panel:
-        raise SpecError(f"{where}: [panel] dimension = {panel['dimension']!r}: fitting a subscripted "
-                        "model with a unit dimension is not supported yet; remove `dimension` to run "
-                        "the scalar model once per unit.")
+    dimension = panel.get("dimension")
+    if dimension is not None and (not isinstance(dimension, str) or not dimension.strip()):
+        raise SpecError(f"{where}: [panel] dimension names the model's subscript range whose "
+                        f"elements are the units (e.g. \"Country\"), got {dimension!r}.")
     if "unit_column" not in panel:
         raise SpecError(f"{where}: [panel] needs unit_column = \"...\" (e.g. \"iso3\").")
     units: Any = panel.get("units", "all")
@@ -460,7 +473,7 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
     show = panel.get("show", [])
     return PanelSpec(
         model=model, unit_column=str(panel["unit_column"]), series=series, parameters=params,
-        inputs=inputs, units=units,
+        inputs=inputs, units=units, dimension=dimension.strip() if dimension else None,
         min_observations=_int(panel.get("min_observations", 2), f"{where}: [panel] min_observations", 1),
         holdout=_int(panel.get("holdout", 0), f"{where}: [panel] holdout", 0),
         forecast=tuple(_num(x, f"{where}: [panel] forecast") for x in fc),
