@@ -14,11 +14,13 @@ quasi-p-values per limit (Bryant & Lempert 2010).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from pvsd.errors import PvsdError
+from pvsd.policy.prim import _limits
 
 __all__ = ["CartResult", "cart"]
 
@@ -168,7 +170,8 @@ def cart(
                          "density": hits / n if n else 0.0, "mass": n / len(yv), "n": n,
                          "res_dim": int(restricted.sum()), "depth": depth, "rule": rule})
             if is_case:
-                limits.append(_limits(A, yv, inb, lo, hi, full_lo, full_hi, names))
+                limits.append(_limits(A, yv, (lo, hi), full_lo, full_hi, names,
+                                      member=partial(_in_leaf, full_lo=full_lo), inb=inb))
             return
         j, thr = t.feature[node], t.threshold[node]
         hl = hi.copy()
@@ -203,32 +206,6 @@ def _rule(name: str, lo: float, hi: float, full_lo: float, full_hi: float) -> st
     return f"{name} > {lo:.4g}" if lo > full_lo else f"{name} <= {hi:.4g}"
 
 
-def _limits(A: np.ndarray, y: np.ndarray, inb: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-            full_lo: np.ndarray, full_hi: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
-    """Restricted limits of a leaf with quasi-p-values (as :func:`pvsd.policy.prim._limits`)."""
-    from scipy.stats import binom
-
-    hits, n = int(y[inb].sum()), int(inb.sum())
-    rows = []
-    for j, name in enumerate(names):
-        if lo[j] <= full_lo[j] and hi[j] >= full_hi[j]:
-            continue
-        qps = []
-        for side in ("lo", "hi"):
-            restricted = lo[j] > full_lo[j] if side == "lo" else hi[j] < full_hi[j]
-            if not restricted:
-                qps.append(np.nan)
-                continue
-            nlo, nhi = lo.copy(), hi.copy()
-            if side == "lo":
-                nlo[j] = full_lo[j]
-            else:
-                nhi[j] = full_hi[j]
-            # the leaf with this limit dropped (membership as the tree decides it: lo < x <= hi)
-            wider = np.all(np.where(nlo > full_lo, A > nlo, True) & (A <= nhi), axis=1)
-            p0 = y[wider].mean()
-            qps.append(float(binom.sf(hits - 1, n, p0)))
-        rows.append({"input": name, "min": lo[j], "max": hi[j], "range min": full_lo[j],
-                     "range max": full_hi[j], "qp min": qps[0], "qp max": qps[1]})
-    cols = ["input", "min", "max", "range min", "range max", "qp min", "qp max"]
-    return pd.DataFrame(rows, columns=cols).set_index("input")
+def _in_leaf(A: np.ndarray, lo: np.ndarray, hi: np.ndarray, full_lo: np.ndarray) -> np.ndarray:
+    # a tree's membership: lo < x <= hi, no lower limit where lo is the sample minimum
+    return np.all(np.where(lo > full_lo, A > lo, True) & (A <= hi), axis=1)

@@ -17,6 +17,7 @@ and, when ``prim`` is installed, against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,12 +220,19 @@ def _paste(A: np.ndarray, y: np.ndarray, box: tuple[np.ndarray, np.ndarray], alp
 
 
 def _limits(A: np.ndarray, y: np.ndarray, box: tuple[np.ndarray, np.ndarray], full_lo: np.ndarray,
-            full_hi: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
-    """Restricted limits with quasi-p-values (binomial test of the box against dropping the limit)."""
+            full_hi: np.ndarray, names: tuple[str, ...],
+            member: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+            inb: np.ndarray | None = None) -> pd.DataFrame:
+    """Restricted limits with quasi-p-values (binomial test of the box against dropping the limit).
+
+    ``member(A, lo, hi)`` says which points a box holds (default: closed limits);
+    ``inb`` the box's own members when they are known otherwise (a tree's leaf).
+    """
     from scipy.stats import binom
 
+    member = member or _in_box
     lo, hi = box
-    inb = _in_box(A, lo, hi)
+    inb = member(A, lo, hi) if inb is None else inb
     hits, n = int(y[inb].sum()), int(inb.sum())
     rows = []
     for j, name in enumerate(names):
@@ -241,7 +249,7 @@ def _limits(A: np.ndarray, y: np.ndarray, box: tuple[np.ndarray, np.ndarray], fu
                 nlo[j] = full_lo[j]
             else:
                 nhi[j] = full_hi[j]
-            wider = _in_box(A, nlo, nhi)
+            wider = member(A, nlo, nhi)
             p0 = y[wider].mean()
             qps.append(float(binom.sf(hits - 1, n, p0)))
         rows.append({"input": name, "min": lo[j], "max": hi[j], "range min": full_lo[j],
