@@ -64,16 +64,7 @@ class Evaluator:
         M = 1 if worlds is None else len(worlds)
         t0 = _time.perf_counter()
         outs = self.outputs
-        cols: dict[str, object] = {}
-        i = 0
-        for lv in self.spec.levers:
-            if lv.kind == "constant":
-                cols[lv.variable] = np.repeat(X[:, i], M)
-            else:
-                # step/ramp: one lever path per policy, the same in each of its worlds
-                paths = [lv.setting(X[p, i:i + lv.size]) for p in range(P)]
-                cols[lv.variable] = [f for f in paths for _ in range(M)]
-            i += lv.size
+        cols = self._lever_columns(X, M)
         if worlds is not None:
             for c in worlds.columns:
                 cols[c] = np.tile(worlds[c].to_numpy(float), P)
@@ -85,13 +76,27 @@ class Evaluator:
         self.n_runs += P * M
         return data
 
+    def _lever_columns(self, X: np.ndarray, M: int) -> dict[str, object]:
+        """Ensemble columns of the levers: each policy (row of ``X``) repeated for its ``M`` worlds."""
+        cols: dict[str, object] = {}
+        i = 0
+        for lv in self.spec.levers:
+            if lv.kind == "constant":
+                cols[lv.variable] = np.repeat(X[:, i], M)
+            else:
+                # step/ramp: one lever path per policy, the same in each of its worlds
+                paths = [lv.setting(X[p, i:i + lv.size]) for p in range(X.shape[0])]
+                cols[lv.variable] = [f for f in paths for _ in range(M)]
+            i += lv.size
+        return cols
+
     def simulate_paired(self, X: np.ndarray, worlds: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Run row i of ``X`` in world i (constant levers only), one ensemble: output -> (N, 1, times)."""
+        """Run row i of ``X`` in world i, one ensemble: output -> (N, 1, times)."""
         from pvsd.ensemble import run_ensemble
 
-        assert self.spec.all_constant and len(X) == len(worlds)
+        assert len(X) == len(worlds)
         t0 = _time.perf_counter()
-        cols = {lv.variable: X[:, i] for i, lv in enumerate(self.spec.levers)}
+        cols = self._lever_columns(np.atleast_2d(np.asarray(X, dtype=float)), 1)
         for c in worlds.columns:
             cols[c] = worlds[c].to_numpy(float)
         ds = run_ensemble(self.model, pd.DataFrame(cols), outputs=self.outputs, executor=self.executor,
