@@ -448,6 +448,7 @@ def live_fragment(
                      f"(model's own settings)</option>{opts}</select></label>")
     more_html = (f"<details><summary>{more} more parameters with a declared range</summary>"
                  '<div class="pl-more"></div></details>') if more and n_primary else ""
+    reset = "Reset to starting values (--set)" if sets else "Reset to model values"
     foot = (f"Model {html.escape(model.path.name)} · SHA-256 {model.sha256} · compiled to JavaScript by "
             f"pvsd {html.escape(__version__)} from the model's equations; the browser's results match "
             "pvsd's Python runs (to a relative 1e-9).")
@@ -461,7 +462,7 @@ def live_fragment(
         f'<div class="pl-title">{html.escape(title)}</div><p class="pl-help">{html.escape(help_)}</p>'
         '<div class="pl-error" role="alert"></div>'
         '<div class="pl-body"><div class="pl-controls">'
-        f'<div class="pl-row">{scen_html}<button type="button" class="pl-reset">Reset to model values</button></div>'
+        f'<div class="pl-row">{scen_html}<button type="button" class="pl-reset">{reset}</button></div>'
         f'<div class="pl-levers"></div>{more_html}</div>'
         '<div><div class="pl-legend"><span><i></i>your settings</span><span><i class="base"></i>baseline</span>'
         '</div><div class="pl-charts"></div></div></div>'

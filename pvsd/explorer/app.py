@@ -202,7 +202,9 @@ def _layout(ex: Explorer) -> Any:
                                          for lv in items]], className="group"))
         controls.append(html.Details([html.Summary(f"Model assumptions ({len(rest)})"), *inner],
                                      className="assumptions"))
-    controls.append(html.P(html.Button("Reset every slider to the model's value", id="reset",
+    reset = "Reset every slider to its starting value (--set or the model's)" if ex.sets else \
+        "Reset every slider to the model's value"
+    controls.append(html.P(html.Button(reset, id="reset",
                                        className="secondary", n_clicks=0), style={"marginTop": "1rem"}))
 
     options = ex.scenario_options()

@@ -398,7 +398,7 @@ class Explorer:
                         lv.range_source, "")
                     raise ParameterError(
                         f"--set {lv.name!r}={v:g}: {lv.name!r} is also a slider, whose range is "
-                        f"[{lv.fmt(lv.min)}, {lv.fmt(lv.max)}]{src}; the slider starts at the set value, so it "
+                        f"[{lv.min:g}, {lv.max:g}]{src}; the slider starts at the set value, so it "
                         "must lie in that range. Choose a value in it, or declare a wider [min,max] range "
                         "in the model file.")
                 self.model_values[lv.name] = lv.default
@@ -837,7 +837,8 @@ class Explorer:
             rep.add_table(table.set_index("lever"), caption="Levers changed from the model's own values.",
                           name="settings")
         else:
-            rep.add_text("Every lever is at the model's own value (the baseline).")
+            rep.add_text("Every lever is at the model's own value (the baseline)." if not self.sets else
+                         "Every lever is at its starting value (the baseline with --set).")
         rep.section("Charts")
         cap = "Current setting (thick line) against the baseline (dashed) and the scenarios shown."
         if bands is not None:
