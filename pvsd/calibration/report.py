@@ -76,6 +76,13 @@ def calibration_report(result: CalibrationResult) -> Report:
                   caption="value: maximum-likelihood (least-squares) estimate; stderr from the curvature at "
                   "the optimum; lower/upper: Wald interval; profile_*: profile-likelihood interval; "
                   "posterior_*: MCMC credible interval.")
+    paths = getattr(result, "paths", None)
+    if paths is not None and len(paths):
+        rep.add_table(paths.set_index("parameter"), name="paths",
+                      caption="Time-varying lever paths: the fitted pieces (also in the table above, "
+                      "as 'Name: piece'). scenario: the hard step, for reading; scenario_exact: the form "
+                      "the fit ran (a step as a linear change over the one time step ending at its year), "
+                      "which fitted_parameters.toml holds and which reproduces the fitted run.")
     corr = result.strong_correlations()
     if corr:
         rep.add_table(pd.DataFrame(corr, columns=["parameter", "with", "correlation"]), index=False,
