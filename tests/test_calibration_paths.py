@@ -196,3 +196,28 @@ def test_set_on_a_path_variable_is_refused(case: Path, capsys) -> None:
     assert main(["calibrate", str(spec), "-o", str(case / "set-out"), "-q", "--set", "Effort=0.3"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "--set 'Effort': it is a parameter (or lever path) the spec fits" in err
+
+
+def test_grouped_fallback_equals_per_member_paths(case: Path, monkeypatch) -> None:
+    """Where the engine takes no time function per member, one ensemble per distinct path
+    gives the same runs."""
+    from pvsd.calibration.problem import Problem
+    from pvsd.calibration.spec import load_spec
+
+    pb = Problem(load_spec(_spec(case, STEP_PARAMS, name="fallback.toml")))
+    theta = np.array([[3.0, 2008.3, 0.4], [4.0, 2011.0, 0.6], [3.0, 2008.3, 0.4], [5.0, 2015.9, 0.1]])
+    direct = pb.simulate(theta)["Level"]
+    assert pb._tf_columns is True
+    original = pb.model.run_ensemble
+
+    def no_member_functions(samples, **kw):
+        if isinstance(samples, dict) and any(isinstance(v, list) for v in samples.values()):
+            raise TypeError("no per-member time functions here")
+        return original(samples, **kw)
+
+    monkeypatch.setattr(pb.model, "run_ensemble", no_member_functions)
+    pb._tf_columns = None
+    calls = pb.n_calls
+    grouped = pb.simulate(theta)["Level"]
+    assert pb._tf_columns is False and pb.n_calls - calls == 3  # three distinct paths
+    np.testing.assert_allclose(grouped, direct, rtol=1e-12)
