@@ -389,7 +389,7 @@ def build_ir(abstract_model: Any, path: str | Path | None = None) -> ModelIR:
     main = [s for s in sections if s.type == "main"] or sections[:1]
     cls = _Builder
     if main[0].subscripts:
-        from pvsd.engine.ir_arrays import make_array_builder
+        from pvsd.engine.ir_arrays_build import make_array_builder
 
         cls = make_array_builder(_Builder)
     b = cls(main[0], Path(path) if path else getattr(abstract_model, "original_path", None))
