@@ -128,6 +128,7 @@ class PanelResult:
                  f"    observations       = {f['n_obs']} fitted",
                  f"    parameters         = {f['n_params']} ({f['n_shared']} shared, "
                  f"{f['n_per_unit']} per unit)",
+                 f"    estimator          = {_estimator(f)}",
                  "    sigma              = " + ", ".join(f"{k} {_g(v)}" for k, v in f["sigma"].items()),
                  f"    cost               = {f['model_runs']} model runs in {f['ensemble_calls']} "
                  f"ensemble calls; point fit {f['seconds_point']} s, total {f['seconds']} s"]
@@ -313,6 +314,17 @@ class PanelResult:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         return out / "report.html"
+
+
+def _estimator(f: Mapping[str, Any]) -> str:
+    """One line on the estimator (and, for wave-ahead, its pairs and clipped starts)."""
+    if f.get("estimator", "path") != "wave-ahead":
+        return "path (each unit's whole path from the run's start)"
+    return (f"wave-ahead (one-wave-ahead prediction error): {f['wave_pairs']} pairs of consecutive "
+            f"waves, each run from the observed state ({f['wave_state']}); "
+            f"{f['wave_clipped']} of {f['wave_starts']} starts clipped; runs: {f['wave_runs']}"
+            + (f"; {f['wave_unused']} fitted-period observations before a unit's first or after "
+               "its last state observation are not predicted" if f.get("wave_unused") else ""))
 
 
 def _finite(v: Any) -> bool:
