@@ -182,7 +182,7 @@ def _spec(tmp: Path, holdout: int = 0, extra: str = "", extra_panel: str = "",
 
 
 def test_recovers_shared_and_unit_parameters(tmp_path: Path) -> None:
-    truth = _data(tmp_path)
+    truth = _data(tmp_path, n=16)
     res = calibrate_panel(_spec(tmp_path))
     sh = res.shared.set_index("parameter")
     for name, true in (("Adjustment Time", TRUE_TAU), ("Measure Exponent", TRUE_E)):
@@ -243,7 +243,7 @@ def test_real_years_equal_shifted_runs(tmp_path: Path) -> None:
 
 
 def test_held_out_values_cannot_move_the_fit(tmp_path: Path) -> None:
-    _data(tmp_path, n=8)
+    _data(tmp_path, n=5)
     r1 = calibrate_panel(_spec(tmp_path, holdout=2))
     d = pd.read_csv(tmp_path / "level.csv")
     late = d["year"] >= WAVES[-2]
@@ -261,7 +261,7 @@ def test_held_out_values_cannot_move_the_fit(tmp_path: Path) -> None:
     assert len(r1.skill) and set(r1.skill["method"]) >= {"model", "last value"}
 
 
-@pytest.mark.parametrize("change, key", [
+BAD = [
     (("[panel.state]\n\"Initial Level\" = \"level\"\n", ""), "[panel.state]"),
     (("\"Initial Level\" = \"level\"", "\"Initial Level\" = \"nope\""), "nope"),
     (("estimator = \"wave-ahead\"", "estimator = \"wave-behind\""), "estimator"),
@@ -269,24 +269,40 @@ def test_held_out_values_cannot_move_the_fit(tmp_path: Path) -> None:
       "[search]"), "Initial Level"),
     (("[search]", "[parameters.\"Initial Level\"]\nfrom_first = \"level\"\n[search]"),
      "Initial Level"),
-])
-def test_bad_specs_name_key_and_file(tmp_path: Path, change: tuple[str, str], key: str) -> None:
-    _data(tmp_path, n=3)
-    p = _spec(tmp_path)
+]
+
+
+def _bad(tmp: Path, change: tuple[str, str]) -> Path:
+    p = _spec(tmp)
     text = p.read_text(encoding="utf-8")
     assert change[0] in text
     p.write_text(text.replace(change[0], change[1]), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("change, key", BAD)
+def test_bad_specs_name_key_and_file(tmp_path: Path, change: tuple[str, str], key: str) -> None:
+    _data(tmp_path, n=3)
+    p = _bad(tmp_path, change)
     with pytest.raises(SpecError) as e:
         PanelProblem(load_panel_spec(p))
     msg = str(e.value)
     assert key in msg and str(p) in msg
     if key == "[panel.state]":
         assert "wave-ahead" in msg
+
+
+@pytest.mark.parametrize("case", [0, 3])
+def test_bad_spec_on_the_cli_is_one_paragraph_exit_2(tmp_path: Path, case: int) -> None:
+    _data(tmp_path, n=3)
+    change, key = BAD[case]
+    p = _bad(tmp_path, change)
     cli = subprocess.run([sys.executable, "-m", "pvsd", "calibrate", str(p), "--out",
                           str(tmp_path / "out")], capture_output=True, text=True)
     assert cli.returncode == 2
-    assert "Traceback" not in cli.stderr and key in cli.stderr
-    assert cli.stderr.startswith("pvsd: error") and "\n\n" not in cli.stderr.strip()  # one paragraph
+    assert "Traceback" not in cli.stderr and key in cli.stderr.replace("\n  ", " ")
+    assert cli.stderr.startswith("pvsd: error") and "\n\n" not in cli.stderr.strip()
+    assert not (tmp_path / "out").exists()
 
 
 def test_state_not_a_constant_and_path_estimator_with_state(tmp_path: Path) -> None:

@@ -20,6 +20,15 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     holdout = 1                      # hold out each unit's last N observations (waves)
     forecast = [2024, 2026]          # also forecast these years (optional)
     show = ["DNK", "USA"]            # units always drawn in the report's small multiples
+    estimator = "path"               # "path" (default): fit each unit's whole path from the run's
+                                     #   start; "wave-ahead": every pair of consecutive observed
+                                     #   waves is one run from the observed state (below)
+
+    [panel.state]                    # required with estimator = "wave-ahead" (see panel/wave.py)
+    "Initial Digital Capability" = "egdi"   # model constant <- series: set per run so that the
+                                     #   series' model variable at the run's start equals the
+                                     #   observation; or { series = "egdi", lower = 0, upper = 1 }
+                                     #   (search range; default: the model's declared range)
 
     [series.egdi]
     file = "data/un_egdi_panel.csv"
@@ -61,6 +70,14 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
 
 ``pooled`` parameters are per-unit values drawn from a fitted population
 distribution: logit((value - lower) / (upper - lower)) ~ Normal(mu, tau).
+
+With ``estimator = "wave-ahead"`` (:mod:`pvsd.calibration.panel.wave`) each residual is a
+one-wave-ahead prediction error: a run per (unit, pair of consecutive fitted waves of the
+state series) starts from the observed state and is compared with every series at the next
+wave; held-out and forecast years are predicted from each unit's last fitted wave. A
+constant named in ``[panel.state]`` must not also be a ``[parameters]`` entry or an input;
+``from_first``, lever paths, ``diff`` series and ``dimension`` are refused with this
+estimator (not available yet).
 Two series on the same model variable (two instruments) are allowed and each
 has its own measurement map.
 """

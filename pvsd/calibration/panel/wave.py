@@ -204,6 +204,7 @@ class WaveLayout:
                                        method=pb.spec.method)
             pb.n_calls += 1
             pb.n_members += int(ds.sizes["run"])
+            pb.n_runs += int(ds.sizes["run"])
             got = np.asarray(ds["time"].values, float)
             ix = np.clip(np.searchsorted(got, t_begin + lg - 1e-7), 0, len(got) - 1)
             cols_l = np.flatnonzero(need)
@@ -219,8 +220,8 @@ class WaveLayout:
 
     # ------------------------------------------------------------------ state inversion
     def _invert(self, cols: dict[str, np.ndarray], tf: dict[str, MemberPiecewise],
-                tf_start: dict[str, np.ndarray], start: np.ndarray, target: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+                tf_start: dict[str, np.ndarray], start: np.ndarray, target: np.ndarray,
+                guess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """State constants (N, E) putting each measured variable at ``target`` (N, E) at the
         start; and the (N, E) mask of clipped (unmatched) ones. ``tf_start``: each input's
         value at the member's start (members equal in what matters at the start share a solve)."""
@@ -253,15 +254,35 @@ class WaveLayout:
 
         lo = np.tile([s[2] for s in self.state], (Q, 1)).astype(float)
         hi = np.tile([s[3] for s in self.state], (Q, 1)).astype(float)
-        both = measured(np.concatenate([np.arange(Q)] * 2), np.vstack([lo, hi]))
-        g_lo, g_hi = both[:Q] - tgt, both[Q:] - tgt
-        finite = np.isfinite(g_lo) & np.isfinite(g_hi)
-        bracket = finite & (np.sign(g_lo) * np.sign(g_hi) <= 0)
-        x = np.where(np.abs(np.nan_to_num(g_lo, nan=np.inf)) <= np.abs(np.nan_to_num(g_hi, nan=np.inf)),
-                     lo, hi)
-        g = np.where(x == lo, g_lo, g_hi)
-        ftol = 1e-12 * np.maximum(1.0, np.abs(tgt))
         width = hi - lo
+        # first call: the range ends and, around the last solution of the same (unit, start)
+        # (parameters move little between evaluations), two narrow brackets; the smallest
+        # bracket with a sign change is then refined (a narrow one in one or two steps)
+        g0 = guess[rep]
+        near = [g0 + f * width for f in (-1e-3, -1e-7, 1e-7, 1e-3)]
+        P = np.stack([lo] + [np.clip(np.where(np.isfinite(g0), c, lo), lo, hi) for c in near]
+                     + [hi], axis=2)  # (Q, E, 6), sorted
+        npt = P.shape[2]
+        G = measured(np.tile(np.arange(Q), npt),
+                     P.transpose(2, 0, 1).reshape(npt * Q, E)).reshape(npt, Q, E).transpose(1, 2, 0)
+        G = G - tgt[:, :, None]
+        ends_g = G[:, :, [0, -1]]
+        change = (np.sign(G[:, :, :-1]) * np.sign(G[:, :, 1:]) <= 0) & np.isfinite(G[:, :, :-1]) \
+            & np.isfinite(G[:, :, 1:])
+        bracket = change.any(axis=2)
+        pick = np.argmax(change, axis=2)[:, :, None]
+        lo_b = np.take_along_axis(P, pick, 2)[:, :, 0]
+        hi_b = np.take_along_axis(P, pick + 1, 2)[:, :, 0]
+        g_lo = np.take_along_axis(G, pick, 2)[:, :, 0]
+        g_hi = np.take_along_axis(G, pick + 1, 2)[:, :, 0]
+        # no sign change anywhere: the end nearer the target (clipped, counted)
+        a_end = np.abs(np.nan_to_num(ends_g, nan=np.inf))
+        x = np.where(bracket, np.where(np.abs(g_lo) <= np.abs(g_hi), lo_b, hi_b),
+                     np.where(a_end[:, :, 0] <= a_end[:, :, 1], lo, hi))
+        g = np.where(bracket, np.where(np.abs(g_lo) <= np.abs(g_hi), g_lo, g_hi),
+                     np.where(a_end[:, :, 0] <= a_end[:, :, 1], ends_g[:, :, 0], ends_g[:, :, 1]))
+        lo, hi = np.where(bracket, lo_b, lo), np.where(bracket, hi_b, hi)
+        ftol = 1e-12 * np.maximum(1.0, np.abs(tgt))
         active = bracket & (np.abs(g) > ftol)
         side = np.zeros((Q, E))
         for _ in range(200):
@@ -348,7 +369,9 @@ class WaveLayout:
             off, sc = pb._measure(k, s_u, U_u)
             targets[:, e] = off[mrow] + sc[mrow] * pb.Y[k, munit, ti]
         tf_start = {var: self._input_at_starts(var, fns)[munit, mj] for var, fns in pb.inputs}
-        x, clipped = self._invert(cols, tf, tf_start, mstart, targets)
+        cache = self.__dict__.setdefault("_guess", np.full((pb.n_units, W, len(self.state)), np.nan))
+        x, clipped = self._invert(cols, tf, tf_start, mstart, targets, cache[munit, mj])
+        cache[munit, mj] = np.where(clipped, np.nan, x)
         for e, (c, _, _, _) in enumerate(self.state):
             cols[c] = x[:, e]
         self.last_states = (munit, mstart, x, clipped)
