@@ -173,6 +173,9 @@ maxiter = 40
 """
 
 
+FEW_DRAWS = "[posterior]\ndraws = 20\n"  # forecast bands from 20 Laplace draws: a fast test
+
+
 def _spec(tmp: Path, holdout: int = 0, extra: str = "", extra_panel: str = "",
           timedep: bool = False, name: str = "wave.toml") -> Path:
     p = tmp / name
@@ -183,7 +186,7 @@ def _spec(tmp: Path, holdout: int = 0, extra: str = "", extra_panel: str = "",
 
 def test_recovers_shared_and_unit_parameters(tmp_path: Path) -> None:
     truth = _data(tmp_path, n=16)
-    res = calibrate_panel(_spec(tmp_path))
+    res = calibrate_panel(_spec(tmp_path, extra=FEW_DRAWS))
     sh = res.shared.set_index("parameter")
     for name, true in (("Adjustment Time", TRUE_TAU), ("Measure Exponent", TRUE_E)):
         est, se = sh.loc[name, "value"], sh.loc[name, "stderr"]
@@ -244,7 +247,7 @@ def test_real_years_equal_shifted_runs(tmp_path: Path) -> None:
 
 def test_held_out_values_cannot_move_the_fit(tmp_path: Path) -> None:
     _data(tmp_path, n=5)
-    r1 = calibrate_panel(_spec(tmp_path, holdout=2))
+    r1 = calibrate_panel(_spec(tmp_path, holdout=2, extra=FEW_DRAWS))
     d = pd.read_csv(tmp_path / "level.csv")
     late = d["year"] >= WAVES[-2]
     d.loc[late, "value"] = d.loc[late, "value"] * 3 + 1  # wildly different held-out waves
@@ -252,7 +255,7 @@ def test_held_out_values_cannot_move_the_fit(tmp_path: Path) -> None:
     dr = pd.read_csv(tmp_path / "drive.csv")
     dr.loc[dr["year"] > WAVES[-3], "value"] = 1.9  # and the inputs after the last fitted wave
     dr.to_csv(tmp_path / "drive.csv", index=False)
-    r2 = calibrate_panel(_spec(tmp_path, holdout=2))
+    r2 = calibrate_panel(_spec(tmp_path, holdout=2, extra=FEW_DRAWS))
     np.testing.assert_array_equal(r1.shared["value"], r2.shared["value"])
     np.testing.assert_array_equal(r1.estimates["value"], r2.estimates["value"])
     f1 = r1.forecast.sort_values(["unit", "year"])["value"].to_numpy()
