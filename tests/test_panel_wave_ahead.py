@@ -9,6 +9,7 @@ a SpecError naming the key and the file (exit 2 on the CLI).
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -106,7 +107,7 @@ def _euler(x0: float, goal: float, tau: float, a: float, b: float, dx: np.ndarra
            dy: np.ndarray) -> float:
     """Independent reference: the stock from year a (value x0) to year b under Euler."""
     x, t = x0, a
-    for _ in range(int(round((b - a) / DT))):
+    for _ in range(round((b - a) / DT)):
         x = x + DT * (goal * np.interp(t, dx, dy) - x) / tau
         t += DT
     return x
@@ -120,7 +121,7 @@ def _data(tmp: Path, n: int = 24, seed: int = 5, sigma: float = 0.004) -> dict[s
         dx, dy = _drive(i)
         drive += [(f"U{i:02d}", y, v) for y, v in zip(dx, dy, strict=True)]
         obs = [float(rng.uniform(0.05, 0.3)) ** TRUE_E]
-        for a, b in zip(WAVES[:-1], WAVES[1:], strict=True):
+        for a, b in itertools.pairwise(WAVES):
             x0 = obs[-1] ** (1 / TRUE_E)  # per-pair restart from the observed state
             x1 = _euler(x0, goals[i], TRUE_TAU, a, b, dx, dy)
             obs.append(x1 ** TRUE_E + sigma * rng.standard_normal())

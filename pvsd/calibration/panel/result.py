@@ -60,7 +60,11 @@ class PanelResult:
         ``scenario_exact`` (the form the fit ran: a step as a linear change over the one
         time step before its year), as scenario-file inline tables.
     scenarios
-        A scenario file (TOML) reproducing each unit's fitted run.
+        A scenario file (TOML) reproducing each unit's fitted run (estimator "wave-ahead":
+        the fitted parameters; the runs start from the states below).
+    states
+        Estimator "wave-ahead": the state set at each run's start, ``unit, start, constant,
+        value, clipped`` (empty for the path estimator).
     """
 
     title: str
@@ -84,6 +88,7 @@ class PanelResult:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     paths: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenarios: str = ""
+    states: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # ------------------------------------------------------------------ views
     def to_dataframe(self) -> pd.DataFrame:
@@ -303,6 +308,8 @@ class PanelResult:
                                                  "kind", "assumption"]]}
             if not len(self.paths):
                 tables.pop("paths")
+            if len(self.states):
+                tables["states"] = self.states
             for name, t in tables.items():
                 write_csv(tmp / f"{name}.csv", t, self.provenance, force=True, index=False)
             ds = self.to_xarray()

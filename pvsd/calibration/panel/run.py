@@ -159,6 +159,12 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
     unit = pb.all_units()
     best = pb.predict(np.tile(s_u, (pb.n_units, 1)), U_u, unit, years=all_years)
     wave_stats = dict(pb.wave.stats) if pb.wave is not None else {}
+    states = pb.wave.states_table() if pb.wave is not None else pd.DataFrame()
+    if pb.wave is not None:
+        scenarios = ("# estimator wave-ahead: these scenarios set the fitted parameters only. Each "
+                     "fitted run\n# starts at an observed wave from the state in states.csv "
+                     "(unit, start, constant, value),\n# so a run of the model from its INITIAL "
+                     "TIME does not replay them.\n" + scenarios)
     n_draws = int(spec.posterior["draws"])
     X = _draws(pb, fit, post, n_draws, spec.seed + 11)
     D = len(X)
@@ -309,7 +315,8 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         population=population, unit_stats=unit_stats, fitted=fitted, forecast=forecast_df,
         skill=skill, skill_units=skill_units, verdict=tuple(sentences), trajectories=trajectories,
         fit=fit_info, mcmc=mcmc, show=tuple(u for u in spec.show if u in pb.units),
-        warnings=tuple(warnings_), provenance=prov, paths=paths, scenarios=scenarios)
+        warnings=tuple(warnings_), provenance=prov, paths=paths, scenarios=scenarios,
+        states=states)
 
 
 def _worst(pb: PanelProblem, post: PosteriorSample) -> str:

@@ -416,6 +416,19 @@ class WaveLayout:
                 prev = key
         return out
 
+    def states_table(self) -> Any:
+        """The state constants of the last prediction's members: unit, start, constant, value,
+        clipped (the observation was out of reach)."""
+        import pandas as pd
+
+        munit, mstart, x, clipped = self.last_states
+        rows = [{"unit": self.pb.units[u], "start": float(t), "constant": c,
+                 "value": float(x[m, e]), "clipped": bool(clipped[m, e])}
+                for m, (u, t) in enumerate(zip(munit, mstart, strict=True))
+                for e, (c, _, _, _) in enumerate(self.state)]
+        return pd.DataFrame(rows, columns=["unit", "start", "constant", "value", "clipped"]
+                            ).sort_values(["unit", "start"], kind="stable").reset_index(drop=True)
+
     def _input_at_starts(self, var: str, fns: list[Any]) -> np.ndarray:
         """Each unit's input value at each of its starts, (n_units, max starts), cached."""
         cache = self.__dict__.setdefault("_at_starts", {})
