@@ -63,6 +63,9 @@ SHARED_PARAMS = {
 #: from is observed OSI + share x (predicted - observed): a one-step filter update.
 TRANSIENT = "OSI Transient Share"
 MIN_WAVES = 6
+#: TII is kept this far from 0 and 1 when its log-odds are taken (an index of exactly 0 or 1
+#: would have an infinite log-odds; the model's logistic path keeps 0 and 1 fixed anyway).
+TII_CLIP = 0.005
 #: Model time at which every wave-ahead member starts (the model's INITIAL TIME; the runs are
 #: shifted in time, which is exact because nothing in the capability sector depends on the
 #: calendar except the input paths, which are shifted with them).
@@ -81,6 +84,11 @@ RELATIVE = False
 #: their ratio (up to the saturation of spending), so the two cannot both be identified; fitted
 #: anyway it runs to its lower bound while the budgets shrink. It keeps the model's default.
 FIXED: dict[str, float] = {"Capability Build Time": 1.0}
+#: Fit an offset of the OSI measurement per survey wave (fixed effects of each wave's methodology
+#: and normalisation), so that common jumps do not distort the structural parameters. The
+#: forecast of a wave not yet seen uses offset WAVE_OFFSET_FORECAST ("zero" or "mean").
+WAVE_OFFSETS = False
+WAVE_OFFSET_FORECAST = "zero"
 
 
 @dataclass
@@ -94,6 +102,18 @@ class PanelData:
     inputs: pd.DataFrame  # per unit model inputs
 
 
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), TII_CLIP, 1 - TII_CLIP)
+    return np.log(p / (1 - p))
+
+
+def _logit_slope(series: pd.Series) -> float:
+    """Least-squares slope per year of ln(TII / (1 - TII)) (NaN with fewer than two values)."""
+    if len(series) < 2:
+        return float("nan")
+    return float(np.polyfit(series.index.to_numpy(float), _logit(series.to_numpy(float)), 1)[0])
+
+
 def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
     d = pd.read_csv(Path(indicators) / EGDI_FILE)
     d = d[(d["not_assessed_flag"] == 0) & (d["egdi"] > 0)]
@@ -102,19 +122,18 @@ def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
     units = sorted(counts[counts >= MIN_WAVES].index)
     wide = {c: fitd.pivot(index="iso3", columns="survey_year", values=c).loc[units] for c in ("osi", "hci", "tii")}
     years = np.array(sorted(fitd["survey_year"].unique()), dtype=float)
+    rates = {u: _logit_slope(wide["tii"].loc[u].dropna().iloc[-4:]) for u in units}
+    common = float(np.nanmedian(list(rates.values())))
     rows = []
     for u in units:
         h = wide["hci"].loc[u].dropna()
         t = wide["tii"].loc[u].dropna()
-        last4 = t.iloc[-4:]
-        g = np.log(1 - np.clip(last4.to_numpy(float), 0, 0.999))
-        rate = -np.polyfit(last4.index.to_numpy(float), g, 1)[0] if len(last4) >= 2 else 0.0
         rows.append(
             {
                 "iso3": u,
                 "Human Capital Index Input": float(np.clip(h.iloc[-1], 0, 1)),
                 "Telecom Reference Level": float(np.clip(t.iloc[-1], 0, 1)),
-                "Telecom Gap Closing Rate": float(np.clip(rate, -0.5, 0.5)),
+                "Telecom Diffusion Rate": float(np.clip(common, -1, 1)),
                 "Input Reference Year": float(t.index[-1]),
             }
         )
@@ -178,9 +197,10 @@ class WaveFit:
             e_end = data.egdi.reindex(columns=y).to_numpy(float)[self.seg[:, 0], self.seg[:, 2]]
             self.sqrt_w = self.sqrt_w / np.where(np.isfinite(e_end) & (e_end > 0), e_end, np.nanmean(e_end))
         hci = np.clip(data.hci[self.seg[:, 0], self.seg[:, 1]], 0, 1)
-        t0 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 1]], 0, 0.999)
-        t1 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 2]], 0, 0.999)
-        rate = -np.log((1 - t1) / (1 - t0)) / self.length
+        t0 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 1]], 0, 1)
+        t1 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 2]], 0, 1)
+        # the log-odds rate realised between the two waves, so the path passes through both
+        rate = (_logit(t1) - _logit(t0)) / self.length
         # a component missing in a wave: hold the unit's last input value (or the model default)
         u = self.seg[:, 0]
         h_last = data.inputs["Human Capital Index Input"].to_numpy()[u]
@@ -189,12 +209,15 @@ class WaveFit:
             {
                 "Human Capital Index Input": np.where(np.isfinite(hci), hci, h_last),
                 "Telecom Reference Level": np.where(np.isfinite(t0), t0, t_last),
-                "Telecom Gap Closing Rate": np.clip(np.where(np.isfinite(rate), rate, 0.0), -0.5, 0.5),
+                "Telecom Diffusion Rate": np.clip(np.where(np.isfinite(rate), rate, 0.0), -1, 1),
                 "Input Reference Year": float(T0),
             }
         )
-        lo = [b[0] for b in UNIT_PARAMS.values()] * self.n + [b[0] for b in SHARED_PARAMS.values()]
-        hi = [b[1] for b in UNIT_PARAMS.values()] * self.n + [b[1] for b in SHARED_PARAMS.values()]
+        self.end_waves = np.unique(self.seg[:, 2]) if WAVE_OFFSETS else np.array([], dtype=int)
+        self.nw = len(self.end_waves)
+        self.wave_of = np.searchsorted(self.end_waves, self.seg[:, 2]) if self.nw else None
+        lo = [b[0] for b in UNIT_PARAMS.values()] * self.n + [b[0] for b in SHARED_PARAMS.values()] + [-0.5] * self.nw
+        hi = [b[1] for b in UNIT_PARAMS.values()] * self.n + [b[1] for b in SHARED_PARAMS.values()] + [0.5] * self.nw
         self.lower, self.upper = np.array(lo), np.array(hi)
         self.evals = 0
         self.prior: tuple[np.ndarray, np.ndarray, float] | None = None  # (mu (K,), tau (K,), sigma)
@@ -208,14 +231,26 @@ class WaveFit:
         return np.log(u / (1 - u))
 
     def x0(self) -> np.ndarray:
-        x = [b[2] for b in UNIT_PARAMS.values()] * self.n + [b[2] for b in SHARED_PARAMS.values()]
+        x = [b[2] for b in UNIT_PARAMS.values()] * self.n + [b[2] for b in SHARED_PARAMS.values()] + [0.0] * self.nw
         return np.array(x, dtype=float)
 
     def split(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         x = np.clip(x, self.lower, self.upper)
         per = x[: self.n * self.nu].reshape(self.n, self.nu)
-        shared = dict(zip(SHARED_PARAMS, x[self.n * self.nu :], strict=True))
+        shared = dict(zip(SHARED_PARAMS, x[self.n * self.nu : self.n * self.nu + self.ns], strict=True))
         return per, shared
+
+    def offsets(self, x: np.ndarray) -> np.ndarray:
+        """Fitted OSI offset of each end wave (empty without WAVE_OFFSETS)."""
+        return np.clip(x, self.lower, self.upper)[self.n * self.nu + self.ns :]
+
+    def offset_at(self, x: np.ndarray, wave: np.ndarray) -> np.ndarray:
+        """OSI offset of wave indices ``wave`` (0 for the first wave, which has none)."""
+        if not self.nw:
+            return np.zeros(len(wave))
+        k = np.searchsorted(self.end_waves, wave)
+        hit = (k < self.nw) & (self.end_waves[np.minimum(k, self.nw - 1)] == wave)
+        return np.where(hit, self.offsets(x)[np.minimum(k, self.nw - 1)], 0.0)
 
     def frame(self, x: np.ndarray, unit: np.ndarray, start_osi: np.ndarray, inputs: pd.DataFrame) -> pd.DataFrame:
         per, shared = self.split(x)
@@ -260,22 +295,27 @@ class WaveFit:
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         self.evals += 1
-        start = self.start_osi
+        start = self.start_osi - self.offset_at(x, self.seg[:, 1])
         if TRANSIENT in SHARED_PARAMS:
             raw = self.ends(x, start)
             before = np.where(self.prev >= 0, raw[np.maximum(self.prev, 0)], np.nan)
             start = self.filtered(x, start, before)
-        r = (self.ends(x, start) - self.obs) * self.sqrt_w
+        sim = self.ends(x, start)
+        if self.nw:
+            sim = sim + self.offsets(x)[self.wave_of]
+        r = (sim - self.obs) * self.sqrt_w
         if self.prior is None:
             return r
         mu, tau, sigma = self.prior
         return np.concatenate([r, (sigma * (self.logit_units(x) - mu) / tau).ravel()])
 
     def sparsity(self):
-        s = lil_matrix((len(self.seg), self.n * self.nu + self.ns), dtype=int)
+        s = lil_matrix((len(self.seg), self.n * self.nu + self.ns + self.nw), dtype=int)
         for r, (i, _, _) in enumerate(self.seg):
             s[r, i * self.nu : (i + 1) * self.nu] = 1
-        s[: len(self.seg), self.n * self.nu :] = 1
+        s[: len(self.seg), self.n * self.nu : self.n * self.nu + self.ns] = 1
+        for r in range(len(self.seg)) if self.nw else ():
+            s[r, self.n * self.nu + self.ns + self.wave_of[r]] = 1
         if self.prior is not None:
             pen = lil_matrix((self.n * self.nu, s.shape[1]), dtype=int)
             for i in range(self.n * self.nu):
@@ -314,7 +354,12 @@ class WaveFit:
         """EGDI and OSI at ``target`` from each unit's last fitted wave, inputs by their rules."""
         d = self.data
         last_j = np.array([np.flatnonzero(np.isfinite(r) & (r > 0))[-1] for r in d.osi])
-        start = d.osi[np.arange(self.n), last_j]
+        start = d.osi[np.arange(self.n), last_j] - self.offset_at(x, last_j)
+        if self.nw:
+            ahead = {"zero": 0.0, "mean": float(self.offsets(x).mean())}.get(WAVE_OFFSET_FORECAST)
+            ahead = self.offset_at(x, last_j) if ahead is None else np.full(self.n, ahead)
+        else:
+            ahead = np.zeros(self.n)
         if TRANSIENT in SHARED_PARAMS:
             raw = self.ends(x, self.start_osi)
             before = np.where(self.last_pair >= 0, raw[np.maximum(self.last_pair, 0)], np.nan)
@@ -331,8 +376,8 @@ class WaveFit:
         rows = np.arange(self.n)
         return pd.DataFrame(
             {
-                "egdi": ens["EGDI Indicator"].to_numpy()[rows, k],
-                "osi": ens["Online Service Index Indicator"].to_numpy()[rows, k],
+                "egdi": ens["EGDI Indicator"].to_numpy()[rows, k] + ahead / 3,
+                "osi": ens["Online Service Index Indicator"].to_numpy()[rows, k] + ahead,
                 "start_year": d.years[last_j],
             },
             index=d.units,
@@ -383,8 +428,12 @@ def run(
     worse = int(((pred[have] - act).abs() > (last[have] - act).abs()).sum())
     bounds = at_bound(res.x, pf.lower, pf.upper)
     shared_names = list(SHARED_PARAMS)
-    shared = dict(zip(shared_names, res.x[pf.n * pf.nu :], strict=True))
-    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu :], strict=True) if b]
+    shared = dict(zip(shared_names, res.x[pf.n * pf.nu : pf.n * pf.nu + pf.ns], strict=True))
+    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu : pf.n * pf.nu + pf.ns], strict=True)
+                       if b]
+    if pf.nw:
+        shared.update({f"OSI offset {int(pf.data.years[w])}": v
+                       for w, v in zip(pf.end_waves, pf.offsets(res.x), strict=True)})
     out = {
         "result": res,
         "fit": pf,

@@ -146,14 +146,15 @@ def test_value_weights_come_from_participation(model):
 
 def test_egdi_indicator_is_the_mean_of_its_components(model):
     r = model.run(
-        params={"Human Capital Index Input": 0.8, "Telecom Reference Level": 0.6, "Telecom Gap Closing Rate": 0.1},
+        params={"Human Capital Index Input": 0.8, "Telecom Reference Level": 0.6, "Telecom Diffusion Rate": 0.1},
         outputs=["EGDI Indicator", "Online Service Index Indicator", "Telecom Infrastructure Index Input"],
     ).to_dataframe()
     np.testing.assert_allclose(
         r["EGDI Indicator"], (r["Online Service Index Indicator"] + 0.8 + r["Telecom Infrastructure Index Input"]) / 3
     )
     assert math.isclose(r.loc[2020, "Telecom Infrastructure Index Input"], 0.6)
-    assert math.isclose(r.loc[2030, "Telecom Infrastructure Index Input"], 1 - 0.4 * math.exp(-1.0))
+    # logistic diffusion: the log-odds grow by rate x years (0.1 x 10 = 1)
+    assert math.isclose(r.loc[2030, "Telecom Infrastructure Index Input"], 1 / (1 + (0.4 / 0.6) * math.exp(-1.0)))
 
 
 def test_service_quality_is_not_capped_by_a_constant(model):
