@@ -269,12 +269,6 @@ class PanelProblem:
                                        + ")" if inp.beyond == "trend" else " (last value held)")
                                     + ("; values after each unit's last fitted wave are not used"
                                        if cut is not None else ""))
-        self._set_by = set_by
-        self.wave = None
-        if spec.estimator == "wave-ahead":
-            from pvsd.calibration.panel.wave import WaveLayout
-
-            self.wave = WaveLayout(self)  # members, state inversion; narrows the fit mask
         self.sigma = np.array([s.sigma if s.sigma is not None else 1.0 for s in spec.series])
         self.n_runs = 0
         self.n_calls = 0
@@ -282,6 +276,12 @@ class PanelProblem:
         # None: not known yet whether the engine takes per-member time functions (simulate.py)
         self.tf_columns: bool | None = None
         self.tf_note = ""
+        self._set_by = set_by
+        self.wave = None
+        if spec.estimator == "wave-ahead":
+            from pvsd.calibration.panel.wave import WaveLayout
+
+            self.wave = WaveLayout(self)  # members, state inversion; narrows the fit mask
 
     # ------------------------------------------------------------------ binding helpers
     def _bind_dimension(self) -> None:

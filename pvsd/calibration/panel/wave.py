@@ -151,7 +151,7 @@ class WaveLayout:
             self.start_names: set[str] | None = None
             return
         allv = {py[v] for v in pb.variables}
-        _, self.time_runs = _closure(ir, allv, initial=False)
+        run_deps, self.time_runs = _closure(ir, allv, initial=False)
         deps, self.time_start = _closure(ir, measured, initial=True)
         self.start_names = {name for name, p in py.items() if p in deps}
         for c, k, _, _ in self.state:
@@ -160,12 +160,62 @@ class WaveLayout:
                                 f"{pb.spec.series[k].name!r} measures {pb.variables[k]!r}, which "
                                 f"does not depend on {c!r} at the start of a run; name the "
                                 "constant that sets its stock's initial value.")
+        self.time_note = "the model does not read TIME"
+        if self.time_runs:
+            self.time_note = "the model reads TIME"
+            readers = self._shift_proof(ir, run_deps, py)
+            if readers:
+                self.time_runs = self.time_start = False
+                self.time_note = (f"the model reads TIME only in {', '.join(readers)}, whose values "
+                                  "depend on no fitted parameter or stock and were checked equal "
+                                  "under the shift for every run")
+
+    def _shift_proof(self, ir: Any, run_deps: set[str], py: dict[str, str]) -> list[str]:
+        """Names of the variables that read TIME if shifting every run in time is exact, else [].
+
+        Exact when each of them depends on nothing but TIME, constants the panel does not fit
+        and per-unit inputs (no stock, no internal state, no fitted or state constant): then its
+        values are the same in every evaluation of the fit, and one comparison of every run
+        (every start, every time step to FINAL TIME) shifted and at its real years decides."""
+        pb = self.pb
+        names = {p: n for n, p in py.items()}
+        readers = [n for n in run_deps if n in ir.variables
+                   and {"time"} & (set(ir.variables[n].deps_dynamic) | set(ir.variables[n].deps_initial))]
+        if any(n in ir.states and _TIME_LIKE & (set(ir.states[n].deps_dynamic)
+                                                | set(ir.states[n].deps_initial)
+                                                | set(ir.states[n].deps_value)) for n in run_deps):
+            return []
+        free = {py[e.name] for e in pb.shared + pb.per_unit if e.kind == "model"}
+        free |= {py[c] for c, _, _, _ in self.state}
+        for r in readers:
+            v = ir.variables[r]
+            if {"initial_time", "final_time"} & (set(v.deps_dynamic) | set(v.deps_initial)):
+                return []
+            clo, _ = _closure(ir, {r}, initial=False)
+            if any(n in ir.states or (n in ir.variables and ir.variables[n].kind == "stock")
+                   or n in free for n in clo):
+                return []
+        if not readers:
+            return []
+        outs = [names[r] for r in readers]
+        unit = np.concatenate([np.full(len(o), i) for i, o in enumerate(self.starts)])
+        start = np.concatenate(self.starts)
+        t_end = float(pb.model.final_time)
+        lengths = np.arange(0.0, t_end - float(start.min()) + 1e-9, pb.dt)
+        horizon = t_end - start
+        tf = {var: pb.input_paths(var, fns)[unit] for var, fns in pb.inputs}
+        a = self._run({}, tf, start, lengths, horizon, outs, real=True)
+        b = self._run({}, tf, start, lengths, horizon, outs, real=False)
+        for o in outs:
+            if not np.allclose(a[o], b[o], rtol=1e-12, atol=1e-14, equal_nan=True):
+                return []
+        return sorted(outs)
 
     @property
     def mode(self) -> str:
-        return ("real calendar years, one ensemble call per start year (the model reads TIME)"
-                if self.time_runs else "one ensemble call, input paths shifted in time "
-                "(the model does not read TIME)")
+        return ("real calendar years, one ensemble call per start year (" + self.time_note + ")"
+                if self.time_runs else "one ensemble call, input paths shifted in time ("
+                + self.time_note + ")")
 
     # ------------------------------------------------------------------ runs
     def _run(self, cols: dict[str, np.ndarray], tf: dict[str, MemberPiecewise], start: np.ndarray,
