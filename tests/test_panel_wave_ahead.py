@@ -214,7 +214,12 @@ def test_recovers_shared_and_unit_parameters(tmp_path: Path) -> None:
     assert res.provenance["estimator"] == "wave-ahead"
     # the first wave of each unit is the start state: its value is the observation itself
     first = res.fitted[res.fitted["year"] == WAVES[0]]
+    assert (first["period"] == "start").all()
     np.testing.assert_allclose(first["fitted"], first["data"], atol=1e-9, rtol=0)
+    assert (res.fitted["period"] == "fit").sum() == f["n_obs"]
+    st = res.states
+    assert len(st) == f["wave_starts"] and not st["clipped"].any()
+    assert set(st["constant"]) == {"Initial Level"}
 
 
 def test_state_inversion_matches_plain_pysd(tmp_path: Path) -> None:
@@ -236,6 +241,21 @@ def test_state_inversion_matches_plain_pysd(tmp_path: Path) -> None:
                         return_columns=["Measured Level"], final_time=2001)
         obs = pb.Y[0, munit[m], np.searchsorted(pb.years, mstart[m])]
         assert abs(float(out["Measured Level"].iloc[0]) - obs) < 1e-9
+
+
+def test_unreachable_observation_is_clipped_and_counted(tmp_path: Path) -> None:
+    _data(tmp_path, n=3)
+    d = pd.read_csv(tmp_path / "level.csv")
+    d.loc[(d["unit"] == "U01") & (d["year"] == 2008), "value"] = 3.0  # above 2 ^ e for any e <= 3
+    d.to_csv(tmp_path / "level.csv", index=False)
+    pb = PanelProblem(load_panel_spec(_spec(tmp_path)))
+    s = np.full((pb.n_units, pb.n_shared), 0.3)
+    U = np.full((pb.n_units, pb.K), 0.5)
+    pb.predict(s, U, pb.all_units())
+    munit, mstart, x, clipped = pb.wave.last_states
+    hit = (munit == 1) & (mstart == 2008)
+    assert clipped[hit].all() and pb.wave.stats["clipped"] == 1
+    assert x[hit, 0] == pytest.approx(2.0)  # the range end nearer the observation
 
 
 def test_real_years_equal_shifted_runs(tmp_path: Path) -> None:

@@ -186,10 +186,11 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         for i, u in enumerate(pb.units):
             obs = pb.period[k, i] > 0
             yrs, vals, per = pb.years[obs], pb.Y[k, i, obs], pb.period[k, i, obs]
-            for y, v, p in zip(yrs, vals, per, strict=True):
+            used = pb.fit_mask[k, i, obs]  # wave-ahead: a unit's first wave only sets a state
+            for y, v, p, f in zip(yrs, vals, per, used, strict=True):
                 fitted_rows.append({"unit": u, "series": ser.name, "year": y,
-                                    "period": "fit" if p == 1 else "holdout", "data": v,
-                                    "fitted": best[i, k, yi[y]]})
+                                    "period": "holdout" if p == 2 else ("fit" if f else "start"),
+                                    "data": v, "fitted": best[i, k, yi[y]]})
             hmask = per == 2
             if hmask.any():
                 hist_y, hist_v = yrs[per == 1], vals[per == 1]
