@@ -79,6 +79,27 @@ def _closure(ir: Any, roots: set[str], initial: bool) -> tuple[set[str], bool]:
     return seen, reads_time
 
 
+def _buckets(h: np.ndarray, waste: float = 1.25, call: float = 2000.0) -> list[np.ndarray]:
+    """Members grouped by horizon: each group runs to its longest horizon, which costs at
+    most ``waste`` x the member-years its members need, or fewer extra member-years than
+    ``call`` (about what the overhead of one more ensemble call costs)."""
+    vals, inv = np.unique(np.round(h, 9), return_inverse=True)
+    inv = np.asarray(inv).reshape(-1)
+    out: list[list[int]] = []
+    n = work = top = 0.0
+    for j in range(len(vals) - 1, -1, -1):
+        c = float(np.sum(inv == j))
+        cost = max(vals[j], 1e-9)
+        extra = (n + c) * top - (work + c * cost)
+        if out and (extra <= (waste - 1) * (work + c * cost) or extra <= call):
+            out[-1].append(j)
+            n, work = n + c, work + c * cost
+        else:
+            out.append([j])
+            n, work, top = c, c * cost, cost
+    return [np.flatnonzero(np.isin(inv, js)) for js in out]
+
+
 class WaveLayout:
     """Members, state inversion and runs of the wave-ahead estimator (see the module docstring).
 
@@ -236,9 +257,10 @@ class WaveLayout:
                             f"multiple of the time step {pb.dt:g}; choose a time_step that divides "
                             "the spacing of the observation (and forecast) years.")
         if real:
-            groups = [(float(s), np.flatnonzero(start == s)) for s in np.unique(start)]
+            groups = [(float(s), g[b]) for s in np.unique(start)
+                      for g in [np.flatnonzero(start == s)] for b in _buckets(horizon[g])]
         else:
-            groups = [(pb.t0, np.arange(N))]
+            groups = [(pb.t0, b) for b in _buckets(horizon)]
         for t_begin, g in groups:
             need = lengths <= horizon[g].max() + 1e-9
             lg = lengths[need]
