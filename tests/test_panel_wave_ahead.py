@@ -365,3 +365,15 @@ def test_state_not_a_constant_and_path_estimator_with_state(tmp_path: Path) -> N
                  .replace("estimator = \"wave-ahead\"", "estimator = \"path\""))
     with pytest.raises(SpecError, match=r"\[panel.state\] is used by"):
         load_panel_spec(p)
+
+
+def test_set_of_a_state_constant_is_refused(tmp_path: Path) -> None:
+    from argparse import Namespace
+
+    from pvsd.cli.calibrate import _model_with_sets
+    from pvsd.errors import ParameterError
+
+    _data(tmp_path, n=3)
+    spec = load_panel_spec(_spec(tmp_path))
+    with pytest.raises(ParameterError, match="per run"):
+        _model_with_sets(Namespace(set=["Initial Level=0.3"]), spec)
