@@ -23,14 +23,17 @@ solve. Where the observation is outside what the range can reach (or the map is 
 monotone and gives no sign change over the range) the constant is clipped to the
 range end nearer the target and the start is counted; the report says how many.
 
-Time. The engine runs every member of a call from one initial time. If the measured
-variables depend on ``TIME`` (the IR shows it, directly or through any variable they
-depend on), members run at their real calendar years, one ensemble call per distinct
-start year. Otherwise all members of an evaluation run in one call from the spec's
-initial time with their per-unit input paths shifted in time by (start - initial time),
-which is exact because then nothing but those paths knows the calendar (the
-``calibration/egdi_panel_v2.py`` script shifts the same way with its ``T0``). Every
-other stock starts at its model initial value in each member.
+Time. The engine runs every member of a call from one initial time. Members run at their
+real calendar years (one ensemble call per start year) unless shifting them in time is
+provably exact: then all members of an evaluation start at the spec's initial time with
+their per-unit input paths shifted by (start - initial time), as the
+``calibration/egdi_panel_v2.py`` script does with its ``T0``. Shifting is exact when the
+measured variables do not depend on ``TIME`` at all (the IR shows it), or when every variable
+that reads ``TIME`` depends on nothing but ``TIME``, unfitted constants and per-unit inputs
+(no stock, no fitted or state constant) and its values, compared for every member at every
+time step to FINAL TIME, are the same shifted and at real years. Within a call, members are
+grouped by horizon so that no group runs much longer than its members need. Every other
+stock starts at its model initial value in each member.
 """
 
 from __future__ import annotations
