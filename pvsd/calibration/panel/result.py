@@ -46,8 +46,9 @@ class PanelResult:
         Per unit and series: n, RMSE, MAPE in and out of sample, parameters at a bound.
     fitted
         Every used observation: ``unit, series, year, period, data, fitted, residual``;
-        period ``fit``, ``holdout`` or (estimator "wave-ahead") ``start``: an observation
-        that only sets a run's state and is not predicted (each unit's first wave).
+        period ``fit``, ``holdout`` or (estimator "wave-ahead", not predicted) ``start``
+        (each unit's first wave: it only sets a run's state) or ``unused`` (a fitted-period
+        observation after the unit's last state observation).
     forecast
         ``unit, series, year, value, lo, hi, kind (holdout|forecast), assumption`` on the
         indicator's scale; lo/hi: 95% predictive interval.
@@ -232,8 +233,8 @@ class PanelResult:
                                      legendgroup="fit"), row=r, col=c)
             d = self.fitted[(self.fitted["unit"] == u) & (self.fitted["series"] == ser)]
             for per, colour, sym in (("fit", PALETTE[0], "circle"), ("holdout", PALETTE[4], "diamond")):
-                # wave-ahead "start" observations (only set a run's state) are drawn as fitted data
-                dd = d[d["period"].isin([per, "start"] if per == "fit" else [per])]
+                # wave-ahead "start"/"unused" observations (not predicted) are drawn as fitted data
+                dd = d[d["period"].isin([per, "start", "unused"] if per == "fit" else [per])]
                 if len(dd):
                     fig.add_trace(go.Scatter(x=dd["year"], y=dd["data"], mode="markers",
                                              name="data (fitted)" if per == "fit" else "data (held out)",
@@ -333,8 +334,9 @@ def _estimator(f: Mapping[str, Any]) -> str:
     return (f"wave-ahead (one-wave-ahead prediction error): {f['wave_pairs']} pairs of consecutive "
             f"waves, each run from the observed state ({f['wave_state']}); "
             f"{f['wave_clipped']} of {f['wave_starts']} starts clipped; runs: {f['wave_runs']}"
-            + (f"; {f['wave_unused']} fitted-period observations are not predicted (each "
-               "unit's first wave only sets the state; fitted.csv marks them period \"start\")"
+            + (f"; {f['wave_unused']} fitted-period observations are not predicted (fitted.csv: "
+               "period \"start\" for each unit's first wave, which only sets the state; "
+               "\"unused\" for any after its last state observation)"
                if f.get("wave_unused") else ""))
 
 

@@ -189,7 +189,9 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
             used = pb.fit_mask[k, i, obs]  # wave-ahead: a unit's first wave only sets a state
             for y, v, p, f in zip(yrs, vals, per, used, strict=True):
                 fitted_rows.append({"unit": u, "series": ser.name, "year": y,
-                                    "period": "holdout" if p == 2 else ("fit" if f else "start"),
+                                    "period": "holdout" if p == 2 else "fit" if f else
+                                    "start" if pb.wave is not None and y == pb.wave.first[i]
+                                    else "unused",
                                     "data": v, "fitted": best[i, k, yi[y]]})
             hmask = per == 2
             if hmask.any():
