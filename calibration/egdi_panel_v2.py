@@ -3,8 +3,13 @@
 A panel fit on pvsd's vectorised ensemble that forecasts the way a forecaster would: from the
 state last observed, with parameters fitted to wave-ahead changes::
 
-    python calibration/egdi_panel_v2.py [--indicators ../shared/data/indicators] [--last-fit 2020]
+    python calibration/egdi_panel_v2.py [--indicators ../shared/data/indicators]
     python calibration/egdi_panel_v2.py --last-fit 2018 --target 2020      # second hold-out
+
+By default the newest wave in the data is the target and the wave before it the last fitted one
+(fit to 2020, forecast 2022 with the data shipped today; a file with a 2024 wave is fitted to 2022
+and forecasts 2024). The EGDI file is the newest ``un_egdi_panel_*_long.csv`` in the indicators
+folder unless ``--egdi-file`` names one.
 
 Everything is estimated on waves up to ``--last-fit``; no value of a later wave (of any
 component) enters the fit or the forecast.
@@ -15,16 +20,16 @@ component) enters the fit or the forecast.
   member starts from the capability observed in the first wave (OSI inverted through the
   measurement layer) and runs to the second; the residual is the model's OSI there minus the
   observed OSI (least squares, scipy ``least_squares``, block-sparse Jacobian). Inside a pair the
-  inputs are what was observed (HCI of the first wave, telecom gap closing at the rate realised
-  between the two waves);
+  inputs are what was observed (HCI of the first wave; TII on the logistic path through its two
+  observed values);
 * fitted: per country ``Digital Government Budget`` (partially pooled: logit(budget) ~
   Normal(mu, tau), MAP, mu and tau re-estimated from the country values, ``POOL_ROUNDS``
   rounds); shared ``Obsolescence Time``, ``Absorptive Capacity Elasticity`` and the
   measurement parameter ``OSI Measurement Exponent``. ``Capability Build Time`` keeps its
   default (see ``FIXED``);
 * forecast: from each country's last fitted wave to the target, with the declared input rules
-  (human capital held at its last value; the gap to full telecom infrastructure closing at the
-  country's own rate of its last four waves, so TII never passes 1); the model's
+  (human capital held at its last value; TII diffusing logistically at one rate common to all
+  countries, the median log-odds trend of their last four waves, so TII stays in [0, 1]); the model's
   ``EGDI Indicator`` is compared with three naive forecasts (last value; linear trend over the
   last four observations; last value plus the mean drift per year of the last four).
 """
@@ -45,7 +50,7 @@ from scipy.sparse import lil_matrix
 HERE = Path(__file__).resolve().parent
 MODEL = HERE.parent / "models" / "public_value_chain_v2.mdl"
 DEFAULT_INDICATORS = HERE.parent.parent / "shared" / "data" / "indicators"
-EGDI_FILE = "un_egdi_panel_2003_2022_long.csv"
+EGDI_GLOB = "un_egdi_panel_*_long.csv"
 
 UNIT_PARAMS = {  # name: (lower, upper, start)
     "Digital Government Budget": (0.0, 1.0, 0.5),
@@ -77,6 +82,11 @@ DISCOUNT_TIME: float | None = None
 #: Rounds of partial pooling of the per-country parameters (0 = none): logit of each unit value
 #: ~ Normal(mu, tau), MAP, with mu and tau re-estimated from the unit values after each round.
 POOL_ROUNDS = 2
+#: Estimate the spread tau of the pooled per-country parameters by empirical Bayes (method of
+#: moments): tau^2 = var(country values) - mean(their squared standard errors), since the spread of
+#: point estimates also contains their estimation noise and so overstates tau (too little
+#: pooling). False: tau = the standard deviation of the point estimates.
+EB_TAU = False
 #: Weight residuals by 1 / EGDI at the pair's end (relative errors, as MAPE judges the forecast).
 RELATIVE = False
 #: Constants set for every country (documented model values that the panel does not fit).
@@ -114,9 +124,44 @@ def _logit_slope(series: pd.Series) -> float:
     return float(np.polyfit(series.index.to_numpy(float), _logit(series.to_numpy(float)), 1)[0])
 
 
+def egdi_file(indicators: Path) -> Path:
+    """The EGDI panel file: ``indicators`` itself if it is a file, else the newest
+    ``un_egdi_panel_*_long.csv`` in that folder (by the last year in its name)."""
+    indicators = Path(indicators)
+    if indicators.is_file():
+        return indicators
+    found = sorted(indicators.glob(EGDI_GLOB), key=lambda f: (f.stem.split("_")[-2], f.name))
+    if not found:
+        raise SystemExit(
+            f"egdi_panel_v2: no EGDI panel file ({EGDI_GLOB}) in {indicators}; pass --indicators with "
+            "the folder of ../shared/data/indicators or --egdi-file with the file itself."
+        )
+    return found[-1]
+
+
+def read_egdi(indicators: Path) -> pd.DataFrame:
+    """Assessed country-waves of the UN EGDI panel (EGDI > 0, not flagged "not assessed")."""
+    d = pd.read_csv(egdi_file(indicators))
+    missing = {"survey_year", "iso3", "egdi", "osi", "hci", "tii", "not_assessed_flag"} - set(d.columns)
+    if missing:
+        raise SystemExit(f"egdi_panel_v2: {egdi_file(indicators)} lacks the column(s) {sorted(missing)}.")
+    if d.duplicated(["iso3", "survey_year"]).any():
+        dup = d[d.duplicated(["iso3", "survey_year"], keep=False)][["iso3", "survey_year"]].head(3)
+        raise SystemExit(f"egdi_panel_v2: duplicate country-years in {egdi_file(indicators)}, e.g. "
+                         f"{dup.to_dict('records')}; keep one row per iso3 and survey_year.")
+    return d[(d["not_assessed_flag"] == 0) & (d["egdi"] > 0)]
+
+
+def default_waves(indicators: Path) -> tuple[int, int]:
+    """(last fitted wave, target): the two newest waves in the data."""
+    years = sorted(int(y) for y in read_egdi(indicators)["survey_year"].unique())
+    if len(years) < MIN_WAVES + 1:
+        raise SystemExit(f"egdi_panel_v2: {len(years)} waves in the data; at least {MIN_WAVES + 1} are needed.")
+    return years[-2], years[-1]
+
+
 def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
-    d = pd.read_csv(Path(indicators) / EGDI_FILE)
-    d = d[(d["not_assessed_flag"] == 0) & (d["egdi"] > 0)]
+    d = read_egdi(indicators)
     fitd = d[d["survey_year"] <= last_fit]
     counts = fitd.groupby("iso3").size()
     units = sorted(counts[counts >= MIN_WAVES].index)
@@ -167,8 +212,8 @@ class WaveFit:
     The forecast is made the same way (from the last fitted wave to the target), so the
     parameters are fitted to the use they are put to: the one-wave-ahead prediction-error
     method, with the observed wave as the state estimate. Inside a pair of fitted waves the
-    inputs follow what was observed (HCI held at the first wave's value, the telecom gap closing
-    at the rate realised between the two waves); beyond the last fitted wave they follow the
+    inputs follow what was observed (HCI held at the first wave's value, TII on the logistic path
+    through its two observed values); beyond the last fitted wave they follow the
     declared rules of :func:`load_panel`. The other stocks start at their documented initial
     values in every member.
     """
@@ -309,6 +354,19 @@ class WaveFit:
         mu, tau, sigma = self.prior
         return np.concatenate([r, (sigma * (self.logit_units(x) - mu) / tau).ravel()])
 
+    def unit_se_logit(self, res, x: np.ndarray, sigma: float) -> np.ndarray:
+        """Standard errors of the per-unit parameters on the logit scale, (n, K), from the data rows
+        of the Jacobian (each unit's own block; shared parameters held)."""
+        jac = res.jac[: len(self.seg), : self.n * self.nu]
+        jac = jac.toarray() if hasattr(jac, "toarray") else np.asarray(jac)
+        info = (jac**2).sum(axis=0).reshape(self.n, self.nu) / sigma**2
+        per, _ = self.split(x)
+        lo = np.array([b[0] for b in UNIT_PARAMS.values()])
+        hi = np.array([b[1] for b in UNIT_PARAMS.values()])
+        u = np.clip((per - lo) / (hi - lo), 1e-6, 1 - 1e-6)
+        dxdz = (hi - lo) * u * (1 - u)
+        return 1.0 / np.sqrt(np.maximum(info, 1e-12)) / dxdz
+
     def sparsity(self):
         s = lil_matrix((len(self.seg), self.n * self.nu + self.ns + self.nw), dtype=int)
         for r, (i, _, _) in enumerate(self.seg):
@@ -343,7 +401,11 @@ class WaveFit:
             x = res.x
             z = self.logit_units(x)
             data_r = res.fun[: len(self.seg)] / self.sqrt_w
-            self.prior = (z.mean(axis=0), np.maximum(z.std(axis=0), 0.05), float(np.sqrt(np.mean(data_r**2))))
+            sigma = float(np.sqrt(np.mean(data_r**2)))
+            var = z.var(axis=0)
+            if EB_TAU:
+                var = var - np.mean(self.unit_se_logit(res, x, sigma) ** 2, axis=0)
+            self.prior = (z.mean(axis=0), np.sqrt(np.maximum(var, 0.05**2)), sigma)
         if not POOL_ROUNDS:
             self.prior = None
         res.fun = res.fun[: len(self.seg)]
@@ -406,13 +468,21 @@ def skill_table(pred: pd.Series, naive: pd.DataFrame, actual: pd.Series, last: p
 
 def run(
     indicators: Path = DEFAULT_INDICATORS,
-    last_fit: int = 2020,
-    target: int = 2022,
+    last_fit: int | None = None,
+    target: int | None = None,
     max_nfev: int = 100,
     verbose: bool = True,
 ):
-    """Fit on the waves up to ``last_fit`` and forecast ``target``; returns a dict of results."""
+    """Fit on the waves up to ``last_fit`` and forecast ``target`` (default: the two newest waves
+    in the data); returns a dict of results."""
     import pvsd
+
+    if last_fit is None or target is None:
+        newest = default_waves(indicators)
+        last_fit = newest[0] if last_fit is None else last_fit
+        target = newest[1] if target is None else target
+    if target <= last_fit:
+        raise SystemExit(f"egdi_panel_v2: the target wave ({target}) must come after the last fitted one ({last_fit}).")
 
     model = pvsd.load(str(MODEL))
     data = load_panel(indicators, last_fit)
@@ -436,6 +506,8 @@ def run(
                        for w, v in zip(pf.end_waves, pf.offsets(res.x), strict=True)})
     out = {
         "result": res,
+        "last_fit": last_fit,
+        "target": target,
         "fit": pf,
         "pred": pred,
         "forecast": fc,
@@ -480,12 +552,13 @@ def run(
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--indicators", type=Path, default=DEFAULT_INDICATORS)
-    ap.add_argument("--last-fit", type=int, default=2020)
-    ap.add_argument("--target", type=int, default=2022)
+    ap.add_argument("--egdi-file", type=Path, default=None, help="EGDI panel file (default: newest in --indicators)")
+    ap.add_argument("--last-fit", type=int, default=None, help="last fitted wave (default: the one before --target)")
+    ap.add_argument("--target", type=int, default=None, help="forecast wave (default: the newest in the data)")
     ap.add_argument("--max-nfev", type=int, default=100)
     ap.add_argument("--save", type=Path, default=None, help="folder for CSV results")
     a = ap.parse_args()
-    out = run(a.indicators, a.last_fit, a.target, a.max_nfev)
+    out = run(a.egdi_file or a.indicators, a.last_fit, a.target, a.max_nfev)
     if a.save:
         a.save.mkdir(parents=True, exist_ok=True)
         pf = out["fit"]
@@ -496,9 +569,9 @@ def main():
         est = est.join(out["forecast"].rename(columns={"egdi": "egdi_forecast", "osi": "osi_forecast"}))
         est.index.name = "iso3"
         est = est.reset_index()
-        est.to_csv(a.save / f"egdi_panel_v2_fit{a.last_fit}_estimates.csv", index=False)
+        est.to_csv(a.save / f"egdi_panel_v2_fit{out['last_fit']}_estimates.csv", index=False)
         if out["table"] is not None:
-            out["table"].to_csv(a.save / f"egdi_panel_v2_fit{a.last_fit}_skill.csv")
+            out["table"].to_csv(a.save / f"egdi_panel_v2_fit{out['last_fit']}_skill.csv")
 
 
 if __name__ == "__main__":
