@@ -163,6 +163,8 @@ def _model_with_sets(args: argparse.Namespace, spec: Any) -> tuple[Any, dict[str
                  "(or sets per unit)" for p in spec.parameters}
         taken.update({model.resolve(i.variable, where=f"{spec.where} [inputs]"): "an input the spec "
                       "sets per unit from data" for i in spec.inputs})
+        taken.update({model.resolve(s.constant, where=f"{spec.where} [panel.state]"): "a state "
+                      "constant [panel.state] sets per run" for s in getattr(spec, "state", ())})
     return model_with_sets(args, model, taken)
 
 

@@ -276,6 +276,12 @@ class PanelProblem:
         # None: not known yet whether the engine takes per-member time functions (simulate.py)
         self.tf_columns: bool | None = None
         self.tf_note = ""
+        self._set_by = set_by
+        self.wave = None
+        if spec.estimator == "wave-ahead":
+            from pvsd.calibration.panel.wave import WaveLayout
+
+            self.wave = WaveLayout(self)  # members, state inversion; narrows the fit mask
 
     # ------------------------------------------------------------------ binding helpers
     def _bind_dimension(self) -> None:
@@ -412,9 +418,16 @@ class PanelProblem:
         return run_rows(self, self.rows(s_u, U_u, unit), np.asarray(years, float), t1)
 
     def predict(self, s_u: np.ndarray, U_u: np.ndarray, unit: np.ndarray,
-                years: np.ndarray | None = None, final_time: float | None = None) -> np.ndarray:
-        """Model predictions on each indicator's own scale: (M, n_series, len(years))."""
+                years: np.ndarray | None = None, final_time: float | None = None,
+                need: np.ndarray | None = None) -> np.ndarray:
+        """Model predictions on each indicator's own scale: (M, n_series, len(years)).
+
+        With estimator "wave-ahead" each year is predicted from the unit's last fitted state
+        observation before it (:mod:`pvsd.calibration.panel.wave`); ``need`` ((M, len(years))
+        bool) then limits the runs to the years wanted (others are NaN)."""
         years = self.years if years is None else np.asarray(years, float)
+        if self.wave is not None:
+            return self.wave.predict(s_u, U_u, unit, years, need)
         lags = sorted({s.diff_period for s in self.spec.series if s.diff})
         grid = np.unique(np.concatenate([years] + [years - d for d in lags]))
         sims = self.simulate(s_u, U_u, unit, grid, final_time=final_time)
@@ -447,9 +460,9 @@ class PanelProblem:
     def residuals(self, s_u: np.ndarray, U_u: np.ndarray, unit: np.ndarray,
                   weights: np.ndarray | None = None) -> np.ndarray:
         """Weighted fit-period residuals (model - data) / sigma: (M, n_series * T), 0 off the data."""
-        pred = self.predict(s_u, U_u, unit)
-        y = self.Y[:, unit, :].transpose(1, 0, 2)
         mask = self.fit_mask[:, unit, :].transpose(1, 0, 2)
+        pred = self.predict(s_u, U_u, unit, need=mask.any(axis=1))
+        y = self.Y[:, unit, :].transpose(1, 0, 2)
         w = (np.array([s.weight for s in self.spec.series]) / self.sigma) if weights is None \
             else weights
         r = np.where(mask, (pred - np.where(mask, y, 0.0)) * w[None, :, None], 0.0)

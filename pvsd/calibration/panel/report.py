@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pvsd.calibration.panel.result import _estimator
 from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def panel_report(result: PanelResult) -> Report:
         ("model", result.model),
         ("units", f"{f['n_units']} fitted, {len(result.skipped)} skipped (too few observations)"),
         ("observations fitted", f["n_obs"]),
+        ("estimator", _estimator(f)),
         ("parameters", f"{f['n_params']} ({f['n_shared']} shared, {f['n_per_unit']} per unit)"),
         ("noise sigma (indicator units)", ", ".join(f"{k}: {v:.4g}" for k, v in f["sigma"].items())),
         ("bands", f"{f['interval_level']:.0%} predictive, from {f['bands']} draws"),

@@ -45,7 +45,10 @@ class PanelResult:
     unit_stats
         Per unit and series: n, RMSE, MAPE in and out of sample, parameters at a bound.
     fitted
-        Every used observation: ``unit, series, year, period, data, fitted, residual``.
+        Every used observation: ``unit, series, year, period, data, fitted, residual``;
+        period ``fit``, ``holdout`` or (estimator "wave-ahead", not predicted) ``start``
+        (each unit's first wave: it only sets a run's state) or ``unused`` (a fitted-period
+        observation after the unit's last state observation).
     forecast
         ``unit, series, year, value, lo, hi, kind (holdout|forecast), assumption`` on the
         indicator's scale; lo/hi: 95% predictive interval.
@@ -60,7 +63,11 @@ class PanelResult:
         ``scenario_exact`` (the form the fit ran: a step as a linear change over the one
         time step before its year), as scenario-file inline tables.
     scenarios
-        A scenario file (TOML) reproducing each unit's fitted run.
+        A scenario file (TOML) reproducing each unit's fitted run (estimator "wave-ahead":
+        the fitted parameters; the runs start from the states below).
+    states
+        Estimator "wave-ahead": the state set at each run's start, ``unit, start, constant,
+        value, clipped`` (empty for the path estimator).
     """
 
     title: str
@@ -84,6 +91,7 @@ class PanelResult:
     provenance: Mapping[str, Any] = field(default_factory=dict)
     paths: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenarios: str = ""
+    states: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # ------------------------------------------------------------------ views
     def to_dataframe(self) -> pd.DataFrame:
@@ -128,6 +136,7 @@ class PanelResult:
                  f"    observations       = {f['n_obs']} fitted",
                  f"    parameters         = {f['n_params']} ({f['n_shared']} shared, "
                  f"{f['n_per_unit']} per unit)",
+                 f"    estimator          = {_estimator(f)}",
                  "    sigma              = " + ", ".join(f"{k} {_g(v)}" for k, v in f["sigma"].items()),
                  f"    cost               = {f['model_runs']} model runs in {f['ensemble_calls']} "
                  f"ensemble calls; point fit {f['seconds_point']} s, total {f['seconds']} s"]
@@ -224,7 +233,8 @@ class PanelResult:
                                      legendgroup="fit"), row=r, col=c)
             d = self.fitted[(self.fitted["unit"] == u) & (self.fitted["series"] == ser)]
             for per, colour, sym in (("fit", PALETTE[0], "circle"), ("holdout", PALETTE[4], "diamond")):
-                dd = d[d["period"] == per]
+                # wave-ahead "start"/"unused" observations (not predicted) are drawn as fitted data
+                dd = d[d["period"].isin([per, "start", "unused"] if per == "fit" else [per])]
                 if len(dd):
                     fig.add_trace(go.Scatter(x=dd["year"], y=dd["data"], mode="markers",
                                              name="data (fitted)" if per == "fit" else "data (held out)",
@@ -302,6 +312,8 @@ class PanelResult:
                                                  "kind", "assumption"]]}
             if not len(self.paths):
                 tables.pop("paths")
+            if len(self.states):
+                tables["states"] = self.states
             for name, t in tables.items():
                 write_csv(tmp / f"{name}.csv", t, self.provenance, force=True, index=False)
             ds = self.to_xarray()
@@ -313,6 +325,19 @@ class PanelResult:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         return out / "report.html"
+
+
+def _estimator(f: Mapping[str, Any]) -> str:
+    """One line on the estimator (and, for wave-ahead, its pairs and clipped starts)."""
+    if f.get("estimator", "path") != "wave-ahead":
+        return "path (each unit's whole path from the run's start)"
+    return (f"wave-ahead (one-wave-ahead prediction error): {f['wave_pairs']} pairs of consecutive "
+            f"waves, each run from the observed state ({f['wave_state']}); "
+            f"{f['wave_clipped']} of {f['wave_starts']} starts clipped; runs: {f['wave_runs']}"
+            + (f"; {f['wave_unused']} fitted-period observations are not predicted (fitted.csv: "
+               "period \"start\" for each unit's first wave, which only sets the state; "
+               "\"unused\" for any after its last state observation)"
+               if f.get("wave_unused") else ""))
 
 
 def _finite(v: Any) -> bool:

@@ -158,13 +158,24 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
     s_u, U_u = pb.split(fit.x)
     unit = pb.all_units()
     best = pb.predict(np.tile(s_u, (pb.n_units, 1)), U_u, unit, years=all_years)
+    wave_stats = dict(pb.wave.stats) if pb.wave is not None else {}
+    states = pb.wave.states_table() if pb.wave is not None else pd.DataFrame()
+    if pb.wave is not None:
+        scenarios = ("# estimator wave-ahead: these scenarios set the fitted parameters only. Each "
+                     "fitted run\n# starts at an observed wave from the state in states.csv "
+                     "(unit, start, constant, value),\n# so a run of the model from its INITIAL "
+                     "TIME does not replay them.\n" + scenarios)
     n_draws = int(spec.posterior["draws"])
     X = _draws(pb, fit, post, n_draws, spec.seed + 11)
     D = len(X)
     s_d = np.repeat(X[:, :pb.n_shared], pb.n_units, axis=0)
     U_d = X[:, pb.n_shared:].reshape(D, pb.n_units, pb.K).reshape(D * pb.n_units, pb.K)
     say(f"forecast bands from {D} {'posterior' if post is not None else 'Laplace'} draws")
-    pd_ = pb.predict(s_d, U_d, np.tile(unit, D), years=all_years).reshape(D, pb.n_units, pb.S, -1)
+    # wave-ahead: bands are used for the held-out and forecast years only (from the last start)
+    need = None if pb.wave is None else np.tile(all_years[None, :] > pb.wave.last[:, None] + 1e-9,
+                                                 (D, 1))
+    pd_ = pb.predict(s_d, U_d, np.tile(unit, D), years=all_years, need=need
+                     ).reshape(D, pb.n_units, pb.S, -1)
     rng = np.random.default_rng(spec.seed + 13)
     noisy = pd_ + rng.standard_normal(pd_.shape) * pb.sigma[None, None, :, None]
     lo, hi = np.quantile(noisy, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], axis=0)
@@ -175,10 +186,13 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         for i, u in enumerate(pb.units):
             obs = pb.period[k, i] > 0
             yrs, vals, per = pb.years[obs], pb.Y[k, i, obs], pb.period[k, i, obs]
-            for y, v, p in zip(yrs, vals, per, strict=True):
+            used = pb.fit_mask[k, i, obs]  # wave-ahead: a unit's first wave only sets a state
+            for y, v, p, f in zip(yrs, vals, per, used, strict=True):
                 fitted_rows.append({"unit": u, "series": ser.name, "year": y,
-                                    "period": "fit" if p == 1 else "holdout", "data": v,
-                                    "fitted": best[i, k, yi[y]]})
+                                    "period": "holdout" if p == 2 else "fit" if f else
+                                    "start" if pb.wave is not None and y == pb.wave.first[i]
+                                    else "unused",
+                                    "data": v, "fitted": best[i, k, yi[y]]})
             hmask = per == 2
             if hmask.any():
                 hist_y, hist_v = yrs[per == 1], vals[per == 1]
@@ -223,12 +237,20 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
     # ---- trajectories for the figures (yearly)
     grid = np.arange(np.floor(pb.t0), np.ceil(all_years.max()) + 1e-9, 1.0)
     grid = grid[(grid >= pb.t0) & (grid <= m_end)]
-    traj = pb.predict(np.tile(s_u, (pb.n_units, 1)), U_u, unit, years=grid)
-    trajectories = pd.DataFrame([
-        {"unit": u, "series": ser.name, "year": y, "fitted": traj[i, k, j]}
-        for k, ser in enumerate(spec.series) for i, u in enumerate(pb.units)
-        for j, y in enumerate(grid)])
+    if pb.wave is not None:  # one line per member, from the observed state at its start
+        trajectories = pd.DataFrame(pb.wave.trajectories(s_u, U_u, grid, float(all_years.max())))
+    else:
+        traj = pb.predict(np.tile(s_u, (pb.n_units, 1)), U_u, unit, years=grid)
+        trajectories = pd.DataFrame([
+            {"unit": u, "series": ser.name, "year": y, "fitted": traj[i, k, j]}
+            for k, ser in enumerate(spec.series) for i, u in enumerate(pb.units)
+            for j, y in enumerate(grid)])
     warnings_ = list(pb.warnings)
+    if wave_stats.get("clipped"):
+        warnings_.append(f"wave-ahead: {wave_stats['clipped']} of {wave_stats['starts']} starts "
+                         "could not match their observation within the state constant's range "
+                         "(clipped to the range end nearer the observation): the model cannot "
+                         "reach those observed values.")
     if pb.tf_columns is False and pb.tf_note:
         warnings_.append(pb.tf_note)
     n_bound = int((estimates["at_bound"] != "").sum()) + int((shared["at_bound"] != "").sum()) \
@@ -258,7 +280,9 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         if len(shared) else {}}, seed=spec.seed, method="panel calibration",
         spec=str(spec.source) if spec.source else None,
         data_files={str(f): _sha(f) for f in files}, units=len(pb.units),
-        holdout=spec.holdout, forecast=list(years_fc), inputs=pb.input_notes)
+        holdout=spec.holdout, forecast=list(years_fc), inputs=pb.input_notes,
+        estimator=spec.estimator,
+        state={st.constant: st.series for st in spec.state} if spec.state else None)
     fit_info = {
         "n_units": pb.n_units, "n_obs": pb.n_obs, "n_params": pb.n_vars,
         "n_shared": pb.n_shared, "n_per_unit": pb.K, "cost": fit.cost,
@@ -271,7 +295,14 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         if any(b.kind == "step" for b in pb.paths) else "", "seconds_point": round(seconds_point, 2),
         "seconds": round(time.perf_counter() - t_start, 2), "pvsd_version": __version__,
         "interval_level": LEVEL, "bands": "posterior" if post is not None else "Laplace",
+        "estimator": spec.estimator,
     }
+    if pb.wave is not None:
+        fit_info.update(wave_pairs=pb.wave.n_pairs, wave_starts=wave_stats.get("starts", 0),
+                        wave_clipped=wave_stats.get("clipped", 0), wave_runs=pb.wave.mode,
+                        wave_state=", ".join(f"{c} <- {spec.series[k].name}"
+                                             for c, k, _, _ in pb.wave.state),
+                        wave_unused=pb.wave.n_unused)
     mcmc: dict[str, Any] = {}
     if post is not None:
         mcmc = {"sampler": "Metropolis-within-Gibbs (unit blocks, shared, population, noise)",
@@ -287,7 +318,8 @@ def calibrate_panel(spec: PanelSpec | str | Path, model: Model | None = None, *,
         population=population, unit_stats=unit_stats, fitted=fitted, forecast=forecast_df,
         skill=skill, skill_units=skill_units, verdict=tuple(sentences), trajectories=trajectories,
         fit=fit_info, mcmc=mcmc, show=tuple(u for u in spec.show if u in pb.units),
-        warnings=tuple(warnings_), provenance=prov, paths=paths, scenarios=scenarios)
+        warnings=tuple(warnings_), provenance=prov, paths=paths, scenarios=scenarios,
+        states=states)
 
 
 def _worst(pb: PanelProblem, post: PosteriorSample) -> str:

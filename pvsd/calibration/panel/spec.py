@@ -20,6 +20,15 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
     holdout = 1                      # hold out each unit's last N observations (waves)
     forecast = [2024, 2026]          # also forecast these years (optional)
     show = ["DNK", "USA"]            # units always drawn in the report's small multiples
+    estimator = "path"               # "path" (default): fit each unit's whole path from the run's
+                                     #   start; "wave-ahead": every pair of consecutive observed
+                                     #   waves is one run from the observed state (below)
+
+    [panel.state]                    # required with estimator = "wave-ahead" (see panel/wave.py)
+    "Initial Digital Capability" = "egdi"   # model constant <- series: set per run so that the
+                                     #   series' model variable at the run's start equals the
+                                     #   observation; or { series = "egdi", lower = 0, upper = 1 }
+                                     #   (search range; default: the model's declared range)
 
     [series.egdi]
     file = "data/un_egdi_panel.csv"
@@ -61,6 +70,14 @@ A panel spec is a calibration spec (see :mod:`pvsd.calibration.spec`) with a
 
 ``pooled`` parameters are per-unit values drawn from a fitted population
 distribution: logit((value - lower) / (upper - lower)) ~ Normal(mu, tau).
+
+With ``estimator = "wave-ahead"`` (:mod:`pvsd.calibration.panel.wave`) each residual is a
+one-wave-ahead prediction error: a run per (unit, pair of consecutive fitted waves of the
+state series) starts from the observed state and is compared with every series at the next
+wave; held-out and forecast years are predicted from each unit's last fitted wave. A
+constant named in ``[panel.state]`` must not also be a ``[parameters]`` entry or an input;
+``from_first``, lever paths, ``diff`` series and ``dimension`` are refused with this
+estimator (not available yet).
 Two series on the same model variable (two instruments) are allowed and each
 has its own measurement map.
 """
@@ -76,8 +93,8 @@ from typing import Any
 from pvsd.calibration.panel.paths import PathParam
 from pvsd.errors import SpecError
 
-__all__ = ["SCOPES", "InputSpec", "MeasureParam", "PanelSeries", "PanelSpec", "is_panel_spec",
-           "load_panel_spec"]
+__all__ = ["ESTIMATORS", "SCOPES", "InputSpec", "MeasureParam", "PanelSeries", "PanelSpec", "StateSpec",
+           "is_panel_spec", "load_panel_spec"]
 
 SCOPES = ("shared", "unit", "pooled")
 _SERIES_KEYS = {"file", "variable", "year_column", "value_column", "unit_column", "missing", "scale",
@@ -86,7 +103,8 @@ _INPUT_KEYS = {"file", "variable", "year_column", "value_column", "unit_column",
                "trend_window", "description", "lower", "upper"}
 _PARAM_KEYS = {"value", "lower", "upper", "scope", "from_first", "vary", "description"}
 _PANEL_KEYS = {"unit_column", "units", "min_observations", "holdout", "forecast", "show",
-               "dimension"}
+               "dimension", "estimator", "state"}
+ESTIMATORS = ("path", "wave-ahead")
 _POSTERIOR = {"enabled": False, "chains": 4, "iterations": 3000, "warmup": 1000, "draws": 200,
               "thin": 1}
 _SEARCH = {"starts": 16, "maxiter": 100, "pooled_iterations": 30, "path_restarts": 4}
@@ -191,6 +209,16 @@ class PanelParam:
 
 
 @dataclass(frozen=True)
+class StateSpec:
+    """``[panel.state]``: a model constant set per wave-ahead member from a series' observation."""
+
+    constant: str
+    series: str
+    lower: float | None = None
+    upper: float | None = None
+
+
+@dataclass(frozen=True)
 class PanelSpec:
     """A panel calibration problem (see the module docstring for the TOML form)."""
 
@@ -214,6 +242,8 @@ class PanelSpec:
     search: Mapping[str, Any] = field(default_factory=lambda: dict(_SEARCH))
     posterior: Mapping[str, Any] = field(default_factory=lambda: dict(_POSTERIOR))
     source: Path | None = None
+    estimator: str = "path"
+    state: tuple[StateSpec, ...] = ()
 
     @property
     def where(self) -> str:
@@ -463,6 +493,9 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
         raise SpecError(f"{where}: no parameters; add [parameters.\"Name\"] tables with a scope and "
                         "bounds.")
     params = tuple(_param(str(k), v, [s.name for s in series], where) for k, v in params_t.items())
+    from pvsd.calibration.panel.wave_spec import parse_estimator
+
+    estimator, state = parse_estimator(panel, series, params, inputs, dimension, where)
     fp = head.get("fit_period")
     if fp is not None:
         if not isinstance(fp, list) or len(fp) != 2:
@@ -487,7 +520,7 @@ def panel_spec_from_dict(data: Mapping[str, Any], source: str | Path | None = No
         method=_method(head.get("method", "euler"), f"{where}: method"),
         search=_options(data.get("search"), _SEARCH, f"{where}: [search]"),
         posterior=_options(data.get("posterior"), _POSTERIOR, f"{where}: [posterior]"),
-        source=src,
+        source=src, estimator=estimator, state=state,
     )
 
 
