@@ -3,8 +3,13 @@
 A panel fit on pvsd's vectorised ensemble that forecasts the way a forecaster would: from the
 state last observed, with parameters fitted to wave-ahead changes::
 
-    python calibration/egdi_panel_v2.py [--indicators ../shared/data/indicators] [--last-fit 2020]
+    python calibration/egdi_panel_v2.py [--indicators ../shared/data/indicators]
     python calibration/egdi_panel_v2.py --last-fit 2018 --target 2020      # second hold-out
+
+By default the newest wave in the data is the target and the wave before it the last fitted one
+(fit to 2020, forecast 2022 with the data shipped today; a file with a 2024 wave is fitted to 2022
+and forecasts 2024). The EGDI file is the newest ``un_egdi_panel_*_long.csv`` in the indicators
+folder unless ``--egdi-file`` names one.
 
 Everything is estimated on waves up to ``--last-fit``; no value of a later wave (of any
 component) enters the fit or the forecast.
@@ -15,16 +20,16 @@ component) enters the fit or the forecast.
   member starts from the capability observed in the first wave (OSI inverted through the
   measurement layer) and runs to the second; the residual is the model's OSI there minus the
   observed OSI (least squares, scipy ``least_squares``, block-sparse Jacobian). Inside a pair the
-  inputs are what was observed (HCI of the first wave, telecom gap closing at the rate realised
-  between the two waves);
+  inputs are what was observed (HCI of the first wave; TII on the logistic path through its two
+  observed values);
 * fitted: per country ``Digital Government Budget`` (partially pooled: logit(budget) ~
   Normal(mu, tau), MAP, mu and tau re-estimated from the country values, ``POOL_ROUNDS``
   rounds); shared ``Obsolescence Time``, ``Absorptive Capacity Elasticity`` and the
   measurement parameter ``OSI Measurement Exponent``. ``Capability Build Time`` keeps its
   default (see ``FIXED``);
 * forecast: from each country's last fitted wave to the target, with the declared input rules
-  (human capital held at its last value; the gap to full telecom infrastructure closing at the
-  country's own rate of its last four waves, so TII never passes 1); the model's
+  (human capital held at its last value; TII diffusing logistically at one rate common to all
+  countries, the median log-odds trend of their last four waves, so TII stays in [0, 1]); the model's
   ``EGDI Indicator`` is compared with three naive forecasts (last value; linear trend over the
   last four observations; last value plus the mean drift per year of the last four).
 """
@@ -45,7 +50,7 @@ from scipy.sparse import lil_matrix
 HERE = Path(__file__).resolve().parent
 MODEL = HERE.parent / "models" / "public_value_chain_v2.mdl"
 DEFAULT_INDICATORS = HERE.parent.parent / "shared" / "data" / "indicators"
-EGDI_FILE = "un_egdi_panel_2003_2022_long.csv"
+EGDI_GLOB = "un_egdi_panel_*_long.csv"
 
 UNIT_PARAMS = {  # name: (lower, upper, start)
     "Digital Government Budget": (0.0, 1.0, 0.5),
@@ -63,6 +68,9 @@ SHARED_PARAMS = {
 #: from is observed OSI + share x (predicted - observed): a one-step filter update.
 TRANSIENT = "OSI Transient Share"
 MIN_WAVES = 6
+#: TII is kept this far from 0 and 1 when its log-odds are taken (an index of exactly 0 or 1
+#: would have an infinite log-odds; the model's logistic path keeps 0 and 1 fixed anyway).
+TII_CLIP = 0.005
 #: Model time at which every wave-ahead member starts (the model's INITIAL TIME; the runs are
 #: shifted in time, which is exact because nothing in the capability sector depends on the
 #: calendar except the input paths, which are shifted with them).
@@ -74,6 +82,11 @@ DISCOUNT_TIME: float | None = None
 #: Rounds of partial pooling of the per-country parameters (0 = none): logit of each unit value
 #: ~ Normal(mu, tau), MAP, with mu and tau re-estimated from the unit values after each round.
 POOL_ROUNDS = 2
+#: Estimate the spread tau of the pooled per-country parameters by empirical Bayes (method of
+#: moments): tau^2 = var(country values) - mean(their squared standard errors), since the spread of
+#: point estimates also contains their estimation noise and so overstates tau (too little
+#: pooling). False: tau = the standard deviation of the point estimates.
+EB_TAU = False
 #: Weight residuals by 1 / EGDI at the pair's end (relative errors, as MAPE judges the forecast).
 RELATIVE = False
 #: Constants set for every country (documented model values that the panel does not fit).
@@ -81,6 +94,11 @@ RELATIVE = False
 #: their ratio (up to the saturation of spending), so the two cannot both be identified; fitted
 #: anyway it runs to its lower bound while the budgets shrink. It keeps the model's default.
 FIXED: dict[str, float] = {"Capability Build Time": 1.0}
+#: Fit an offset of the OSI measurement per survey wave (fixed effects of each wave's methodology
+#: and normalisation), so that common jumps do not distort the structural parameters. The
+#: forecast of a wave not yet seen uses offset WAVE_OFFSET_FORECAST ("zero" or "mean").
+WAVE_OFFSETS = False
+WAVE_OFFSET_FORECAST = "zero"
 
 
 @dataclass
@@ -94,27 +112,73 @@ class PanelData:
     inputs: pd.DataFrame  # per unit model inputs
 
 
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), TII_CLIP, 1 - TII_CLIP)
+    return np.log(p / (1 - p))
+
+
+def _logit_slope(series: pd.Series) -> float:
+    """Least-squares slope per year of ln(TII / (1 - TII)) (NaN with fewer than two values)."""
+    if len(series) < 2:
+        return float("nan")
+    return float(np.polyfit(series.index.to_numpy(float), _logit(series.to_numpy(float)), 1)[0])
+
+
+def egdi_file(indicators: Path) -> Path:
+    """The EGDI panel file: ``indicators`` itself if it is a file, else the newest
+    ``un_egdi_panel_*_long.csv`` in that folder (by the last year in its name)."""
+    indicators = Path(indicators)
+    if indicators.is_file():
+        return indicators
+    found = sorted(indicators.glob(EGDI_GLOB), key=lambda f: (f.stem.split("_")[-2], f.name))
+    if not found:
+        raise SystemExit(
+            f"egdi_panel_v2: no EGDI panel file ({EGDI_GLOB}) in {indicators}; pass --indicators with "
+            "the folder of ../shared/data/indicators or --egdi-file with the file itself."
+        )
+    return found[-1]
+
+
+def read_egdi(indicators: Path) -> pd.DataFrame:
+    """Assessed country-waves of the UN EGDI panel (EGDI > 0, not flagged "not assessed")."""
+    d = pd.read_csv(egdi_file(indicators))
+    missing = {"survey_year", "iso3", "egdi", "osi", "hci", "tii", "not_assessed_flag"} - set(d.columns)
+    if missing:
+        raise SystemExit(f"egdi_panel_v2: {egdi_file(indicators)} lacks the column(s) {sorted(missing)}.")
+    if d.duplicated(["iso3", "survey_year"]).any():
+        dup = d[d.duplicated(["iso3", "survey_year"], keep=False)][["iso3", "survey_year"]].head(3)
+        raise SystemExit(f"egdi_panel_v2: duplicate country-years in {egdi_file(indicators)}, e.g. "
+                         f"{dup.to_dict('records')}; keep one row per iso3 and survey_year.")
+    return d[(d["not_assessed_flag"] == 0) & (d["egdi"] > 0)]
+
+
+def default_waves(indicators: Path) -> tuple[int, int]:
+    """(last fitted wave, target): the two newest waves in the data."""
+    years = sorted(int(y) for y in read_egdi(indicators)["survey_year"].unique())
+    if len(years) < MIN_WAVES + 1:
+        raise SystemExit(f"egdi_panel_v2: {len(years)} waves in the data; at least {MIN_WAVES + 1} are needed.")
+    return years[-2], years[-1]
+
+
 def load_panel(indicators: Path, last_fit: int = 2020) -> PanelData:
-    d = pd.read_csv(Path(indicators) / EGDI_FILE)
-    d = d[(d["not_assessed_flag"] == 0) & (d["egdi"] > 0)]
+    d = read_egdi(indicators)
     fitd = d[d["survey_year"] <= last_fit]
     counts = fitd.groupby("iso3").size()
     units = sorted(counts[counts >= MIN_WAVES].index)
     wide = {c: fitd.pivot(index="iso3", columns="survey_year", values=c).loc[units] for c in ("osi", "hci", "tii")}
     years = np.array(sorted(fitd["survey_year"].unique()), dtype=float)
+    rates = {u: _logit_slope(wide["tii"].loc[u].dropna().iloc[-4:]) for u in units}
+    common = float(np.nanmedian(list(rates.values())))
     rows = []
     for u in units:
         h = wide["hci"].loc[u].dropna()
         t = wide["tii"].loc[u].dropna()
-        last4 = t.iloc[-4:]
-        g = np.log(1 - np.clip(last4.to_numpy(float), 0, 0.999))
-        rate = -np.polyfit(last4.index.to_numpy(float), g, 1)[0] if len(last4) >= 2 else 0.0
         rows.append(
             {
                 "iso3": u,
                 "Human Capital Index Input": float(np.clip(h.iloc[-1], 0, 1)),
                 "Telecom Reference Level": float(np.clip(t.iloc[-1], 0, 1)),
-                "Telecom Gap Closing Rate": float(np.clip(rate, -0.5, 0.5)),
+                "Telecom Diffusion Rate": float(np.clip(common, -1, 1)),
                 "Input Reference Year": float(t.index[-1]),
             }
         )
@@ -148,8 +212,8 @@ class WaveFit:
     The forecast is made the same way (from the last fitted wave to the target), so the
     parameters are fitted to the use they are put to: the one-wave-ahead prediction-error
     method, with the observed wave as the state estimate. Inside a pair of fitted waves the
-    inputs follow what was observed (HCI held at the first wave's value, the telecom gap closing
-    at the rate realised between the two waves); beyond the last fitted wave they follow the
+    inputs follow what was observed (HCI held at the first wave's value, TII on the logistic path
+    through its two observed values); beyond the last fitted wave they follow the
     declared rules of :func:`load_panel`. The other stocks start at their documented initial
     values in every member.
     """
@@ -178,9 +242,10 @@ class WaveFit:
             e_end = data.egdi.reindex(columns=y).to_numpy(float)[self.seg[:, 0], self.seg[:, 2]]
             self.sqrt_w = self.sqrt_w / np.where(np.isfinite(e_end) & (e_end > 0), e_end, np.nanmean(e_end))
         hci = np.clip(data.hci[self.seg[:, 0], self.seg[:, 1]], 0, 1)
-        t0 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 1]], 0, 0.999)
-        t1 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 2]], 0, 0.999)
-        rate = -np.log((1 - t1) / (1 - t0)) / self.length
+        t0 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 1]], 0, 1)
+        t1 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 2]], 0, 1)
+        # the log-odds rate realised between the two waves, so the path passes through both
+        rate = (_logit(t1) - _logit(t0)) / self.length
         # a component missing in a wave: hold the unit's last input value (or the model default)
         u = self.seg[:, 0]
         h_last = data.inputs["Human Capital Index Input"].to_numpy()[u]
@@ -189,12 +254,15 @@ class WaveFit:
             {
                 "Human Capital Index Input": np.where(np.isfinite(hci), hci, h_last),
                 "Telecom Reference Level": np.where(np.isfinite(t0), t0, t_last),
-                "Telecom Gap Closing Rate": np.clip(np.where(np.isfinite(rate), rate, 0.0), -0.5, 0.5),
+                "Telecom Diffusion Rate": np.clip(np.where(np.isfinite(rate), rate, 0.0), -1, 1),
                 "Input Reference Year": float(T0),
             }
         )
-        lo = [b[0] for b in UNIT_PARAMS.values()] * self.n + [b[0] for b in SHARED_PARAMS.values()]
-        hi = [b[1] for b in UNIT_PARAMS.values()] * self.n + [b[1] for b in SHARED_PARAMS.values()]
+        self.end_waves = np.unique(self.seg[:, 2]) if WAVE_OFFSETS else np.array([], dtype=int)
+        self.nw = len(self.end_waves)
+        self.wave_of = np.searchsorted(self.end_waves, self.seg[:, 2]) if self.nw else None
+        lo = [b[0] for b in UNIT_PARAMS.values()] * self.n + [b[0] for b in SHARED_PARAMS.values()] + [-0.5] * self.nw
+        hi = [b[1] for b in UNIT_PARAMS.values()] * self.n + [b[1] for b in SHARED_PARAMS.values()] + [0.5] * self.nw
         self.lower, self.upper = np.array(lo), np.array(hi)
         self.evals = 0
         self.prior: tuple[np.ndarray, np.ndarray, float] | None = None  # (mu (K,), tau (K,), sigma)
@@ -208,14 +276,26 @@ class WaveFit:
         return np.log(u / (1 - u))
 
     def x0(self) -> np.ndarray:
-        x = [b[2] for b in UNIT_PARAMS.values()] * self.n + [b[2] for b in SHARED_PARAMS.values()]
+        x = [b[2] for b in UNIT_PARAMS.values()] * self.n + [b[2] for b in SHARED_PARAMS.values()] + [0.0] * self.nw
         return np.array(x, dtype=float)
 
     def split(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
         x = np.clip(x, self.lower, self.upper)
         per = x[: self.n * self.nu].reshape(self.n, self.nu)
-        shared = dict(zip(SHARED_PARAMS, x[self.n * self.nu :], strict=True))
+        shared = dict(zip(SHARED_PARAMS, x[self.n * self.nu : self.n * self.nu + self.ns], strict=True))
         return per, shared
+
+    def offsets(self, x: np.ndarray) -> np.ndarray:
+        """Fitted OSI offset of each end wave (empty without WAVE_OFFSETS)."""
+        return np.clip(x, self.lower, self.upper)[self.n * self.nu + self.ns :]
+
+    def offset_at(self, x: np.ndarray, wave: np.ndarray) -> np.ndarray:
+        """OSI offset of wave indices ``wave`` (0 for the first wave, which has none)."""
+        if not self.nw:
+            return np.zeros(len(wave))
+        k = np.searchsorted(self.end_waves, wave)
+        hit = (k < self.nw) & (self.end_waves[np.minimum(k, self.nw - 1)] == wave)
+        return np.where(hit, self.offsets(x)[np.minimum(k, self.nw - 1)], 0.0)
 
     def frame(self, x: np.ndarray, unit: np.ndarray, start_osi: np.ndarray, inputs: pd.DataFrame) -> pd.DataFrame:
         per, shared = self.split(x)
@@ -260,22 +340,40 @@ class WaveFit:
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         self.evals += 1
-        start = self.start_osi
+        start = self.start_osi - self.offset_at(x, self.seg[:, 1])
         if TRANSIENT in SHARED_PARAMS:
             raw = self.ends(x, start)
             before = np.where(self.prev >= 0, raw[np.maximum(self.prev, 0)], np.nan)
             start = self.filtered(x, start, before)
-        r = (self.ends(x, start) - self.obs) * self.sqrt_w
+        sim = self.ends(x, start)
+        if self.nw:
+            sim = sim + self.offsets(x)[self.wave_of]
+        r = (sim - self.obs) * self.sqrt_w
         if self.prior is None:
             return r
         mu, tau, sigma = self.prior
         return np.concatenate([r, (sigma * (self.logit_units(x) - mu) / tau).ravel()])
 
+    def unit_se_logit(self, res, x: np.ndarray, sigma: float) -> np.ndarray:
+        """Standard errors of the per-unit parameters on the logit scale, (n, K), from the data rows
+        of the Jacobian (each unit's own block; shared parameters held)."""
+        jac = res.jac[: len(self.seg), : self.n * self.nu]
+        jac = jac.toarray() if hasattr(jac, "toarray") else np.asarray(jac)
+        info = (jac**2).sum(axis=0).reshape(self.n, self.nu) / sigma**2
+        per, _ = self.split(x)
+        lo = np.array([b[0] for b in UNIT_PARAMS.values()])
+        hi = np.array([b[1] for b in UNIT_PARAMS.values()])
+        u = np.clip((per - lo) / (hi - lo), 1e-6, 1 - 1e-6)
+        dxdz = (hi - lo) * u * (1 - u)
+        return 1.0 / np.sqrt(np.maximum(info, 1e-12)) / dxdz
+
     def sparsity(self):
-        s = lil_matrix((len(self.seg), self.n * self.nu + self.ns), dtype=int)
+        s = lil_matrix((len(self.seg), self.n * self.nu + self.ns + self.nw), dtype=int)
         for r, (i, _, _) in enumerate(self.seg):
             s[r, i * self.nu : (i + 1) * self.nu] = 1
-        s[: len(self.seg), self.n * self.nu :] = 1
+        s[: len(self.seg), self.n * self.nu : self.n * self.nu + self.ns] = 1
+        for r in range(len(self.seg)) if self.nw else ():
+            s[r, self.n * self.nu + self.ns + self.wave_of[r]] = 1
         if self.prior is not None:
             pen = lil_matrix((self.n * self.nu, s.shape[1]), dtype=int)
             for i in range(self.n * self.nu):
@@ -303,7 +401,11 @@ class WaveFit:
             x = res.x
             z = self.logit_units(x)
             data_r = res.fun[: len(self.seg)] / self.sqrt_w
-            self.prior = (z.mean(axis=0), np.maximum(z.std(axis=0), 0.05), float(np.sqrt(np.mean(data_r**2))))
+            sigma = float(np.sqrt(np.mean(data_r**2)))
+            var = z.var(axis=0)
+            if EB_TAU:
+                var = var - np.mean(self.unit_se_logit(res, x, sigma) ** 2, axis=0)
+            self.prior = (z.mean(axis=0), np.sqrt(np.maximum(var, 0.05**2)), sigma)
         if not POOL_ROUNDS:
             self.prior = None
         res.fun = res.fun[: len(self.seg)]
@@ -314,7 +416,12 @@ class WaveFit:
         """EGDI and OSI at ``target`` from each unit's last fitted wave, inputs by their rules."""
         d = self.data
         last_j = np.array([np.flatnonzero(np.isfinite(r) & (r > 0))[-1] for r in d.osi])
-        start = d.osi[np.arange(self.n), last_j]
+        start = d.osi[np.arange(self.n), last_j] - self.offset_at(x, last_j)
+        if self.nw:
+            ahead = {"zero": 0.0, "mean": float(self.offsets(x).mean())}.get(WAVE_OFFSET_FORECAST)
+            ahead = self.offset_at(x, last_j) if ahead is None else np.full(self.n, ahead)
+        else:
+            ahead = np.zeros(self.n)
         if TRANSIENT in SHARED_PARAMS:
             raw = self.ends(x, self.start_osi)
             before = np.where(self.last_pair >= 0, raw[np.maximum(self.last_pair, 0)], np.nan)
@@ -331,8 +438,8 @@ class WaveFit:
         rows = np.arange(self.n)
         return pd.DataFrame(
             {
-                "egdi": ens["EGDI Indicator"].to_numpy()[rows, k],
-                "osi": ens["Online Service Index Indicator"].to_numpy()[rows, k],
+                "egdi": ens["EGDI Indicator"].to_numpy()[rows, k] + ahead / 3,
+                "osi": ens["Online Service Index Indicator"].to_numpy()[rows, k] + ahead,
                 "start_year": d.years[last_j],
             },
             index=d.units,
@@ -361,13 +468,21 @@ def skill_table(pred: pd.Series, naive: pd.DataFrame, actual: pd.Series, last: p
 
 def run(
     indicators: Path = DEFAULT_INDICATORS,
-    last_fit: int = 2020,
-    target: int = 2022,
+    last_fit: int | None = None,
+    target: int | None = None,
     max_nfev: int = 100,
     verbose: bool = True,
 ):
-    """Fit on the waves up to ``last_fit`` and forecast ``target``; returns a dict of results."""
+    """Fit on the waves up to ``last_fit`` and forecast ``target`` (default: the two newest waves
+    in the data); returns a dict of results."""
     import pvsd
+
+    if last_fit is None or target is None:
+        newest = default_waves(indicators)
+        last_fit = newest[0] if last_fit is None else last_fit
+        target = newest[1] if target is None else target
+    if target <= last_fit:
+        raise SystemExit(f"egdi_panel_v2: the target wave ({target}) must come after the last fitted one ({last_fit}).")
 
     model = pvsd.load(str(MODEL))
     data = load_panel(indicators, last_fit)
@@ -383,10 +498,16 @@ def run(
     worse = int(((pred[have] - act).abs() > (last[have] - act).abs()).sum())
     bounds = at_bound(res.x, pf.lower, pf.upper)
     shared_names = list(SHARED_PARAMS)
-    shared = dict(zip(shared_names, res.x[pf.n * pf.nu :], strict=True))
-    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu :], strict=True) if b]
+    shared = dict(zip(shared_names, res.x[pf.n * pf.nu : pf.n * pf.nu + pf.ns], strict=True))
+    shared_at_bound = [n for n, b in zip(shared_names, bounds[pf.n * pf.nu : pf.n * pf.nu + pf.ns], strict=True)
+                       if b]
+    if pf.nw:
+        shared.update({f"OSI offset {int(pf.data.years[w])}": v
+                       for w, v in zip(pf.end_waves, pf.offsets(res.x), strict=True)})
     out = {
         "result": res,
+        "last_fit": last_fit,
+        "target": target,
         "fit": pf,
         "pred": pred,
         "forecast": fc,
@@ -431,12 +552,13 @@ def run(
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--indicators", type=Path, default=DEFAULT_INDICATORS)
-    ap.add_argument("--last-fit", type=int, default=2020)
-    ap.add_argument("--target", type=int, default=2022)
+    ap.add_argument("--egdi-file", type=Path, default=None, help="EGDI panel file (default: newest in --indicators)")
+    ap.add_argument("--last-fit", type=int, default=None, help="last fitted wave (default: the one before --target)")
+    ap.add_argument("--target", type=int, default=None, help="forecast wave (default: the newest in the data)")
     ap.add_argument("--max-nfev", type=int, default=100)
     ap.add_argument("--save", type=Path, default=None, help="folder for CSV results")
     a = ap.parse_args()
-    out = run(a.indicators, a.last_fit, a.target, a.max_nfev)
+    out = run(a.egdi_file or a.indicators, a.last_fit, a.target, a.max_nfev)
     if a.save:
         a.save.mkdir(parents=True, exist_ok=True)
         pf = out["fit"]
@@ -447,9 +569,9 @@ def main():
         est = est.join(out["forecast"].rename(columns={"egdi": "egdi_forecast", "osi": "osi_forecast"}))
         est.index.name = "iso3"
         est = est.reset_index()
-        est.to_csv(a.save / f"egdi_panel_v2_fit{a.last_fit}_estimates.csv", index=False)
+        est.to_csv(a.save / f"egdi_panel_v2_fit{out['last_fit']}_estimates.csv", index=False)
         if out["table"] is not None:
-            out["table"].to_csv(a.save / f"egdi_panel_v2_fit{a.last_fit}_skill.csv")
+            out["table"].to_csv(a.save / f"egdi_panel_v2_fit{out['last_fit']}_skill.csv")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import numpy as np
 from pvsd.errors import EquationOverrideWarning, IneffectiveSettingWarning
 from pvsd.timefunc import PiecewiseLinear
 
-__all__ = ["fix_constants", "range_note", "warn_equation_override", "warn_ineffective_levers",
-           "widen_ranges"]
+__all__ = ["check_sets", "fix_constants", "range_note", "scenario_with_sets", "warn_equation_override",
+           "warn_ineffective_levers", "widen_ranges"]
 
 
 def warn_equation_override(canonical: str, kind: str, where: str) -> None:
@@ -123,3 +123,40 @@ def fix_constants(model: Any, sets: Mapping[str, float], where: str = "--set") -
     out = copy.copy(model)
     out._fixed = fixed
     return out
+
+
+def check_sets(model: Any, sets: Mapping[str, float], where: str = "--set") -> dict[str, float]:
+    """``--set`` values by canonical name, each checked (name resolved, declared range).
+
+    Raises
+    ------
+    ParameterError
+        An unknown name or a value outside the range the model declares.
+    """
+    out: dict[str, float] = {}
+    for name, value in (sets or {}).items():
+        canonical, _ = model.check_param(name, value, where=where)
+        out[canonical] = float(value)
+    return out
+
+
+def scenario_with_sets(model: Any, scenario: Any, sets: Mapping[str, float]) -> Any:
+    """``scenario`` with ``--set`` on top: the values replace the scenario's constant and its
+    lever for the same variable ("--set over all"). Without a scenario, one named "set"."""
+    import dataclasses
+
+    from pvsd.scenarios import Scenario
+
+    if not sets:
+        return scenario
+    sets = {model.resolve(k, where="--set"): v for k, v in sets.items()}
+    if scenario is None:
+        return Scenario(name="set", title="--set " + ", ".join(f"{k}={v:g}" for k, v in sets.items()),
+                        constants=sets)
+    names = set(sets)
+
+    def keep(items: Any) -> dict[str, Any]:
+        return {k: v for k, v in items if model.resolve(k) not in names}
+
+    return dataclasses.replace(scenario, constants={**keep(scenario.constants.items()), **sets},
+                               levers=keep(scenario.levers.items()))

@@ -227,7 +227,8 @@ def calibrate(
             notes.append(f"{n!r} did not move from its initial value {problem.x0[i]:g}: the data may "
                          "not inform it")
     # ---- tables
-    kinds = ["model"] * len(problem.model_names) + ["nuisance"] * len(problem.nuisance)
+    kinds = (["model"] * len(problem.model_names) + ["path"] * len(problem.path_names)
+             + ["nuisance"] * len(problem.nuisance))
     params_df = pd.DataFrame({
         "parameter": names, "kind": kinds, "value": theta, "stderr": np.where(np.isfinite(np.diag(cov)), se, np.nan),
         "lower": np.maximum(theta - q * se, problem.lower),
@@ -264,7 +265,7 @@ def calibrate(
         disp = math.nan
         for j, (kk, _) in enumerate(problem.nuisance):
             if kk == k:
-                disp = float(theta[len(problem.model_names) + j])
+                disp = float(theta[problem.n_model + j])
         noise_rows.append({"series": s.name, "likelihood": s.likelihood, "transform": s.transform,
                            "sigma": s.sigma if s.sigma is not None else est,
                            "sigma_fitted": s.sigma is None and s.likelihood == "gaussian",
@@ -292,6 +293,12 @@ def calibrate(
         if b.obs.source.is_file():
             data_files[b.spec.name] = {"file": str(b.obs.source), "sha256": file_sha256(b.obs.source)}
     fixed = dict(problem.fixed)
+    paths_df = _paths_table(problem, theta)
+    if any(b.kind == "step" for b in problem.paths):
+        notes.append("A step path is fitted as a linear change over the one time step ending at its "
+                     f"year (time step {problem.dt:g}): exactly the hard step on a grid year, continuous "
+                     "in the year between (pvsd.calibration.panel.paths); fitted_parameters.toml replays "
+                     "that exact form, the paths table also gives the hard step for reading.")
     prov = provenance(
         problem.model.path, problem.model.sha256,
         {**fixed, **{n_: float(v) for n_, v in zip(problem.model_names, theta, strict=False)}},
@@ -300,6 +307,7 @@ def calibrate(
         spec_sha256=file_sha256(spec.source) if spec.source and spec.source.is_file() else None,
         data_files=data_files, fit_period=spec.fit_period, holdout_period=spec.holdout_period,
         time_step=problem.dt, scipy_version=_version("scipy"), emcee_version=_version("emcee"),
+        **({"paths": paths_df.to_dict("records")} if len(paths_df) else {}),
     )
     return CalibrationResult(
         title=spec.title or f"Calibration of {problem.model.name}",
@@ -329,7 +337,20 @@ def calibrate(
         units={v: problem.model.units.get(v, "") for v in problem.variables},
         warnings=tuple(dict.fromkeys(notes)),
         provenance=prov,
+        paths=paths_df,
     )
+
+
+def _paths_table(problem: Problem, theta: np.ndarray) -> pd.DataFrame:
+    """One row per lever path: fitted pieces, the hard step for reading, the exact fitted form."""
+    from pvsd.calibration.panel.paths import path_table
+
+    rows = [path_table(var, kind, vals, problem.dt) for var, kind, vals in problem.path_values(theta)]
+    if not rows:
+        return pd.DataFrame()
+    cols = ["parameter", "path", "from", "at", "start", "end", "to", "scenario", "scenario_exact"]
+    df = pd.DataFrame(rows)
+    return df[[c for c in cols if c in df]]
 
 
 def _version(dist: str) -> str:
@@ -346,8 +367,7 @@ def _step_check(problem: Any, spec: Any, theta: np.ndarray) -> str:
     from pvsd.errors import PvsdError
     from pvsd.numerics.stepcheck import step_check
 
-    params = {**dict(problem.fixed),
-              **{n_: float(v) for n_, v in zip(problem.model_names, theta, strict=False)}}
+    params = problem.run_params(theta)
     try:
         res = step_check(problem.model, params=params, outputs=list(problem.variables),
                          time_step=problem.dt, method=getattr(spec, "method", "euler"),

@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from pvsd.calibration.data import Observations, read_series
+from pvsd.calibration.panel.paths import check_times, path_function
 from pvsd.calibration.spec import CalibrationSpec, SeriesSpec
 from pvsd.errors import DataError, SpecError
 
@@ -54,6 +55,17 @@ class BoundSeries:
         return int(self.fit.sum())
 
 
+@dataclass(frozen=True)
+class _Path:
+    """A lever path of the spec: its fixed pieces, the model's value, its fitted pieces in order."""
+
+    variable: str
+    kind: str
+    fixed: Mapping[str, float]
+    baseline: float
+    pieces: tuple[str, ...]
+
+
 class Problem:
     """The calibration problem: parameters, data, likelihood, and vectorised evaluation.
 
@@ -71,10 +83,19 @@ class Problem:
         self.spec = spec
         self.model = model if model is not None else pvsd.load(spec.model)
         m = self.model
-        self.space: ParameterSpace = spec.parameter_space(m)
-        varied = self.space.varied
+        # a spec whose constants are all fixed (or that has lever paths alone) has no parameter
+        # space: the paths are what it fits
+        consts = spec.constant_parameters(m) if spec.has_constants else []
+        self.space: ParameterSpace | None = None
+        if any(p.vary for p in consts):
+            self.space = spec.parameter_space(m)
+        varied = self.space.varied if self.space is not None else ()
         self.model_names = [p.name for p in varied]
-        self.fixed: dict[str, float] = self.space.fixed
+        self.fixed: dict[str, float] = self.space.fixed if self.space is not None else {}
+        if self.space is None:
+            for p in consts:
+                canonical, value = m.check_param(p.name, float(p.value), where=f"{spec.where} [parameters]")
+                self.fixed[canonical] = value
         self.warnings: list[str] = []
         # ---- series
         self.series: list[BoundSeries] = []
@@ -130,10 +151,44 @@ class Problem:
             (k, "dispersion") for k, b in enumerate(self.series)
             if b.spec.likelihood == "negbin" and b.spec.dispersion is None
         ]
-        self.names = self.model_names + [f"{self.series[k].spec.name}: {what}"
-                                         for k, what in self.nuisance]
-        lo = [float(p.lower) for p in varied] + [1e-6] * len(self.nuisance)  # type: ignore[arg-type]
-        hi = [float(p.upper) for p in varied] + [100.0] * len(self.nuisance)  # type: ignore[arg-type]
+        # ---- lever paths: their fitted pieces follow the constants in the parameter vector
+        self.dt = float(spec.time_step or m.time_step)
+        self.paths: list[_Path] = []
+        p_names, p_lo, p_hi, p_x0 = [], [], [], []
+        for name, pp in spec.path_params(m):
+            if name in self.model_names or name in self.fixed or any(b.variable == name for b in self.paths):
+                raise SpecError(f"{spec.where}, [parameters.\"{pp.name}\"]: {name!r} is already a parameter "
+                                "of the spec; set each constant once (a constant or a path).")
+            check_times(pp, m.initial_time, m.final_time, f"{spec.where}, [parameters.\"{pp.name}\"]")
+            base = float(m.default(name))
+            fixed = {pc.piece: float(pc.value) for pc in pp.pieces if not pc.fitted}  # type: ignore[arg-type]
+            pieces = []
+            for pc in pp.pieces:
+                if not pc.fitted:
+                    continue
+                x0 = pc.value
+                if x0 is None and pc.piece == "from":
+                    x0 = base
+                if x0 is None or not (math.isfinite(x0) and pc.lower <= x0 <= pc.upper):
+                    x0 = 0.5 * (pc.lower + pc.upper)
+                pieces.append(pc.piece)
+                p_names.append(f"{name}: {pc.piece}")
+                p_lo.append(pc.lower)
+                p_hi.append(pc.upper)
+                p_x0.append(float(x0))
+            self.paths.append(_Path(name, pp.kind, fixed, base, tuple(pieces)))
+        self.path_names = p_names
+        #: constants and path pieces: where the nuisance parameters start in a parameter vector
+        self.n_model = len(self.model_names) + len(p_names)
+        if self.n_model == 0:
+            raise SpecError(f"{spec.where}: nothing to fit: no parameter varies" + (
+                " and every piece of every lever path is fixed. Give a piece { lower = .., upper = .. } "
+                "to fit it" if self.paths else "; give at least one parameter bounds (and vary = true)")
+                + ".")
+        self.names = self.model_names + p_names + [f"{self.series[k].spec.name}: {what}"
+                                                   for k, what in self.nuisance]
+        lo = [float(p.lower) for p in varied] + p_lo + [1e-6] * len(self.nuisance)  # type: ignore[arg-type]
+        hi = [float(p.upper) for p in varied] + p_hi + [100.0] * len(self.nuisance)  # type: ignore[arg-type]
         self.lower = np.asarray(lo)
         self.upper = np.asarray(hi)
         # explicit spec bounds may go beyond the model's declared (slider) range: widen it
@@ -144,24 +199,27 @@ class Problem:
             dlo, dhi = float(t.loc[p.name, "min"]), float(t.loc[p.name, "max"])
             if (math.isfinite(dlo) and float(p.lower) < dlo) or (math.isfinite(dhi) and float(p.upper) > dhi):
                 wider[p.name] = (float(p.lower), float(p.upper))
+        for b, (vlo, vhi) in self._path_value_spans(p_lo, p_hi):
+            dlo, dhi = float(t.loc[b, "min"]), float(t.loc[b, "max"])
+            if (math.isfinite(dlo) and vlo < dlo) or (math.isfinite(dhi) and vhi > dhi):
+                wider[b] = (vlo, vhi)
         self.range_note = ""
         if wider:
             from pvsd.overrides import widen_ranges
 
             self.model = widen_ranges(self.model, wider)
             self.range_note = self.model._range_note
-        self.x0 = np.asarray([float(p.nominal) for p in varied] + [0.1] * len(self.nuisance))
+        self.x0 = np.asarray([float(p.nominal) for p in varied] + p_x0 + [0.1] * len(self.nuisance))
         self.n_params = len(self.names)
-        if self.least_squares and self.n_obs <= len(self.model_names):
+        if self.least_squares and self.n_obs <= self.n_model:
             raise SpecError(
                 f"{spec.where}: {self.n_obs} observations in the fit period cannot determine "
-                f"{len(self.model_names)} parameters; fit fewer parameters or use more data."
+                f"{self.n_model} parameters; fit fewer parameters or use more data."
             )
         # ---- time grid of the runs
         used = np.concatenate([b.obs.times[b.period != "unused"] for b in self.series])
         self.t0 = m.initial_time
         self.t1 = float(max(used.max(), self.t0 + (spec.time_step or m.time_step)))
-        self.dt = float(spec.time_step or m.time_step)
         self.times = np.unique(np.concatenate([[self.t0], used]))
         steps = (self.times - self.t0) / self.dt
         off = self.times[np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1.0, np.abs(steps))]
@@ -177,6 +235,7 @@ class Problem:
                        for b in self.series]
         self.n_calls = 0
         self.n_runs = 0
+        self._tf_columns: bool | None = None  # the engine takes a time function per member
 
     # ------------------------------------------------------------------ simulation
     def clip(self, theta: np.ndarray) -> np.ndarray:
@@ -195,17 +254,106 @@ class Problem:
         """
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         k = len(self.model_names)
-        samples = pd.DataFrame(self.clip(theta)[:, :k], columns=self.model_names)
+        th = self.clip(theta)
+        samples = pd.DataFrame(th[:, :k], columns=self.model_names)
         times = self.times if times is None else times
-        ds = self.model.run_ensemble(
-            samples, outputs=outputs or self.variables, params=self.fixed or None,
-            return_times=list(times), final_time=final_time or self.t1,
-            time_step=self.dt, progress=False, check=True,
-            method=getattr(self.spec, "method", "euler"),
-        )
-        self.n_calls += 1
-        self.n_runs += len(samples)
-        return {v: np.asarray(ds[v].values, dtype=float) for v in (outputs or self.variables)}
+        outs = outputs or self.variables
+        kw = dict(outputs=outs, return_times=list(times), final_time=final_time or self.t1,
+                  time_step=self.dt, progress=False, check=True, method=getattr(self.spec, "method", "euler"))
+        if not self.paths:
+            ds = self.model.run_ensemble(samples, params=self.fixed or None, **kw)
+            self.n_calls += 1
+            self.n_runs += len(samples)
+            return {v: np.asarray(ds[v].values, dtype=float) for v in outs}
+        return self._simulate_paths(th, samples, kw)
+
+    def _simulate_paths(self, th: np.ndarray, samples: pd.DataFrame, kw: dict[str, Any]
+                        ) -> dict[str, np.ndarray]:
+        """Runs whose lever paths differ per row: one ensemble with a time function per member
+        (as the panel engine does), else one ensemble per distinct path."""
+        from pvsd.errors import ParameterError
+
+        n = th.shape[0]
+        tf = self.path_functions(th)
+        outs = kw["outputs"]
+        self.n_runs += n
+        if self._tf_columns is not False:
+            cols: dict[str, Any] = {c: samples[c].to_numpy() for c in samples.columns}
+            cols.update(tf)
+            try:
+                ds = self.model.run_ensemble(cols, params=self.fixed or None, **kw)
+            except (ParameterError, TypeError, ValueError):
+                if self._tf_columns:
+                    raise
+                self._tf_columns = False
+            else:
+                self._tf_columns = True
+                self.n_calls += 1
+                return {v: np.asarray(ds[v].values, dtype=float) for v in outs}
+        out = {v: np.empty((n, len(kw["return_times"]))) for v in outs}
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for r in range(n):
+            groups.setdefault(tuple(tf[v][r] for v in tf), []).append(r)
+        for key, rows in groups.items():
+            ix = np.asarray(rows)
+            part = samples.iloc[ix].reset_index(drop=True) if len(samples.columns) else \
+                pd.DataFrame(index=range(len(ix)))
+            ds = self.model.run_ensemble(part, params={**self.fixed, **dict(zip(tf, key, strict=True))},
+                                         **kw)
+            self.n_calls += 1
+            for v in outs:
+                out[v][ix] = np.asarray(ds[v].values, dtype=float)
+        return out
+
+    def path_values(self, theta: np.ndarray) -> list[tuple[str, str, dict[str, float]]]:
+        """Each path's pieces at one parameter vector: ``(variable, kind, {piece: value})``."""
+        theta = np.asarray(theta, dtype=float)
+        j = len(self.model_names)
+        out = []
+        for b in self.paths:
+            vals = dict(b.fixed)
+            for piece in b.pieces:
+                vals[piece] = float(theta[j])
+                j += 1
+            vals.setdefault("from", b.baseline)
+            out.append((b.variable, b.kind, vals))
+        return out
+
+    def path_functions(self, theta: np.ndarray) -> dict[str, list[Any]]:
+        """Variable -> per row the fitting form of its path (pvsd.calibration.panel.paths)."""
+        from pvsd.timefunc import PiecewiseLinear
+
+        th = np.atleast_2d(theta)
+        out: dict[str, list[Any]] = {b.variable: [] for b in self.paths}
+        for row in th:
+            for var, kind, vals in self.path_values(row):
+                x, y = path_function(kind, vals, self.dt)
+                out[var].append(PiecewiseLinear(x, y))
+        return out
+
+    def run_params(self, theta: np.ndarray) -> dict[str, Any]:
+        """``Model.run`` parameters of one parameter vector: fixed and fitted constants, paths."""
+        theta = np.asarray(theta, dtype=float)
+        out: dict[str, Any] = {**dict(self.fixed),
+                               **{n: float(v) for n, v in zip(self.model_names, theta, strict=False)}}
+        out.update({v: fns[0] for v, fns in self.path_functions(theta[None, :]).items()})
+        return out
+
+    def _path_value_spans(self, p_lo: list[float], p_hi: list[float]
+                          ) -> list[tuple[str, tuple[float, float]]]:
+        """The values (from, to) each path may take, for widening declared ranges."""
+        out = []
+        j = 0
+        for b in self.paths:
+            vals = [b.fixed[k] for k in ("from", "to") if k in b.fixed]
+            if "from" not in b.fixed and "from" not in b.pieces:
+                vals.append(b.baseline)
+            for piece in b.pieces:
+                if piece in ("from", "to"):
+                    vals += [p_lo[j], p_hi[j]]
+                j += 1
+            out.append((b.variable, (min(vals), max(vals))))
+        return out
 
     def predictions(self, theta: np.ndarray) -> list[np.ndarray]:
         """Model values at each series' used observation times: list of (runs, n_used)."""
@@ -246,7 +394,7 @@ class Problem:
         n_runs = theta.shape[0]
         total = np.zeros(n_runs)
         sse_total = np.zeros(n_runs)
-        nuis = {k: theta[:, len(self.model_names) + j] for j, (k, _) in enumerate(self.nuisance)}
+        nuis = {k: theta[:, self.n_model + j] for j, (k, _) in enumerate(self.nuisance)}
         for k, (b, mu, y) in enumerate(self._fit_parts(preds)):
             s = b.spec
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
@@ -295,13 +443,13 @@ class Problem:
         theta = np.atleast_2d(theta)
         out = np.zeros(theta.shape[0])
         inside = np.all((theta >= self.lower) & (theta <= self.upper), axis=1)
-        for j, p in enumerate(self.space.varied):
+        for j, p in enumerate(self.space.varied if self.space is not None else ()):
             if p.dist != "uniform":
                 with np.errstate(divide="ignore"):
                     out += p.distribution().logpdf(theta[:, j])
         for j in range(len(self.nuisance)):  # dispersion: log-uniform
             with np.errstate(divide="ignore", invalid="ignore"):
-                out -= np.log(theta[:, len(self.model_names) + j])
+                out -= np.log(theta[:, self.n_model + j])
         return np.where(inside, out, -np.inf)
 
     # ------------------------------------------------------------------ helpers

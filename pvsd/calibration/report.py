@@ -72,10 +72,19 @@ def calibration_report(result: CalibrationResult) -> Report:
     cols = ["parameter", "value", "stderr", "lower", "upper", "profile_lower", "profile_upper",
             "posterior_mean", "posterior_lower", "posterior_upper", "initial", "bound_lower", "bound_upper"]
     table = result.parameters[cols].dropna(axis=1, how="all")
-    rep.add_table(table.set_index("parameter"), name="parameters",
+    paths = getattr(result, "paths", None)
+    # a fitted year needs more digits than 4 (2010.04 +/- 0.03 would read 2010 +/- 0.03)
+    digits = 7 if paths is not None and len(paths) else 4
+    rep.add_table(table.set_index("parameter"), name="parameters", digits=digits,
                   caption="value: maximum-likelihood (least-squares) estimate; stderr from the curvature at "
                   "the optimum; lower/upper: Wald interval; profile_*: profile-likelihood interval; "
                   "posterior_*: MCMC credible interval.")
+    if paths is not None and len(paths):
+        rep.add_table(paths.set_index("parameter"), name="paths", digits=7,
+                      caption="Time-varying lever paths: the fitted pieces (also in the table above, "
+                      "as 'Name: piece'). scenario: the hard step, for reading; scenario_exact: the form "
+                      "the fit ran (a step as a linear change over the one time step ending at its year), "
+                      "which fitted_parameters.toml holds and which reproduces the fitted run.")
     corr = result.strong_correlations()
     if corr:
         rep.add_table(pd.DataFrame(corr, columns=["parameter", "with", "correlation"]), index=False,

@@ -81,6 +81,12 @@ class CalibrationResult:
         Plain-language warnings (parameters at a bound or not moved, short chains ...).
     provenance
         Model SHA-256, spec and data files with SHA-256, seed, versions.
+    paths
+        One row per time-varying lever path of the spec (``parameter, path, from, at | start,
+        end, to, scenario, scenario_exact``): ``scenario`` the hard step for reading,
+        ``scenario_exact`` the form the fit ran (see :mod:`pvsd.calibration.panel.paths`);
+        empty without paths. The fitted pieces are also rows of ``parameters``
+        (``"Name: at"``, kind ``path``).
     """
 
     title: str
@@ -108,6 +114,7 @@ class CalibrationResult:
     skill_verdict: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    paths: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     # ------------------------------------------------------------------ views
     @property
@@ -167,6 +174,11 @@ class CalibrationResult:
                 iv += f" posterior [{_g(r.posterior_lower)}, {_g(r.posterior_upper)}]"
             lines.append(f"    {r.parameter}: {_g(r.value, 6)} +/- {_g(r.stderr, 4)}{rel} {iv} "
                          f"(init = {_g(r.initial)}, bounds [{_g(r.bound_lower)}, {_g(r.bound_upper)}])")
+        if len(self.paths):
+            lines.append("[[Lever paths]] (fitted pieces above; as run: scenario_exact)")
+            for r in self.paths.to_dict("records"):
+                read = r.get("scenario") if isinstance(r.get("scenario"), str) else r["scenario_exact"]
+                lines.append(f"    {r['parameter']}: {r['path']} {read}; as fitted: {r['scenario_exact']}")
         corr = self.strong_correlations(correlation_threshold)
         lines.append(f"[[Correlations]] (unreported correlations are < {correlation_threshold})")
         lines += [f"    C({a}, {b}) = {c:+.4f}" for a, b, c in corr] or ["    none"]
@@ -196,9 +208,21 @@ class CalibrationResult:
 
     # ------------------------------------------------------------------ scenario export
     def to_scenario(self, name: str = "calibrated", title: str | None = None) -> Scenario:
-        """The fitted (and fixed) constants as a :class:`pvsd.Scenario` the rest of pvsd can run."""
+        """The fitted (and fixed) constants, and lever paths in the exact form the fit ran,
+        as a :class:`pvsd.Scenario` the rest of pvsd can run."""
         from pvsd.scenarios import Scenario
+        from pvsd.timefunc import Ramp
 
+        levers = {}
+        for r in self.paths.to_dict("records") if len(self.paths) else ():
+            if r["path"] == "step":
+                from pvsd.calibration.panel.paths import path_function
+
+                dt = float(self.provenance.get("time_step") or 0)
+                (ta, tb), (v0, v1) = path_function("step", r, dt)
+            else:
+                ta, tb, v0, v1 = r["start"], r["end"], r["from"], r["to"]
+            levers[r["parameter"]] = Ramp(float(ta), float(tb), float(v1), float(v0))
         return Scenario(
             name=name,
             title=title or f"Calibrated: {self.title}",
@@ -206,6 +230,7 @@ class CalibrationResult:
             f"{str(self.provenance.get('model_sha256', ''))[:12]}.",
             constants={**{k: float(v) for k, v in self.fixed.items()},
                        **{k: float(v) for k, v in self.params.items()}},
+            levers=levers,
         )
 
     def scenario_toml(self, name: str = "calibrated") -> str:

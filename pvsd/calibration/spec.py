@@ -27,6 +27,12 @@ A spec is a TOML file a policy analyst writes by hand (paths are relative to it)
     lower = 0.25                          # is the prior; value is the starting point
     upper = 5
 
+    [parameters."Organisational Reform Effort"]  # a time-varying lever path, as in panel
+    path = "step"                                # specs (pvsd.calibration.panel.paths):
+    at = { lower = 2005, upper = 2015 }          # "step" (at, to, optional from) or "ramp"
+    to = { lower = 0, upper = 1 }                # (start, end | duration, to, optional from);
+                                                 # each piece a number (fixed) or fitted
+
     [search]          # optional: starts, popsize, maxiter, tol, global
     [uncertainty]     # optional: level (0.95), profile = ["name", ...] or true
     [mcmc]            # optional: enabled, walkers, steps, burn, thin, draws
@@ -315,6 +321,9 @@ class CalibrationSpec:
             if not isinstance(table, Mapping):
                 raise SpecError(f"{where}: [parameters.\"{name}\"] must be a table such as "
                                 "{ value = 1, lower = 0.5, upper = 2 }.")
+            if "path" in table:
+                _single_path(str(name), table, f"{where}, [parameters.\"{name}\"]")
+                continue
             lo, hi = table.get("lower"), table.get("upper")
             if lo is not None and hi is not None and _num(lo, f"{name} lower") > _num(hi, f"{name} upper"):
                 raise SpecError(
@@ -389,15 +398,25 @@ class CalibrationSpec:
 
         Missing bounds default to the model's declared range; a missing value to
         the model's own value (or the middle of the bounds if that lies outside).
+        Lever paths are not in it (:meth:`path_params`).
         """
-        from pvsd.parameters import Parameter, ParameterSpace
+        from pvsd.parameters import ParameterSpace
+
+        return ParameterSpace(tuple(self.constant_parameters(model)), source=self.source).validate(model)
+
+    def constant_parameters(self, model: Model) -> list[Any]:
+        """The constants' :class:`pvsd.parameters.Parameter` objects, checked (not the paths)."""
+        from pvsd.parameters import Parameter
 
         where = f"{self.where} [parameters]"
         params = []
         from pvsd.arrays import split_label
 
-        items = [(lab, table) for name, table in self.parameters.items()
+        items = [(lab, table) for name, table in self.parameters.items() if "path" not in table
                  for lab in model.expand(str(name), where=where)]
+        if not items:
+            raise SpecError(f"{where}: every parameter is a lever path; a spec of paths alone has "
+                            "no parameter space (use CalibrationSpec.path_params).")
         for name, table in items:
             canonical = model.resolve(str(name), where=where)
             kind = model.kind(canonical)
@@ -431,7 +450,58 @@ class CalibrationSpec:
                     f"its bounds [{p.lower:g}, {p.upper:g}]."
                 )
             params.append(p)
-        return ParameterSpace(tuple(params), source=self.source).validate(model)
+        return params
+
+
+    @property
+    def has_constants(self) -> bool:
+        """Some parameter is a constant (not a lever path)."""
+        return any("path" not in t for t in self.parameters.values())
+
+    def path_params(self, model: Model) -> list[tuple[str, Any]]:
+        """The lever paths: ``(constant's canonical name, PathParam)``, checked against the model.
+
+        Raises
+        ------
+        SpecError
+            A path on something other than a scalar constant.
+        """
+        out = []
+        for name, table in self.parameters.items():
+            if "path" not in table:
+                continue
+            w = f"{self.where}, [parameters.\"{name}\"]"
+            canonical = model.resolve(str(name), where=f"{self.where} [parameters]")
+            kind = model.kind(canonical)
+            if kind != "constant":
+                raise SpecError(f"{w}: {canonical!r} is a {kind}, not a constant; only a constant can "
+                                "follow a step or ramp path (a path replaces the constant's value by a "
+                                "function of time). Choose the constant that drives it.")
+            dims = model.dims(canonical) if hasattr(model, "dims") else ()
+            if dims:
+                raise SpecError(f"{w}: {canonical!r} is subscripted ({', '.join(dims)}); a lever path in a "
+                                "single-unit spec takes a scalar constant. Fit a panel with [panel] "
+                                "dimension, or give the path to a scalar constant.")
+            out.append((canonical, _single_path(str(name), table, w)))
+        return out
+
+    def fitted_names(self, model: Model) -> list[str]:
+        """Canonical names of the constants the fit varies: fitted constants and lever paths."""
+        names = [p.name for p in self.constant_parameters(model) if p.vary] if self.has_constants else []
+        return names + [n for n, _ in self.path_params(model)]
+
+
+def _single_path(name: str, table: Mapping[str, Any], where: str) -> Any:
+    """A lever path of a single-unit spec (the panel's parser; one unit, so no scope)."""
+    from pvsd.calibration.panel.paths import parse_path
+
+    p = parse_path(name, table, where)
+    for pc in p.pieces:
+        if pc.fitted and pc.scope != "shared":
+            raise SpecError(f"{where}: {pc.piece} has scope = {pc.scope!r}, but a single-unit spec fits "
+                            "one run: leave scope out (each fitted piece has one value). Scopes "
+                            "\"unit\" and \"pooled\" belong to panel specs ([panel] table).")
+    return p
 
 
 def load_spec(path: str | Path) -> CalibrationSpec:

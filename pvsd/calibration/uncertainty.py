@@ -308,7 +308,7 @@ def _bands(problem: Problem, draws: np.ndarray, level: float, seed: int, kind: s
     sig = _noise(problem, draws, mu_obs, rng)
     a = (1 - level) / 2
     frames = []
-    nuis = {k: draws[:, len(problem.model_names) + j] for j, (k, _) in enumerate(problem.nuisance)}
+    nuis = {k: draws[:, problem.n_model + j] for j, (k, _) in enumerate(problem.nuisance)}
     for k, b in enumerate(problem.series):
         mu = sims[b.variable]
         s = b.spec

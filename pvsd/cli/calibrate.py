@@ -157,7 +157,7 @@ def _model_with_sets(args: argparse.Namespace, spec: Any) -> tuple[Any, dict[str
 
     model = pvsd.load(spec.model)
     if hasattr(spec, "parameter_space"):
-        taken = {p.name: "a parameter the spec fits" for p in spec.parameter_space(model).varied}
+        taken = {n: "a parameter (or lever path) the spec fits" for n in spec.fitted_names(model)}
     else:  # a panel spec: fitted, or set per unit from data
         taken = {model.resolve(p.name, where=f"{spec.where} [parameters]"): "a parameter the spec fits "
                  "(or sets per unit)" for p in spec.parameters}

@@ -200,20 +200,9 @@ def base_scenario(args: argparse.Namespace, model: Any) -> Any:
     sets = parse_sets(getattr(args, "set", None))
     if not sets:
         return scenario
-    from pvsd.scenarios import Scenario
+    from pvsd.overrides import scenario_with_sets
 
-    sets = {model.resolve(k, where="--set"): v for k, v in sets.items()}
-    if scenario is None:
-        return Scenario(name="set", title="--set " + ", ".join(f"{k}={v:g}" for k, v in sets.items()),
-                        constants=sets)
-    import dataclasses
-
-    # --set wins over the scenario's constant and its lever for the same variable
-    def keep(items: Any) -> dict[str, Any]:
-        return {k: v for k, v in items if model.resolve(k) not in sets}
-
-    return dataclasses.replace(scenario, constants={**keep(scenario.constants.items()), **sets},
-                               levers=keep(scenario.levers.items()))
+    return scenario_with_sets(model, scenario, sets)
 
 
 def time_kwargs(args: argparse.Namespace) -> dict[str, Any]:

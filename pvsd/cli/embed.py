@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg, say, split_names
+from pvsd.cli.common import add_model_arg, add_set_arg, parse_sets, say, split_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "re-simulate at once in the browser. --fragment writes a <div> plus script to paste into your "
         "own page or notebook. Macros (inlined), DELAY FIXED, DELAY N with a time-varying delay time "
         "and control variables that change during the run are simulated too; models outside the "
-        "supported subset (data variables, random functions ...) get an error naming the construct.",
+        "supported subset (data variables, random functions ...) get an error naming the construct. "
+        "--set replaces a constant's value in the page's model: the baseline, the presets and the "
+        "compiled JavaScript use it; a slider of that constant starts at it (the value must lie in "
+        "the slider's range). It is recorded in the page's provenance.",
     )
     add_model_arg(p)
     p.add_argument("-o", "--out", metavar="FILE.html",
@@ -30,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="constants offered as sliders (default: those with a declared range)")
     p.add_argument("--force", action="store_true",
                    help="replace the output file if it exists (never done silently)")
+    add_set_arg(p)
     p.set_defaults(func=handle)
 
 
@@ -40,12 +44,13 @@ def handle(args: argparse.Namespace) -> int:
     from pvsd.embed.live import write_live
     from pvsd.io import check_new
 
+    sets = parse_sets(args.set)
     model = pvsd.load(args.model)
     out = Path(args.out) if args.out else Path(f"{model.name}-live.html")
     check_new(out, args.force)
     scen = pvsd.load_scenarios(args.scenarios, model) if args.scenarios else None
     path = write_live(model, out, scenarios=scen, outputs=split_names(args.outputs),
-                      lever_names=split_names(args.levers), fragment=args.fragment, force=args.force)
+                      lever_names=split_names(args.levers), fragment=args.fragment, force=args.force, sets=sets)
     say(f"{'fragment' if args.fragment else 'live simulator'} written: {path.resolve()}")
     if not args.fragment:
         say(f"open it in a browser: file://{path.resolve()}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_alias, add_model_arg, add_scenario_args
+from pvsd.cli.common import add_alias, add_model_arg, add_scenario_args, add_set_arg, parse_sets
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_alias(p, "--band-runs", "band_runs", type=int)
     p.add_argument("--port", type=int, default=8050, metavar="N", help="port (default 8050; 0 = any free port)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    add_set_arg(p)
     p.set_defaults(func=handle)
 
 
@@ -43,8 +44,9 @@ def handle(args: argparse.Namespace) -> int:
         raise PvsdError(f"--port must be between 0 and 65535, got {args.port}.")
     if args.band_runs is not None and args.band_runs < 10:
         raise PvsdError(f"--bands must be at least 10, got {args.band_runs}.")
+    sets = parse_sets(args.set)
     from pvsd.explorer.app import serve
 
     serve(args.model, args.scenarios, args.uncertainty, port=args.port, open_browser=not args.no_browser,
-          save_to=args.save_to, band_runs=args.band_runs)
+          save_to=args.save_to, band_runs=args.band_runs, sets=sets)
     return 0

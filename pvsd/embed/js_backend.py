@@ -64,7 +64,7 @@ from pvsd.engine.ir import (
 )
 from pvsd.errors import PvsdError, UnsupportedModelError
 
-__all__ = ["SUPPORTED", "JSModel", "compile_js", "ir_of", "node_available", "run_in_node"]
+__all__ = ["SUPPORTED", "JSModel", "compile_js", "ir_of", "node_available", "run_in_node", "with_values"]
 
 #: Human description of the supported subset (used in error messages).
 SUPPORTED = (
@@ -600,6 +600,24 @@ def compile_js(ir: ModelIR) -> JSModel:
     if "__AI__" in source:  # pragma: no cover - ACTIVE INITIAL is resolved by _ActiveGen
         raise PvsdError("internal error: unresolved ACTIVE INITIAL")
     return JSModel(source, names, outputs, meta)
+
+
+def with_values(js: JSModel, values: Mapping[str, Any]) -> JSModel:
+    """``js`` whose constants in ``values`` (Python name -> number or nested list of an
+    arrayed constant's elements) have those values: ``simulate(P)`` applies them under
+    ``P``, so a run without ``P`` is the model with these values (``--set`` in a page) and
+    ``P`` still moves them. ``meta["values"]`` lists them."""
+    if not values:
+        return js
+    bad = [k for k in values if k not in js.outputs]
+    if bad:
+        raise PvsdError(f"internal error: {bad[0]!r} is not a variable of the compiled model")
+    vals = json.dumps(dict(values), allow_nan=False)
+    source = ("(function (M0, D) {\n\"use strict\";\n"
+              "return {simulate: function (P, opts) { return M0.simulate(Object.assign({}, D, P || {}), opts); },\n"
+              "meta: Object.assign({}, M0.meta, {values: D})};\n"
+              f"}})({js.source}, {vals})")
+    return JSModel(source, dict(js.names), list(js.outputs), {**js.meta, "values": dict(values)})
 
 
 def _state_init(gen: _Gen, name: str, L: list[str]) -> None:

@@ -14,7 +14,7 @@ import hashlib
 import html
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +224,7 @@ function buildLevers() {
     inp.value = lv.default; inp.setAttribute("data-name", lv.name);
     var rng = document.createElement("div"); rng.className = "pl-range";
     var a = document.createElement("span"); a.textContent = fmt(lv.lo);
-    var b = document.createElement("span"); b.textContent = "model: " + fmt(lv.default);
+    var b = document.createElement("span"); b.textContent = (lv.set ? "--set: " : "model: ") + fmt(lv.default);
     var c = document.createElement("span"); c.textContent = fmt(lv.hi);
     rng.appendChild(a); rng.appendChild(b); rng.appendChild(c);
     row.appendChild(label); row.appendChild(inp); row.appendChild(rng);
@@ -313,6 +313,48 @@ def _scenario_config(model: Any, scenarios: Any, lever_py: set[str]) -> list[dic
     return out
 
 
+def _checked_sets(model: Any, sets: Mapping[str, float] | None) -> dict[str, float]:
+    from pvsd.overrides import check_sets
+
+    return check_sets(model, sets or {}, where="--set")
+
+
+def _sets_text(sets: Mapping[str, float]) -> str:
+    return "--set " + ", ".join(f"{k}={v:g}" for k, v in sets.items())
+
+
+def _js_values(model: Any, sets: Mapping[str, float]) -> dict[str, Any]:
+    """Python name -> value for the compiled model (an element joins its array's other
+    elements at the model's values, as in Model.run)."""
+    import numpy as np
+
+    from pvsd.overrides import fix_constants
+
+    if not sets:
+        return {}
+    merged = fix_constants(model, sets).check_params(None)
+    return {model._py[k]: (np.asarray(v, float).tolist() if np.ndim(v) else float(v)) for k, v in merged.items()}
+
+
+def _levers_at(lv: list[Any], sets: Mapping[str, float]) -> list[Any]:
+    """Sliders of set constants start at the set value, which must lie in the slider's range."""
+    import dataclasses
+
+    out = []
+    for x in lv:
+        if x.name in sets:
+            v = sets[x.name]
+            if not x.lo <= v <= x.hi:
+                raise ParameterError(
+                    f"--set {x.name!r}={v:g}: {x.name!r} is also a slider, whose range is [{x.lo:g}, {x.hi:g}]"
+                    f"{'' if x.declared else ' (0 to twice the model value, since the model declares none)'}; "
+                    "the slider starts at the set value, so it must lie in that range. Choose a value in it, "
+                    "declare a wider [min,max] range in the model file, or leave it out of the sliders (--levers).")
+            x = dataclasses.replace(x, default=float(v))
+        out.append(x)
+    return out
+
+
 def _json_for_script(value: Any) -> str:
     """JSON safe inside a ``<script>`` element."""
     return (json.dumps(value, allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
@@ -326,6 +368,7 @@ def live_fragment(
     lever_names: Sequence[str] | None = None,
     title: str | None = None,
     uid: str | None = None,
+    sets: Mapping[str, float] | None = None,
 ) -> str:
     """The live simulator as a ``<div>`` plus ``<style>`` and ``<script>`` (needs nothing else).
 
@@ -343,18 +386,31 @@ def live_fragment(
         Heading of the simulator.
     uid
         HTML id of the container (default: derived from the model and settings).
+    sets
+        Constants held at other values than the model file's (``--set``): the compiled
+        model's value, so the baseline and every preset use it (on top of a scenario's
+        own setting of the name, as ``--set`` does in every command); a slider of such
+        a constant starts at the value, which must lie in the slider's range.
 
     Raises
     ------
     UnsupportedModelError
         The model is outside the JavaScript subset (the message names the construct).
+    ParameterError
+        A ``sets`` name is unknown, or its value is outside the declared range or the
+        slider's range.
     """
     from pvsd import __version__
-    from pvsd.embed.js_backend import compile_js, ir_of
+    from pvsd.embed.js_backend import compile_js, ir_of, with_values
     from pvsd.embed.levers import levers
 
-    js = compile_js(ir_of(model))
-    lv = levers(model, lever_names)
+    sets = _checked_sets(model, sets)
+    js = with_values(compile_js(ir_of(model)), _js_values(model, sets))
+    lv = _levers_at(levers(model, lever_names), sets)
+    if scenarios is not None and sets:
+        from pvsd.overrides import scenario_with_sets
+
+        scenarios = [scenario_with_sets(model, sc, sets) for sc in scenarios]
     if outputs:
         outs = model.resolve_outputs(list(outputs))
         bad = [o for o in outs if model.kind(o) in ("lookup", "data")]
@@ -367,18 +423,21 @@ def live_fragment(
     if not outs:
         raise PvsdError(f"{model.path.name} has no stock, flow or auxiliary to chart; pass outputs.")
     levers_cfg = [{"name": x.name, "py": x.py_name, "default": x.default, "lo": x.lo, "hi": x.hi,
-                   "step": x.step, "units": x.units, "comment": x.comment[:400], "primary": x.primary}
+                   "step": x.step, "units": x.units, "comment": x.comment[:400], "primary": x.primary,
+                   "set": x.name in sets}
                   for x in lv]
     scen_cfg = _scenario_config(model, scenarios, {x.py_name for x in lv}) if scenarios is not None else []
     cfg = {"levers": levers_cfg, "scenarios": scen_cfg, "fixed": [],
            "outputs": [{"name": o, "py": model._py[o], "units": model.units.get(o, "")} for o in outs]}
-    cid = uid or _uid(model, json.dumps([levers_cfg, [o for o in outs], len(scen_cfg)], sort_keys=True))
+    cid = uid or _uid(model, json.dumps([levers_cfg, [o for o in outs], len(scen_cfg), sets], sort_keys=True))
     n_primary = sum(1 for x in lv if x.primary)
     more = len(lv) - n_primary
     derived = any(not x.declared for x in lv)
     title = title or f"Try the model: {model.name}"
     help_ = ("Move a slider: the model re-simulates in your browser at once (no server). "
              "Blue: your settings; grey dashed: the model's baseline.")
+    if sets:
+        help_ += f" Baseline with {_sets_text(sets)} (the model file's values replaced)."
     if derived:
         help_ += " The model declares no ranges, so sliders span 0 to twice each model value."
     scen_html = ""
@@ -389,17 +448,21 @@ def live_fragment(
                      f"(model's own settings)</option>{opts}</select></label>")
     more_html = (f"<details><summary>{more} more parameters with a declared range</summary>"
                  '<div class="pl-more"></div></details>') if more and n_primary else ""
+    reset = "Reset to starting values (--set)" if sets else "Reset to model values"
     foot = (f"Model {html.escape(model.path.name)} · SHA-256 {model.sha256} · compiled to JavaScript by "
             f"pvsd {html.escape(__version__)} from the model's equations; the browser's results match "
             "pvsd's Python runs (to a relative 1e-9).")
+    if sets:
+        foot += f" Run with {html.escape(_sets_text(sets))}."
     app = _APP % {"id": json.dumps(cid), "cfg": _json_for_script(cfg), "model": js.source.replace("</", "<\\/")}
     return (
-        f'<div class="pvsd-live" id="{cid}" data-model-sha256="{model.sha256}">'
+        f'<div class="pvsd-live" id="{cid}" data-model-sha256="{model.sha256}"'
+        + (f" data-set='{html.escape(json.dumps(sets), quote=True)}'" if sets else "") + ">"
         f"<style>{LIVE_CSS}</style>"
         f'<div class="pl-title">{html.escape(title)}</div><p class="pl-help">{html.escape(help_)}</p>'
         '<div class="pl-error" role="alert"></div>'
         '<div class="pl-body"><div class="pl-controls">'
-        f'<div class="pl-row">{scen_html}<button type="button" class="pl-reset">Reset to model values</button></div>'
+        f'<div class="pl-row">{scen_html}<button type="button" class="pl-reset">{reset}</button></div>'
         f'<div class="pl-levers"></div>{more_html}</div>'
         '<div><div class="pl-legend"><span><i></i>your settings</span><span><i class="base"></i>baseline</span>'
         '</div><div class="pl-charts"></div></div></div>'
@@ -414,13 +477,16 @@ def live_html(
     outputs: Sequence[str] | None = None,
     lever_names: Sequence[str] | None = None,
     title: str | None = None,
+    sets: Mapping[str, float] | None = None,
 ) -> str:
     """A complete, self-contained HTML page holding the live simulator (see :func:`live_fragment`)."""
     from pvsd.provenance import provenance
 
-    frag = live_fragment(model, scenarios, outputs, lever_names, title)
-    prov = provenance(model.path, model.sha256, kind="live simulator",
-                      scenarios=[s.name for s in scenarios] if scenarios is not None else None)
+    frag = live_fragment(model, scenarios, outputs, lever_names, title, sets=sets)
+    sets = _checked_sets(model, sets)
+    extra = {"set": sets} if sets else {}
+    prov = provenance(model.path, model.sha256, params=sets or None, kind="live simulator",
+                      scenarios=[s.name for s in scenarios] if scenarios is not None else None, **extra)
     rows = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(json.dumps(v) if not isinstance(v, str) else v)}"
                    "</dd>" for k, v in prov.items())
     desc = model.description.replace("\\ ", " ")
@@ -443,12 +509,16 @@ def live_html(
 
 
 def write_live(model: Any, out: str | Path, scenarios: Any = None, outputs: Sequence[str] | None = None,
-               lever_names: Sequence[str] | None = None, fragment: bool = False, force: bool = False) -> Path:
-    """Write the live simulator (page or fragment) atomically; refuse to overwrite without ``force``."""
+               lever_names: Sequence[str] | None = None, fragment: bool = False, force: bool = False,
+               sets: Mapping[str, float] | None = None) -> Path:
+    """Write the live simulator (page or fragment) atomically; refuse to overwrite without ``force``.
+
+    ``sets``: constants held at other values (``--set``; see :func:`live_fragment`).
+    """
     from pvsd.io import check_new, write_text
 
     check_new(out, force)
-    text = (live_fragment(model, scenarios, outputs, lever_names) + "\n") if fragment else \
-        live_html(model, scenarios, outputs, lever_names)
+    text = (live_fragment(model, scenarios, outputs, lever_names, sets=sets) + "\n") if fragment else \
+        live_html(model, scenarios, outputs, lever_names, sets=sets)
     return write_text(out, text, force=force)
 

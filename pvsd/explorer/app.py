@@ -128,7 +128,8 @@ def _summary(text: str, limit: int = 110) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool, when: str = "year", tu: str = "") -> Any:
+def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool, when: str = "year", tu: str = "",
+                file_value: float | None = None) -> Any:
     from dash import dcc, html
 
     slider_marks: dict[float, Any] = _nice_marks(lv.min, lv.max, lv)
@@ -151,8 +152,9 @@ def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool, when: str =
         **{"data-label": lv.label},
     ))
     src = {"spec": "range from the uncertainty spec", "default": "no declared range"}.get(lv.range_source, "")
-    children.append(html.Span(f"▲ model value {lv.fmt(lv.default)}" + (f"; {src}" if src else ""),
-                              className="lever-default"))
+    start = (f"▲ --set value {lv.fmt(lv.default)} (model file: {lv.fmt(file_value)})" if file_value is not None
+             else f"▲ model value {lv.fmt(lv.default)}")
+    children.append(html.Span(start + (f"; {src}" if src else ""), className="lever-default"))
     if step_changes:
         children.append(html.Details([
             html.Summary(f"Change it in a given {when}…",
@@ -187,7 +189,8 @@ def _layout(ex: Explorer) -> Any:
     policy = [lv for lv in ex.levers if lv.policy]
     rest = [lv for lv in ex.levers if not lv.policy]
     controls: list[Any] = [html.H2("Policy levers" if rest else "Levers")]
-    controls += [_lever_card(lv, t0, t1, True, ex.time_word, ex.time_units) for lv in policy]
+    controls += [_lever_card(lv, t0, t1, True, ex.time_word, ex.time_units, ex.model_values.get(lv.name))
+                 for lv in policy]
     if rest:
         groups: dict[str, list[Lever]] = {}
         for lv in rest:
@@ -195,10 +198,13 @@ def _layout(ex: Explorer) -> Any:
         inner = []
         for g, items in sorted(groups.items()):
             inner.append(html.Details([html.Summary(f"{g} ({len(items)})"),
-                                       *[_lever_card(lv, t0, t1, False) for lv in items]], className="group"))
+                                       *[_lever_card(lv, t0, t1, False, file_value=ex.model_values.get(lv.name))
+                                         for lv in items]], className="group"))
         controls.append(html.Details([html.Summary(f"Model assumptions ({len(rest)})"), *inner],
                                      className="assumptions"))
-    controls.append(html.P(html.Button("Reset every slider to the model's value", id="reset",
+    reset = "Reset every slider to its starting value (--set or the model's)" if ex.sets else \
+        "Reset every slider to the model's value"
+    controls.append(html.P(html.Button(reset, id="reset",
                                        className="secondary", n_clicks=0), style={"marginTop": "1rem"}))
 
     options = ex.scenario_options()
@@ -282,6 +288,7 @@ def create_app(
     outputs: Sequence[str] | None = None,
     save_to: str | os.PathLike[str] | None = None,
     band_runs: int | None = None,
+    sets: Mapping[str, float] | None = None,
 ) -> dash.Dash:
     """Build the what-if explorer for a model.
 
@@ -303,6 +310,8 @@ def create_app(
         Scenario file that "Save as scenario" appends to.
     band_runs
         Monte Carlo runs for the bands (default: the spec's ``[bands] n``, else 200).
+    sets
+        Constants held at other values (``--set``; see :class:`Explorer`).
 
     Returns
     -------
@@ -328,7 +337,8 @@ def create_app(
             scenarios = found  # a bundled model comes with its bundled scenarios
     if not isinstance(model, Model):
         model = pvsd.load(model)
-    ex = Explorer(model, scenarios, uncertainty_spec, outputs=outputs, save_to=save_to, band_runs=band_runs)
+    ex = Explorer(model, scenarios, uncertainty_spec, outputs=outputs, save_to=save_to, band_runs=band_runs,
+                  sets=sets)
 
     app = dash.Dash(
         __name__,
@@ -486,12 +496,13 @@ def serve(
     open_browser: bool = True,
     save_to: str | os.PathLike[str] | None = None,
     band_runs: int | None = None,
+    sets: Mapping[str, float] | None = None,
 ) -> None:
     """Start the explorer and serve it until Ctrl+C.
 
     Parameters
     ----------
-    model, scenarios, uncertainty_spec, save_to, band_runs
+    model, scenarios, uncertainty_spec, save_to, band_runs, sets
         As for :func:`create_app`.
     host
         Interface to listen on (default: loopback only).
@@ -500,7 +511,7 @@ def serve(
     open_browser
         Open the page in the default web browser.
     """
-    app = create_app(model, scenarios, uncertainty_spec, save_to=save_to, band_runs=band_runs)
+    app = create_app(model, scenarios, uncertainty_spec, save_to=save_to, band_runs=band_runs, sets=sets)
     srv = ExplorerServer(app, host, port)
     ex: Explorer = app.explorer  # type: ignore[attr-defined]
     print(f"pvsd explore: {ex.model.name} at {srv.url}  (Ctrl+C to stop)")

@@ -281,6 +281,12 @@ class Explorer:
         in the working directory).
     band_runs
         Number of Monte Carlo runs (default: the spec's ``[bands] n``, else 200).
+    sets
+        Constants held at other values than the model file's (``--set``): every run
+        uses them (the baseline too, and on top of each scenario, as ``--set`` does in
+        every command); a slider of such a constant starts at the value (which must
+        lie in its range) and moving it wins. Recorded in exported reports and
+        written into saved scenarios.
     """
 
     def __init__(
@@ -292,17 +298,23 @@ class Explorer:
         outputs: Sequence[str] | None = None,
         save_to: str | Path | None = None,
         band_runs: int | None = None,
+        sets: Mapping[str, float] | None = None,
     ) -> None:
+        from pvsd.overrides import check_sets
         from pvsd.scenarios import check_against, load_scenarios
 
         self.model = model
+        #: ``--set`` values by canonical name (a slider's name where one matches)
+        self.sets: dict[str, float] = check_sets(model, sets or {}, where="--set")
+        #: the model file's value of each set constant
+        self.model_values: dict[str, float] = {}
         self._lock = threading.RLock()
         self._run_lock = threading.Lock()
         self._cache: OrderedDict[Settings, pd.DataFrame] = OrderedDict()
         self._band_cache: OrderedDict[Settings, Bands] = OrderedDict()
         self.bands_config, self.uncertainty_note = self._band_config(uncertainty_spec, band_runs)
         space = self.bands_config.space if self.bands_config else None
-        self.levers: list[Lever] = discover_levers(model, space)
+        self.levers: list[Lever] = self._levers_at_sets(discover_levers(model, space))
         self.by_name: dict[str, Lever] = {lv.name: lv for lv in self.levers}
         self.outputs: list[str] = key_outputs(model, outputs)
         tu = (model.units.get("INITIAL TIME") or model.units.get("TIME STEP") or "").strip()
@@ -366,13 +378,58 @@ class Explorer:
         src = str(getattr(space, "source", "") or (spec if isinstance(spec, (str, Path)) else ""))
         return _BandConfig(space=space, source=src, **cfg), ""
 
+    def _levers_at_sets(self, levers: list[Lever]) -> list[Lever]:
+        """Sliders of set constants start at the set value, which must lie in their range."""
+        import dataclasses
+
+        if not self.sets:
+            return levers
+        out = []
+        for lv in levers:
+            canon = self.model.resolve(lv.name)
+            if canon in self.sets:
+                v = self.sets.pop(canon)
+                self.sets[lv.name] = v
+            if lv.name in self.sets:
+                v = self.sets[lv.name]
+                if not lv.min - 1e-12 <= v <= lv.max + 1e-12:
+                    src = {"spec": " (from the uncertainty spec)",
+                           "default": " (0 to twice the model value, since the model declares none)"}.get(
+                        lv.range_source, "")
+                    raise ParameterError(
+                        f"--set {lv.name!r}={v:g}: {lv.name!r} is also a slider, whose range is "
+                        f"[{lv.min:g}, {lv.max:g}]{src}; the slider starts at the set value, so it "
+                        "must lie in that range. Choose a value in it, or declare a wider [min,max] range "
+                        "in the model file.")
+                self.model_values[lv.name] = lv.default
+                lv = dataclasses.replace(lv, default=float(v))
+            out.append(lv)
+        return out
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        """``Model.run`` parameters of ``settings``: the ``--set`` values, then the sliders'.
+
+        A step of a set constant starts from the set value (not the model file's).
+        """
+        out: dict[str, Any] = dict(self.sets)
+        for name, value in settings.params().items():
+            if isinstance(value, Step) and value.before is None and name in self.sets:
+                value = Step(value.at, value.to, self.sets[name])
+            out[name] = value
+        return out
+
+    def _with_sets(self, scenario: Scenario) -> Scenario:
+        from pvsd.overrides import scenario_with_sets
+
+        return scenario_with_sets(self.model, scenario, self.sets)
+
     @property
     def uncertainty_available(self) -> bool:
         """An uncertainty spec is loaded."""
         return self.bands_config is not None
 
     def _add_scenario(self, scenario: Scenario) -> None:
-        frame = self.model.run(scenario=scenario, outputs=self.outputs).data
+        frame = self.model.run(scenario=self._with_sets(scenario), outputs=self.outputs).data
         with self._lock:
             self.scenarios[scenario.name] = scenario
             self._scenario_runs[scenario.name] = frame
@@ -464,7 +521,7 @@ class Explorer:
                 self._cache.move_to_end(settings)
                 return self._cache[settings]
         with self._run_lock:
-            frame = self.model.run(params=settings.params(), outputs=self.outputs).data
+            frame = self.model.run(params=self.params(settings), outputs=self.outputs).data
         with self._lock:
             self._cache[settings] = frame
             while len(self._cache) > _CACHE_SIZE:
@@ -473,7 +530,7 @@ class Explorer:
 
     def run_result(self, settings: Settings) -> Any:
         """A full :class:`~pvsd.results.RunResult` (with provenance) for ``settings``."""
-        return self.model.run(params=settings.params(), outputs=self.outputs)
+        return self.model.run(params=self.params(settings), outputs=self.outputs)
 
     def bands(self, settings: Settings) -> Bands:
         """Monte Carlo percentiles of the outputs around ``settings`` (seeded, cached).
@@ -493,13 +550,15 @@ class Explorer:
                 return self._band_cache[settings]
             if cfg.samples is None:
                 cfg.samples = cfg.space.sample(cfg.n, seed=cfg.seed, method=cfg.sampling)
-        held = tuple(n for n in cfg.space.names if n in settings.changed())
+        # a set constant is held at its value like one a slider moved
+        pinned = settings.changed() | {self.model.resolve(k) for k in self.sets} | set(self.sets)
+        held = tuple(n for n in cfg.space.names if n in pinned)
         varied = tuple(n for n in cfg.space.names if n not in held)
         if not varied:
             raise PvsdError("Every uncertain parameter of the spec is set by a slider, so there is "
                             "nothing left to vary; reset one of them to show the bands.")
-        fixed: dict[str, Any] = {k: v for k, v in cfg.space.fixed.items() if k not in settings.changed()}
-        fixed.update(settings.params())
+        fixed: dict[str, Any] = {k: v for k, v in cfg.space.fixed.items() if k not in pinned}
+        fixed.update(self.params(settings))
         with self._run_lock:
             ds = self.model.run_ensemble(cfg.samples[list(varied)], outputs=self.outputs, params=fixed,
                                          seed=cfg.seed, progress=False)
@@ -595,7 +654,8 @@ class Explorer:
         data: list[dict[str, Any]] = []
         if bands is not None:
             data += self._band_traces(bands)
-        data += self._line(self.baseline, "Baseline (model as is)", BASELINE, BASELINE_COLOUR, 2.0, "dash")
+        base_label = "Baseline (with --set)" if self.sets else "Baseline (model as is)"
+        data += self._line(self.baseline, base_label, BASELINE, BASELINE_COLOUR, 2.0, "dash")
         with self._lock:
             runs = [(n, self.scenarios[n], self._scenario_runs[n]) for n in show if n in self.scenarios]
         for k, (name, scen, frame) in enumerate(runs):
@@ -704,7 +764,7 @@ class Explorer:
                 raise ScenarioError(f"{str(path)!r} has a scenario {key!r} already; choose another name.")
         stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
         desc = description or f"Saved from pvsd explore ({self.model.name}) on {stamp}."
-        scen = settings.to_scenario(key, title=name.strip(), description=desc)
+        scen = self._saved_scenario(settings, key, name.strip(), desc)
         head = ""
         if not old.strip():
             years = [_toml_number(y) for y in (list(self.compare_years) or self._default_years())]
@@ -719,6 +779,20 @@ class Explorer:
         write_text(path, text)
         self._add_scenario(sset[key])
         return path, key
+
+    def _saved_scenario(self, settings: Settings, key: str, title: str, description: str) -> Scenario:
+        """``settings`` as a scenario that replays the run: the ``--set`` values are in it."""
+        import dataclasses
+
+        scen = settings.to_scenario(key, title=title, description=description)
+        if not self.sets:
+            return scen
+        params = self.params(settings)
+        levers = {n: params[n] for n in scen.levers}
+        constants = {**{k: v for k, v in self.sets.items() if k not in levers}, **dict(scen.constants)}
+        note = " With --set " + ", ".join(f"{k}={v:g}" for k, v in self.sets.items()) + "."
+        return dataclasses.replace(scen, constants=constants, levers=levers,
+                                   description=scen.description + note)
 
     def _default_years(self) -> list[float]:
         t0, t1 = self.model.initial_time, self.model.final_time
@@ -743,10 +817,15 @@ class Explorer:
         result = self.run_result(settings)
         prov = dict(result.provenance)
         prov.setdefault("pvsd_version", __version__)
+        if self.sets:
+            prov["set"] = dict(self.sets)
         rep = Report(title=f"What-if: {self.model.name}",
                      subtitle=f"Exported from pvsd explore on {_dt.datetime.now():%Y-%m-%d %H:%M}",
                      provenance=prov)
         rep.section("Settings")
+        if self.sets:
+            rep.add_text("Run with --set " + ", ".join(f"{k}={v:g}" for k, v in self.sets.items())
+                         + " in every run (the baseline too); a lever's \"model value\" below is its --set value.")
         rows = []
         for lv in self.levers:
             cur = dict(settings.values).get(lv.name, lv.default)
@@ -758,7 +837,8 @@ class Explorer:
             rep.add_table(table.set_index("lever"), caption="Levers changed from the model's own values.",
                           name="settings")
         else:
-            rep.add_text("Every lever is at the model's own value (the baseline).")
+            rep.add_text("Every lever is at the model's own value (the baseline)." if not self.sets else
+                         "Every lever is at its starting value (the baseline with --set).")
         rep.section("Charts")
         cap = "Current setting (thick line) against the baseline (dashed) and the scenarios shown."
         if bands is not None:
