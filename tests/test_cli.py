@@ -56,7 +56,7 @@ def test_run_writes_csv_and_netcdf(teacup_path, tmp_path, capsys):
     assert set(long["variable"]) == {"Teacup Temperature"} and long["value"].iloc[-1] < 60  # cools towards 50
     assert '"model_sha256"' in (tmp_path / "out.provenance.json").read_text()
     assert main(["run", str(teacup_path), "-o", str(csv)]) == 2  # no silent overwrite
-    assert "exists already" in capsys.readouterr().err
+    assert "exists already" in " ".join(capsys.readouterr().err.split())  # wrapped at 100 columns
     nc = tmp_path / "out.nc"
     assert main(["run", str(teacup_path), "-o", str(nc), "--saveper", "1"]) == 0
     ds = xr.open_dataset(nc)

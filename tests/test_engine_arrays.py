@@ -21,39 +21,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TEST_MODELS, conformance_files
+from conftest import TEST_MODELS, abstract_model, conformance_files, model_ir, pysd_translation
 
 RTOL = 1e-9
 CANON_RTOL = 1e-5
 N_MEMBERS = 3
 
 
-@functools.cache
 def _ir(path: Path):
     """(IR or None, kind) of a model file; kind None when it has no subscripts."""
-    from pvsd.engine.ir import build_ir
-    from pvsd.engine.support import inspect_ir
-    from pvsd.loading import parse_model_file
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            am = parse_model_file(path)
-    except Exception:
+    am = abstract_model(path)
+    if am is None or not any(s.subscripts for s in am.sections):
         return None, None
-    if not any(s.subscripts for s in am.sections):
-        return None, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ir = build_ir(am, path)
-    items = inspect_ir(ir)
+    ir, items = model_ir(path)
     if items:
         return ir, "fallback-" + _slug(items[0])
     return ir, "vectorized"
@@ -77,26 +62,11 @@ def _cases() -> list:
 
 
 CASES = _cases()
-_TMP = Path(tempfile.mkdtemp(prefix="pvsd-arrays-test-"))
 
 
-@functools.cache
 def _translation(path: Path) -> Path | None:
-    """PySD translation (in a private copy of the model folder); None if PySD cannot run it."""
-    import pysd
-
-    work = _TMP / hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    if not work.exists():
-        # copyfile, not copy: the shared suite may be read-only, and PySD writes beside the model
-        shutil.copytree(path.parent, work, copy_function=shutil.copyfile)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reader = pysd.read_vensim if path.suffix == ".mdl" else pysd.read_xmile
-            reader(str(work / path.name)).run()
-    except Exception:
-        return None
-    return work / (path.stem + ".py")
+    """PySD translation (shared by the test files); None if PySD cannot translate it."""
+    return pysd_translation(path)[0]
 
 
 def _outputs(ir) -> list[str]:
@@ -134,12 +104,16 @@ def _pysd_run(py_path: Path, ir, params: dict | None = None, times=None) -> tupl
 
 
 @functools.cache
-def _reference(path: Path) -> tuple:
+def _reference(path: Path) -> tuple | None:
+    """Plain PySD's default run; None if PySD cannot translate or run the model."""
     py = _translation(path)
     if py is None:
         return None
     ir, _k = _ir(path)
-    return _pysd_run(py, ir)
+    try:
+        return _pysd_run(py, ir)
+    except Exception:
+        return None
 
 
 def _flat(ir, values: dict, member: int | None = None) -> dict[str, np.ndarray]:

@@ -11,14 +11,13 @@ model values; outputs are compared at rtol 1e-12.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import conformance_files
+from conftest import abstract_model, conformance_files, model_ir, pysd_translation
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_MODELS = ROOT.parent / "shared" / "test-models"
@@ -32,19 +31,12 @@ def _model_files() -> list[Path]:
 
 def _classify(path: Path) -> str:
     """'vectorized', 'fallback-<construct>', 'subscripted' or 'unparsable' (static inspection)."""
-    from pvsd.engine.ir import build_ir
-    from pvsd.engine.support import inspect_ir
-    from pvsd.loading import parse_model_file
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            am = parse_model_file(path)
-    except Exception:
+    am = abstract_model(path)
+    if am is None:
         return "unparsable"
     if any(s.subscripts for s in am.sections):
         return "subscripted"
-    items = inspect_ir(build_ir(am, path))
+    items = model_ir(path)[1]
     if not items:
         return "vectorized"
     return "fallback-" + items[0].construct.replace(" ", "_")
@@ -75,7 +67,7 @@ def _pysd_runs(py_path: Path, members: list[dict[str, float]], final_time: float
 @pytest.mark.skipif(not TEST_MODELS.exists(), reason=f"{TEST_MODELS} is absent: the SDXorg "
                     "test-models are read from ../shared next to the repository")
 @pytest.mark.parametrize(("path", "kind"), CASES or [pytest.param(None, None, id="no-models")])
-def test_members_equal_plain_pysd(path: Path, kind: str, tmp_path: Path) -> None:
+def test_members_equal_plain_pysd(path: Path, kind: str) -> None:
     import pysd
 
     import pvsd
@@ -84,24 +76,27 @@ def test_members_equal_plain_pysd(path: Path, kind: str, tmp_path: Path) -> None
         pytest.skip("subscripted model: outside the unsubscripted conformance set")
     if kind == "unparsable":
         pytest.skip("PySD cannot parse this file")
-    # plain PySD must run it (translated in a private copy of its folder)
-    work = tmp_path / "model"
-    # copyfile, not copy: the shared suite may be read-only, and PySD writes beside the model
-    shutil.copytree(path.parent, work, copy_function=shutil.copyfile)
-    work.chmod(0o755)
+    # plain PySD's own translation, in a private copy of the model's folder
+    py_path, why = pysd_translation(path)
+    if py_path is None:
+        pytest.skip(f"plain PySD cannot run this model: {why}"[:200])
+
+    def cannot_run_plain() -> None:
+        """Skip if plain PySD cannot run the model at its own values (the reference runs failed)."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pysd.load(str(py_path)).run(progress=False)
+        except Exception as exc:
+            pytest.skip(f"plain PySD cannot run this model: {type(exc).__name__}: {exc}"[:200])
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reader = pysd.read_vensim if path.suffix == ".mdl" else pysd.read_xmile
-            plain = reader(str(work / path.name))
-            plain.run()
-    except Exception as exc:
-        pytest.skip(f"plain PySD cannot run this model: {type(exc).__name__}: {exc}"[:200])
-    py_path = work / (path.stem + ".py")
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = pvsd.load(path)
+            model = pvsd.load(path)
+    except Exception:
+        cannot_run_plain()
+        raise
     table = model.variables
     consts = table[(table["kind"] == "constant") & np.isfinite(table["default"])]
     seed = int(hashlib.sha256(str(path.relative_to(TEST_MODELS)).encode()).hexdigest()[:8], 16)
@@ -119,9 +114,12 @@ def test_members_equal_plain_pysd(path: Path, kind: str, tmp_path: Path) -> None
     if dynamic_controls(model):
         # FINAL TIME / TIME STEP / SAVEPER change during the run: single runs follow PySD's
         # own loop (ensembles refuse them); compare with plain PySD left to its own controls
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref = pysd.load(str(py_path)).run(progress=False)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = pysd.load(str(py_path)).run(progress=False)
+        except Exception as exc:
+            pytest.skip(f"plain PySD cannot run this model: {type(exc).__name__}: {exc}"[:200])
         outs = [o for o in (model.default_outputs() or model.stocks)]
         got = model.run(outputs=outs).to_dataframe()
         np.testing.assert_allclose(got.index.to_numpy(), np.asarray(ref.index, float), rtol=1e-12)
@@ -146,7 +144,11 @@ def test_members_equal_plain_pysd(path: Path, kind: str, tmp_path: Path) -> None
         # compare at the model's own values instead
         frame = pd.DataFrame({c: np.full(N_MEMBERS, consts.set_index("name").loc[c, "default"])
                               for c in frame.columns}, index=range(N_MEMBERS))
-        refs = _pysd_runs(py_path, members(), t1, times, [py[o] for o in outputs])
+        try:
+            refs = _pysd_runs(py_path, members(), t1, times, [py[o] for o in outputs])
+        except Exception:
+            cannot_run_plain()  # skips if plain PySD fails on its own default run too
+            raise
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = model.run_ensemble(frame, outputs=outputs, final_time=t1, check=False,
