@@ -4,36 +4,42 @@ Every Dash callback of :mod:`pvsd.explorer.app` is a thin wrapper around a metho
 of :class:`Explorer`, so the logic is tested without a browser. The methods
 called by callbacks (:meth:`Explorer.update`, :meth:`Explorer.save`,
 :meth:`Explorer.export`) never raise: bad input comes back as a message for the
-page.
+page. The figure is built in :mod:`pvsd.explorer.figures`, saving and export
+live in :mod:`pvsd.explorer.saving`, and the value types in :mod:`pvsd.explorer.state`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import math
-import re
 import threading
 import time
-import tomllib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from pvsd.errors import ParameterError, PvsdError, ScenarioError
+from pvsd.errors import ParameterError, PvsdError
+from pvsd.explorer.figures import FigureMixin
 from pvsd.explorer.levers import Lever, discover_levers
-from pvsd.plotting import PALETTE
-from pvsd.scenarios import BASELINE, Scenario, ScenarioSet
+from pvsd.explorer.saving import SavingMixin, _bundled
+from pvsd.explorer.state import (
+    KEY_OUTPUTS,
+    Bands,
+    ExplorerInputError,
+    Settings,
+    Update,
+    _as_number,
+    _BandConfig,
+    _clean,
+    key_outputs,
+)
+from pvsd.scenarios import Scenario, ScenarioSet
 from pvsd.timefunc import Step
 
 if TYPE_CHECKING:
-    from pvsd.document import Report
     from pvsd.model import Model
-    from pvsd.parameters import ParameterSpace
 
 __all__ = [
     "KEY_OUTPUTS",
@@ -45,221 +51,10 @@ __all__ = [
     "key_outputs",
 ]
 
-#: Preferred dashboard outputs, in order; for each entry the first name the model has is used.
-KEY_OUTPUTS: tuple[tuple[str, ...], ...] = (
-    ("Digital Capability",),
-    ("Service Quality",),
-    ("Public Trust",),
-    ("Public Expectations",),
-    ("Satisfaction Gap",),
-    ("Cumulative Public Value", "Public Value Creation Rate", "Public Value Index", "Public Value"),
-)
-
-CURRENT_COLOUR = "#0072B2"
-BASELINE_COLOUR = "#000000"
-BAND_FILL = ("rgba(0,114,178,0.13)", "rgba(0,114,178,0.26)", "rgba(0,114,178,0.38)")
 _CACHE_SIZE = 64
-_NAME_OK = re.compile(r"^[\w][\w .,'()+&/-]{0,79}$")
 
 
-class ExplorerInputError(ParameterError):
-    """Values sent to the explorer are not numbers, or lie outside a slider's range."""
-
-
-def _clean(value: float) -> float:
-    """Round away binary noise from slider arithmetic (0.1 + 0.2 -> 0.3)."""
-    return float(f"{value:.12g}")
-
-
-def key_outputs(model: Model, outputs: Sequence[str] | None = None, limit: int = 6) -> list[str]:
-    """Dashboard outputs: ``outputs`` if given, else :data:`KEY_OUTPUTS` found in the model.
-
-    Falls back to the first stocks (then auxiliaries) when the model has none of
-    the key outputs.
-    """
-    if outputs:
-        return model.resolve_outputs(list(outputs))
-    kinds = dict(zip(model.variables["name"], model.variables["kind"], strict=True))
-    found: list[str] = []
-    for candidates in KEY_OUTPUTS:
-        for cand in candidates:
-            try:
-                name = model.resolve(cand)
-            except PvsdError:
-                continue
-            if kinds.get(name) in ("stock", "flow", "aux") and name not in found:
-                found.append(name)
-                break
-    if len(found) >= 2:
-        return found
-    pool = model.stocks + [n for n in model.default_outputs() if n not in model.stocks]
-    for name in pool:
-        if len(found) >= limit:
-            break
-        if name not in found:
-            found.append(name)
-    return found
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the controls say: lever values that differ from the model's, and step changes.
-
-    Attributes
-    ----------
-    values
-        ``(name, value)`` for every lever set away from its default, in lever order.
-    steps
-        ``(name, year, to)``: the lever jumps to ``to`` in ``year``.
-    """
-
-    values: tuple[tuple[str, float], ...] = ()
-    steps: tuple[tuple[str, float, float], ...] = ()
-
-    @property
-    def is_baseline(self) -> bool:
-        """Nothing is changed from the model's own settings."""
-        return not self.values and not self.steps
-
-    def changed(self) -> set[str]:
-        """Names of the levers this setting changes."""
-        return {n for n, _ in self.values} | {n for n, _, _ in self.steps}
-
-    def params(self) -> dict[str, float | Step]:
-        """``Model.run`` parameters: numbers, and :class:`~pvsd.timefunc.Step` levers."""
-        out: dict[str, float | Step] = dict(self.values)
-        for name, year, to in self.steps:
-            before = out.get(name)
-            out[name] = Step(year, to, before if isinstance(before, float) else None)
-        return out
-
-    def to_scenario(self, name: str, title: str = "", description: str = "") -> Scenario:
-        """The setting as a :class:`~pvsd.scenarios.Scenario` (constants and step levers)."""
-        stepped = {n for n, _, _ in self.steps}
-        constants = {n: v for n, v in self.values if n not in stepped}
-        levers = {n: v for n, v in self.params().items() if isinstance(v, Step)}
-        return Scenario(name=name, title=title, description=description, constants=constants, levers=levers)
-
-
-@dataclass(frozen=True)
-class Bands:
-    """Monte Carlo percentiles around one setting.
-
-    Attributes
-    ----------
-    times
-        Saved times.
-    percentiles
-        Percentile -> variable -> values over time.
-    n
-        Number of runs.
-    seed
-        Seed of the draw.
-    varied
-        Parameters sampled.
-    held
-        Uncertain parameters held at the user's setting instead of sampled.
-    """
-
-    times: np.ndarray
-    percentiles: Mapping[float, Mapping[str, np.ndarray]]
-    n: int
-    seed: int
-    varied: tuple[str, ...]
-    held: tuple[str, ...] = ()
-
-    def pairs(self) -> tuple[list[tuple[float, float]], float | None]:
-        """Symmetric percentile pairs, widest first, and the median (if requested)."""
-        ps = sorted(self.percentiles)
-        lower = [p for p in ps if p < 50]
-        upper = [p for p in ps if p > 50]
-        pairs = list(zip(lower, reversed(upper), strict=False))
-        median = 50.0 if 50.0 in self.percentiles else None
-        return pairs, median
-
-
-@dataclass
-class Update:
-    """The result of a change of the controls.
-
-    Attributes
-    ----------
-    figure
-        The dashboard figure (plotly JSON), or None when the input was rejected.
-    message
-        Error text to show (empty when all is well).
-    status
-        A short status line (timings, what the bands show).
-    settings
-        The validated settings (None when rejected).
-    """
-
-    figure: dict[str, Any] | None
-    message: str = ""
-    status: str = ""
-    settings: Settings | None = None
-
-
-@dataclass
-class _BandConfig:
-    space: ParameterSpace
-    n: int = 200
-    percentiles: tuple[float, ...] = (5.0, 25.0, 50.0, 75.0, 95.0)
-    seed: int = 20240501
-    sampling: str = "lhs"
-    source: str = ""
-    samples: pd.DataFrame | None = field(default=None, repr=False)
-
-
-def _bundled(path: Path) -> bool:
-    """Whether ``path`` is one of pvsd's bundled files (never written to)."""
-    from pvsd.resources import data_dir
-
-    try:
-        return path.resolve().is_relative_to(data_dir("models").resolve())
-    except PvsdError:
-        return False
-
-
-def _toml_number(v: Any) -> Any:
-    """Integral floats as integers (years read better as 2025 than 2025.0)."""
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
-        return int(v)
-    return v
-
-
-def _toml_block(key: str, table: Mapping[str, Any]) -> str:
-    """One ``[scenarios.KEY]`` table as hand-written TOML: levers as one-line inline tables."""
-    import tomli_w
-
-    def kv(name: str, value: Any) -> str:
-        return tomli_w.dumps({name: value}).strip()
-
-    head = tomli_w.dumps({"scenarios": {key: {}}}).strip()  # quotes the key if needed
-    lines = [head]
-    for field_ in ("title", "description"):
-        if field_ in table:
-            lines.append(kv(field_, table[field_]))
-    if table.get("set"):
-        lines += ["", f"[scenarios.{head[len('[scenarios.'):-1]}.set]"]
-        lines += [kv(n, v) for n, v in table["set"].items()]
-    if table.get("levers"):
-        lines += ["", f"[scenarios.{head[len('[scenarios.'):-1]}.levers]"]
-        for n, spec in table["levers"].items():
-            inner = ", ".join(kv(k, _toml_number(v) if k == "step" else v) for k, v in spec.items())
-            lines.append(f"{kv(n, 0).rsplit('=', 1)[0].strip()} = {{ {inner} }}")
-    return "\n".join(lines) + "\n"
-
-
-def _as_number(value: Any) -> float | None:
-    """A finite float, or None for anything else (strings, bools, NaN, lists ...)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return None
-    v = float(value)
-    return v if math.isfinite(v) else None
-
-
-class Explorer:
+class Explorer(FigureMixin, SavingMixin):
     """State and logic of one what-if explorer (one model, its sliders, its overlays).
 
     Parameters
@@ -574,96 +369,6 @@ class Explorer:
                 self._band_cache.popitem(last=False)
         return out
 
-    # ------------------------------------------------------------------ figure
-    def _grid(self) -> tuple[int, int]:
-        n = max(len(self.outputs), 1)
-        ncols = 1 if n == 1 else 2 if n in (2, 4) else 3
-        return math.ceil(n / ncols), ncols
-
-    def _base_layout(self) -> dict[str, Any]:
-        from plotly.subplots import make_subplots
-
-        nrows, ncols = self._grid()
-        titles = [f"{o} ({self.units[o]})" if self.units.get(o) else o for o in self.outputs]
-        fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles,
-                            vertical_spacing=0.16 if nrows > 1 else 0.1, horizontal_spacing=0.07)
-        fig.update_layout(
-            template="plotly_white",
-            margin={"l": 50, "r": 15, "t": 60, "b": 30},
-            font={"size": 12},
-            legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0, "font": {"size": 12}},
-            hovermode="x",
-            uirevision="explorer",
-        )
-        fig.update_annotations(font_size=13)
-        layout = fig.to_plotly_json()["layout"]
-        layout.pop("template", None)
-        # plotly_white, inlined: the template object is large and the same every time
-        for i in range(1, nrows * ncols + 1):
-            for axis in ("xaxis", "yaxis"):
-                key = axis if i == 1 else f"{axis}{i}"
-                if key in layout:
-                    layout[key].update({"gridcolor": "#EBF0F8", "zerolinecolor": "#EBF0F8",
-                                        "linecolor": "#BCC3CF", "showline": True, "ticks": "outside",
-                                        "tickcolor": "#BCC3CF"})
-        layout.update({"paper_bgcolor": "white", "plot_bgcolor": "white", "hoverlabel": {"align": "left"}})
-        return layout
-
-    def _axes(self, i: int) -> tuple[str, str]:
-        return ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
-
-    def _line(self, frame: pd.DataFrame, label: str, key: str, colour: str, width: float,
-              dash: str = "solid") -> list[dict[str, Any]]:
-        times = frame.index.to_numpy(dtype=float).tolist()
-        out = []
-        for i, var in enumerate(self.outputs):
-            xa, ya = self._axes(i)
-            out.append({
-                "type": "scatter", "mode": "lines", "x": times, "y": frame[var].to_numpy(float).tolist(),
-                "xaxis": xa, "yaxis": ya, "name": label, "legendgroup": key, "showlegend": i == 0,
-                "line": {"color": colour, "width": width, "dash": dash},
-                "meta": {"variable": var, "run": key},
-                "hovertemplate": f"{label}: %{{y:.4g}}<extra></extra>",
-            })
-        return out
-
-    def _band_traces(self, bands: Bands) -> list[dict[str, Any]]:
-        times = bands.times.tolist()
-        pairs, median = bands.pairs()
-        out: list[dict[str, Any]] = []
-        for k, (lo, hi) in enumerate(pairs):
-            fill = BAND_FILL[min(k, len(BAND_FILL) - 1)]
-            label = f"Uncertainty {lo:g}–{hi:g}%"
-            key = f"band:{lo:g}-{hi:g}"
-            for i, var in enumerate(self.outputs):
-                xa, ya = self._axes(i)
-                common = {"type": "scatter", "mode": "lines", "x": times, "xaxis": xa, "yaxis": ya,
-                          "legendgroup": key, "line": {"width": 0, "color": fill}, "hoverinfo": "skip"}
-                out.append({**common, "y": bands.percentiles[lo][var].tolist(), "showlegend": False,
-                            "name": f"{label} (low)", "meta": {"variable": var, "run": key, "edge": "low"}})
-                out.append({**common, "y": bands.percentiles[hi][var].tolist(), "showlegend": i == 0,
-                            "name": label, "fill": "tonexty", "fillcolor": fill,
-                            "meta": {"variable": var, "run": key, "edge": "high"}})
-        if median is not None:
-            frame = pd.DataFrame({v: bands.percentiles[median][v] for v in self.outputs}, index=bands.times)
-            out += self._line(frame, "Median of uncertain runs", "band:median", CURRENT_COLOUR, 1.2, "dot")
-        return out
-
-    def figure(self, settings: Settings, show: Sequence[str] = (), bands: Bands | None = None) -> dict[str, Any]:
-        """The dashboard: one panel per output; baseline, chosen scenarios, bands and the current setting."""
-        data: list[dict[str, Any]] = []
-        if bands is not None:
-            data += self._band_traces(bands)
-        base_label = "Baseline (with --set)" if self.sets else "Baseline (model as is)"
-        data += self._line(self.baseline, base_label, BASELINE, BASELINE_COLOUR, 2.0, "dash")
-        with self._lock:
-            runs = [(n, self.scenarios[n], self._scenario_runs[n]) for n in show if n in self.scenarios]
-        for k, (name, scen, frame) in enumerate(runs):
-            colour = [c for c in PALETTE[1:] if c != CURRENT_COLOUR][k % (len(PALETTE) - 2)]
-            data += self._line(frame, scen.label, f"scenario:{name}", colour, 1.6)
-        data += self._line(self.run(settings), "Current setting", "current", CURRENT_COLOUR, 3.0)
-        return {"data": data, "layout": dict(self._layout)}
-
     # ------------------------------------------------------------------ callbacks
     def update(self, values: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]] | None = None,
                show: Sequence[str] | None = (), uncertainty: bool = False) -> Update:
@@ -699,172 +404,7 @@ class Explorer:
         what = "model as is" if settings.is_baseline else f"{changed} lever{'s' * (changed != 1)} changed"
         return Update(fig, "", f"Updated in {ms:.0f} ms ({what}{note}).", settings)
 
-    def save(self, name: Any, values: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]] | None = None,
-             description: str = "") -> tuple[bool, str]:
-        """Append the current setting as scenario ``name`` to :attr:`save_to`; never raises.
-
-        Returns
-        -------
-        (ok, message)
-        """
-        try:
-            path, key = self.save_scenario(name, self.parse(values, steps), description)
-        except PvsdError as exc:
-            return False, str(exc)
-        except Exception as exc:
-            return False, f"Could not save: {type(exc).__name__}: {exc}"
-        return True, f"Saved scenario {key!r} to {path}."
-
-    def scenario_key(self, name: Any) -> str:
-        """The TOML key for a scenario title (lower case, underscores)."""
-        if not isinstance(name, str) or not _NAME_OK.match(name.strip()):
-            raise ScenarioError(
-                "Give the scenario a name of 1 to 80 letters, digits, spaces or simple punctuation "
-                f"(got {str(name)[:40]!r})."
-            )
-        key = re.sub(r"\W+", "_", name.strip().lower()).strip("_")
-        if not key:
-            raise ScenarioError(f"The scenario name {name!r} needs at least one letter or digit.")
-        if key == BASELINE:
-            raise ScenarioError(f"{BASELINE!r} is reserved for the model's own settings; choose another name.")
-        return key
-
-    def save_scenario(self, name: str, settings: Settings, description: str = "") -> tuple[Path, str]:
-        """Append ``settings`` as a scenario to :attr:`save_to` (created if missing).
-
-        Other scenarios and comments in the file are kept: the new table is
-        appended to the text, and the whole file is checked (parsed and
-        validated against the model) before it is written atomically.
-
-        Returns
-        -------
-        (path, key)
-
-        Raises
-        ------
-        ScenarioError
-            Bad name, name taken, or the existing file is not a valid scenario file.
-        """
-        import tomli_w
-
-        from pvsd.io import write_text
-        from pvsd.scenarios import scenarios_from_dict
-
-        key = self.scenario_key(name)
-        path = self.save_to
-        old = ""
-        if path.exists():
-            try:
-                old = path.read_text(encoding="utf-8")
-                existing = tomllib.loads(old)
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-                raise ScenarioError(f"Cannot add to {str(path)!r}: it is not a readable TOML file ({exc}); "
-                                    "fix or move it first.") from None
-            if key in (existing.get("scenarios") or {}):
-                raise ScenarioError(f"{str(path)!r} has a scenario {key!r} already; choose another name.")
-        stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-        desc = description or f"Saved from pvsd explore ({self.model.name}) on {stamp}."
-        scen = self._saved_scenario(settings, key, name.strip(), desc)
-        head = ""
-        if not old.strip():
-            years = [_toml_number(y) for y in (list(self.compare_years) or self._default_years())]
-            head = ("# Scenarios saved from `pvsd explore`; compare them with\n"
-                    f"#   pvsd scenarios {self.model.path.name} {path.name}\n\n")
-            head += tomli_w.dumps({"compare": {"outputs": list(self.outputs), "years": years}}) + "\n"
-        text = (old.rstrip("\n") + "\n\n" if old.strip() else head) + _toml_block(key, scen.to_toml_table())
-        try:
-            sset = scenarios_from_dict(tomllib.loads(text), source=path, model=self.model)
-        except PvsdError as exc:
-            raise ScenarioError(f"Not saved: the file would not be a valid scenario file: {exc}") from None
-        write_text(path, text)
-        self._add_scenario(sset[key])
-        return path, key
-
-    def _saved_scenario(self, settings: Settings, key: str, title: str, description: str) -> Scenario:
-        """``settings`` as a scenario that replays the run: the ``--set`` values are in it."""
-        import dataclasses
-
-        scen = settings.to_scenario(key, title=title, description=description)
-        if not self.sets:
-            return scen
-        params = self.params(settings)
-        levers = {n: params[n] for n in scen.levers}
-        constants = {**{k: v for k, v in self.sets.items() if k not in levers}, **dict(scen.constants)}
-        note = " With --set " + ", ".join(f"{k}={v:g}" for k, v in self.sets.items()) + "."
-        return dataclasses.replace(scen, constants=constants, levers=levers,
-                                   description=scen.description + note)
-
-    def _default_years(self) -> list[float]:
-        t0, t1 = self.model.initial_time, self.model.final_time
-        return [t0, float(round((t0 + t1) / 2)), t1]
-
     def scenario_options(self) -> list[dict[str, str]]:
         """Checklist options for the overlays: label and name of each loaded scenario."""
         with self._lock:
             return [{"label": s.label, "value": n} for n, s in self.scenarios.items()]
-
-    def report(self, settings: Settings, show: Sequence[str] = (), uncertainty: bool = False) -> Report:
-        """A self-contained HTML report of the current charts and settings."""
-        import plotly.graph_objects as go
-
-        from pvsd import __version__
-        from pvsd.document import Report
-
-        bands = self.bands(settings) if uncertainty and self.uncertainty_available else None
-        fig_dict = self.figure(settings, show, bands)
-        fig = go.Figure(fig_dict)
-        fig.update_layout(height=300 * self._grid()[0] + 120)
-        result = self.run_result(settings)
-        prov = dict(result.provenance)
-        prov.setdefault("pvsd_version", __version__)
-        if self.sets:
-            prov["set"] = dict(self.sets)
-        rep = Report(title=f"What-if: {self.model.name}",
-                     subtitle=f"Exported from pvsd explore on {_dt.datetime.now():%Y-%m-%d %H:%M}",
-                     provenance=prov)
-        rep.section("Settings")
-        if self.sets:
-            rep.add_text("Run with --set " + ", ".join(f"{k}={v:g}" for k, v in self.sets.items())
-                         + " in every run (the baseline too); a lever's \"model value\" below is its --set value.")
-        rows = []
-        for lv in self.levers:
-            cur = dict(settings.values).get(lv.name, lv.default)
-            step = next((f"step to {lv.fmt(to)} in {yr:g}" for n, yr, to in settings.steps if n == lv.name), "")
-            if cur != lv.default or step:
-                rows.append((lv.name, lv.units, lv.default, cur, step))
-        if rows:
-            table = pd.DataFrame(rows, columns=["lever", "units", "model value", "your value", "change"])
-            rep.add_table(table.set_index("lever"), caption="Levers changed from the model's own values.",
-                          name="settings")
-        else:
-            rep.add_text("Every lever is at the model's own value (the baseline)." if not self.sets else
-                         "Every lever is at its starting value (the baseline with --set).")
-        rep.section("Charts")
-        cap = "Current setting (thick line) against the baseline (dashed) and the scenarios shown."
-        if bands is not None:
-            cap += (f" Shaded: Monte Carlo percentiles of {bands.n} runs (seed {bands.seed}) varying "
-                    f"{', '.join(bands.varied)}.")
-        rep.add_figure(fig, "dashboard", caption=cap)
-        rep.section("Key numbers")
-        years = list(self.compare_years) or self._default_years()
-        cur = self.run(settings)
-        rows2 = []
-        for var in self.outputs:
-            for y in years:
-                b = float(np.interp(y, self.baseline.index, self.baseline[var]))
-                c = float(np.interp(y, cur.index, cur[var]))
-                rows2.append((var, f"{y:g}", b, c, c - b))
-        rep.add_table(pd.DataFrame(rows2, columns=["variable", "year", "baseline", "current", "difference"])
-                      .set_index(["variable", "year"]), name="key_numbers")
-        return rep
-
-    def export(self, values: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]] | None = None,
-               show: Sequence[str] = (), uncertainty: bool = False) -> tuple[str | None, str]:
-        """The report as one HTML string, or None and a message; never raises."""
-        try:
-            html_text = self.report(self.parse(values, steps), show, uncertainty).render()
-        except PvsdError as exc:
-            return None, str(exc)
-        except Exception as exc:
-            return None, f"Could not export: {type(exc).__name__}: {exc}"
-        return html_text, ""
