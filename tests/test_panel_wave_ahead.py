@@ -293,6 +293,13 @@ def test_time_read_only_by_an_input_term_is_shifted_when_proven_exact(tmp_path: 
     assert b.wave.time_runs and "reads TIME" in b.wave.mode
 
 
+def test_a_model_reading_final_time_is_refused(tmp_path: Path) -> None:
+    # every wave-ahead run has its own start and end, so FINAL TIME would change meaning
+    _data(tmp_path, n=3)
+    with pytest.raises(SpecError, match=r"reads FINAL TIME in Drive Signal.*estimator = \"path\""):
+        PanelProblem(load_panel_spec(_spec(tmp_path, drive=" + 0 * FINAL TIME", name="ft.toml")))
+
+
 def test_held_out_values_cannot_move_the_fit(tmp_path: Path) -> None:
     _data(tmp_path, n=4)
     r1 = calibrate_panel(_spec(tmp_path, holdout=2, extra=FEW_DRAWS))

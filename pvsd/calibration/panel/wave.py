@@ -177,6 +177,18 @@ class WaveLayout:
         allv = {py[v] for v in pb.variables}
         run_deps, self.time_runs = _closure(ir, allv, initial=False)
         deps, self.time_start = _closure(ir, measured, initial=True)
+        bounds_read = {"initial_time", "final_time"} & (run_deps | deps)
+        if bounds_read:
+            # each member runs over its own pair of waves, so these would silently change meaning
+            names = {p: n for n, p in py.items()}
+            readers = sorted(names.get(n, n) for n in run_deps | deps
+                             if n in ir.variables and bounds_read & (set(ir.variables[n].deps_dynamic)
+                                                                    | set(ir.variables[n].deps_initial)))
+            raise SpecError(f"{pb.spec.where}, [panel] estimator = \"wave-ahead\": the model reads "
+                            f"{' and '.join(sorted(b.upper().replace('_', ' ') for b in bounds_read))}"
+                            f"{' in ' + ', '.join(readers) if readers else ''}; every wave-ahead run "
+                            "starts and ends at its own waves, so those values would change meaning. "
+                            "Use estimator = \"path\", or write the year as a constant in the model.")
         self.start_names = {name for name, p in py.items() if p in deps}
         for c, k, _, _ in self.state:
             if py[c] not in deps:
