@@ -96,7 +96,8 @@ RELATIVE = False
 FIXED: dict[str, float] = {"Capability Build Time": 1.0}
 #: Fit an offset of the OSI measurement per survey wave (fixed effects of each wave's methodology
 #: and normalisation), so that common jumps do not distort the structural parameters. The
-#: forecast of a wave not yet seen uses offset WAVE_OFFSET_FORECAST ("zero" or "mean").
+#: forecast of a wave not yet seen uses offset WAVE_OFFSET_FORECAST: "zero", "mean" (of the fitted
+#: offsets) or "last" (the last fitted wave's methodology persists).
 WAVE_OFFSETS = False
 WAVE_OFFSET_FORECAST = "zero"
 
@@ -141,13 +142,14 @@ def egdi_file(indicators: Path) -> Path:
 
 def read_egdi(indicators: Path) -> pd.DataFrame:
     """Assessed country-waves of the UN EGDI panel (EGDI > 0, not flagged "not assessed")."""
-    d = pd.read_csv(egdi_file(indicators))
+    path = egdi_file(indicators)
+    d = pd.read_csv(path)
     missing = {"survey_year", "iso3", "egdi", "osi", "hci", "tii", "not_assessed_flag"} - set(d.columns)
     if missing:
-        raise SystemExit(f"egdi_panel_v2: {egdi_file(indicators)} lacks the column(s) {sorted(missing)}.")
+        raise SystemExit(f"egdi_panel_v2: {path} lacks the column(s) {sorted(missing)}.")
     if d.duplicated(["iso3", "survey_year"]).any():
         dup = d[d.duplicated(["iso3", "survey_year"], keep=False)][["iso3", "survey_year"]].head(3)
-        raise SystemExit(f"egdi_panel_v2: duplicate country-years in {egdi_file(indicators)}, e.g. "
+        raise SystemExit(f"egdi_panel_v2: duplicate country-years in {path}, e.g. "
                          f"{dup.to_dict('records')}; keep one row per iso3 and survey_year.")
     return d[(d["not_assessed_flag"] == 0) & (d["egdi"] > 0)]
 
@@ -245,6 +247,7 @@ class WaveFit:
         t0 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 1]], 0, 1)
         t1 = np.clip(data.tii[self.seg[:, 0], self.seg[:, 2]], 0, 1)
         # the log-odds rate realised between the two waves, so the path passes through both
+        # (exactly when both lie in [TII_CLIP, 1 - TII_CLIP])
         rate = (_logit(t1) - _logit(t0)) / self.length
         # a component missing in a wave: hold the unit's last input value (or the model default)
         u = self.seg[:, 0]
@@ -418,8 +421,11 @@ class WaveFit:
         last_j = np.array([np.flatnonzero(np.isfinite(r) & (r > 0))[-1] for r in d.osi])
         start = d.osi[np.arange(self.n), last_j] - self.offset_at(x, last_j)
         if self.nw:
-            ahead = {"zero": 0.0, "mean": float(self.offsets(x).mean())}.get(WAVE_OFFSET_FORECAST)
-            ahead = self.offset_at(x, last_j) if ahead is None else np.full(self.n, ahead)
+            rules = {"zero": lambda: np.zeros(self.n), "mean": lambda: np.full(self.n, self.offsets(x).mean()),
+                     "last": lambda: self.offset_at(x, last_j)}
+            if WAVE_OFFSET_FORECAST not in rules:
+                raise ValueError(f"WAVE_OFFSET_FORECAST = {WAVE_OFFSET_FORECAST!r}; use one of {sorted(rules)}")
+            ahead = rules[WAVE_OFFSET_FORECAST]()
         else:
             ahead = np.zeros(self.n)
         if TRANSIENT in SHARED_PARAMS:
