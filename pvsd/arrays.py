@@ -21,7 +21,7 @@ import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "Dims",
     "element_labels",
     "label",
+    "pysd_cell",
     "split_label",
     "split_list",
 ]
@@ -84,6 +85,10 @@ class Dims:
 
     dims: tuple[str, ...]
     coords: tuple[tuple[str, ...], ...]
+    #: The element tuples the model defines, when its equations cover only part of the full
+    #: array (``var2[dim, female]`` of a ``var2[dim, dim2]``); None = every element. The others
+    #: have no equation: they are NaN in the full array and are neither listed nor addressable.
+    defined: frozenset[tuple[str, ...]] | None = field(default=None, compare=False)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -96,6 +101,11 @@ class Dims:
     def elements(self) -> list[tuple[str, ...]]:
         """Every element tuple, in C (row-major) order of the full array."""
         return list(itertools.product(*self.coords))
+
+    def defined_elements(self) -> list[tuple[str, ...]]:
+        """The element tuples the model defines, in C order (all of them unless ``defined``)."""
+        every = self.elements()
+        return every if self.defined is None else [e for e in every if e in self.defined]
 
     def index(self, name: str, given: Sequence[str], where: str = "", model: str = ""
               ) -> tuple[str, ...]:
@@ -118,6 +128,14 @@ class Dims:
                     f"elements are: {', '.join(elems)}.",
                 )
             out.append(hit)
+        if self.defined is not None and tuple(out) not in self.defined:
+            some = ", ".join(label(name, e) for e in self.defined_elements()[:4])
+            raise UnknownVariableError(
+                label(name, tuple(out)), where=where, model=model,
+                hint=f"the model has no equation for this element: {name!r} is defined only "
+                f"for {len(self.defined)} of its {self.size} elements ({some}"
+                f"{', ...' if len(self.defined) > 4 else ''}).",
+            )
         return tuple(out)
 
     def position(self, elements: Sequence[str]) -> tuple[int, ...]:
@@ -238,5 +256,29 @@ class ArrayPiecewise:
 
 
 def element_labels(name: str, dims: Dims) -> list[str]:
-    """Labels of every element of an arrayed variable, in array order."""
-    return [label(name, e) for e in dims.elements()]
+    """Labels of every defined element of an arrayed variable, in array order."""
+    return [label(name, e) for e in dims.defined_elements()]
+
+
+def pysd_cell(cell: Any, dims: Sequence[str], coords: Mapping[str, Sequence[str]],
+              shape: tuple[int, ...]) -> np.ndarray:
+    """One saved value of a PySD run as a full array in ``dims`` order.
+
+    PySD returns a variable defined on part of a dimension (``var2[dim, female]``) with
+    only those coordinates; they are put at their own positions, NaN elsewhere, never
+    broadcast over the missing elements. A number, or a value lacking a dimension, is the
+    same along it.
+    """
+    if not hasattr(cell, "transpose"):
+        return np.broadcast_to(np.asarray(cell, float), shape)
+    present = [d for d in dims if d in cell.dims]
+    want = {d: list(coords[d]) for d in present if d in coords}
+    if any(len(cell.coords[d]) != len(c) or list(cell.coords[d].values) != c
+           for d, c in want.items()):
+        cell = cell.reindex(want)
+    arr = np.asarray(cell.transpose(*present, ...).values, float)
+    # a dimension PySD left out: insert it (length 1) at its place, then broadcast
+    for k, d in enumerate(dims):
+        if d not in cell.dims:
+            arr = np.expand_dims(arr, k)
+    return np.broadcast_to(arr, shape)

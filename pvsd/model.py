@@ -113,6 +113,9 @@ class Model(_ModelChecks):
             k: tuple(v) for k, v in (getattr(template, "_subscript_dict", None) or {}).items()
         }
         self._dims, self._array_defaults = _arr.read_dims(template, doc, self.subscripts)
+        self._abstract: Any = None
+        if self._dims:
+            self._dims = _arr.mark_defined(self._dims, self.abstract_model(), self.subscripts)
         self._table = self._variable_table(template, doc)
         self._table.insert(4, "dims", [", ".join(self._dims[n].dims) if n in self._dims else ""
                                        for n in self._table["name"]])
@@ -129,7 +132,6 @@ class Model(_ModelChecks):
         self.final_time = float(template.components.final_time())
         self.time_step = float(template.components.time_step())
         self.saveper = float(template.components.saveper())
-        self._abstract: Any = None
 
     # ------------------------------------------------------------------ metadata
     def _fresh(self) -> Any:

@@ -12,8 +12,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pvsd.arrays import ArrayPiecewise, Dims, element_labels, label, split_label, split_list
+from pvsd.arrays import (
+    ArrayPiecewise,
+    Dims,
+    element_labels,
+    label,
+    pysd_cell,
+    split_label,
+    split_list,
+)
 from pvsd.errors import ParameterError, SimulationError
+from pvsd.naming import normalize
 from pvsd.timefunc import PiecewiseLinear, TimeFunction
 
 __all__ = ["check_whole", "describe", "expand", "flatten", "merge", "pysd_arrays", "read_dims",
@@ -52,10 +61,64 @@ def read_dims(template: Any, doc: pd.DataFrame, subscripts: Mapping[str, Sequenc
         if getattr(r, "Type", None) == "Constant" and func is not None:
             try:
                 val = func()
-                defaults[real] = np.asarray(val.transpose(*d.dims).to_numpy(), dtype=float)
+                coords = dict(zip(d.dims, d.coords, strict=True))
+                defaults[real] = np.array(pysd_cell(val, d.dims, coords, d.shape), dtype=float)
             except Exception:  # e.g. external data not readable at load time
                 pass
     return dims, defaults
+
+
+def mark_defined(dims: dict[str, Dims], abstract: Any,
+                 subscripts: Mapping[str, Sequence[str]]) -> dict[str, Dims]:
+    """``dims`` with ``defined`` set where a variable's equations cover only part of its array.
+
+    Read from PySD's abstract model: the union over a variable's equations of the elements
+    its subscripts name, less their EXCEPT lists. A subscript that cannot be placed
+    (say PySD ordered the dimensions otherwise) leaves the variable as fully defined.
+    """
+    if abstract is None:
+        return dims
+    out = dict(dims)
+    for section in getattr(abstract, "sections", ()):
+        for el in getattr(section, "elements", ()):
+            d = dims.get(el.name)
+            if d is None or not d.dims:
+                continue
+            covered: set[tuple[str, ...]] = set()
+            for comp in el.components:
+                subs, excepts = comp.subscripts
+                got = _covered(subs, d, subscripts)
+                for ex in excepts:
+                    cut = _covered(ex, d, subscripts)
+                    got = None if got is None or cut is None else got - cut
+                if got is None:
+                    covered = set()
+                    break
+                covered |= got
+            if covered and len(covered) < d.size:
+                out[el.name] = Dims(d.dims, d.coords, frozenset(covered))
+    return out
+
+
+def _covered(subs: Sequence[str], d: Dims, subscripts: Mapping[str, Sequence[str]]
+             ) -> set[tuple[str, ...]] | None:
+    """Element tuples one equation's subscripts name (None if one cannot be placed)."""
+    import itertools
+
+    if len(subs) != len(d.dims):
+        return None
+    axes = []
+    for s, dim, coords in zip(subs, d.dims, d.coords, strict=True):
+        table = {normalize(c): c for c in coords}
+        if normalize(s) == normalize(dim):
+            axes.append(coords)
+        elif s in subscripts and all(normalize(e) in table for e in subscripts[s]):
+            axes.append(tuple(table[normalize(e)] for e in subscripts[s]))
+        elif normalize(s) in table:
+            axes.append((table[normalize(s)],))
+        else:
+            return None
+    return set(itertools.product(*axes))
 
 
 def expand(model: Any, name: str, where: str = "") -> list[str]:
@@ -71,18 +134,36 @@ def expand(model: Any, name: str, where: str = "") -> list[str]:
         return element_labels(canonical, d)
     if d is None or len(elems) != len(d.dims):
         return [model.resolve(name, where=where)]  # raises, naming the dimensions
+    every = Dims(d.dims, d.coords)  # element names along each dimension, defined or not
     choices = []
     for k, e in enumerate(elems):
         if e == "*":
             choices.append(d.coords[k])
         else:  # one element of this dimension (raises listing its elements)
             probe = [e if i == k else c[0] for i, c in enumerate(d.coords)]
-            choices.append((d.index(canonical, probe, where=where, model=model.path.name)[k],))
-    return [label(canonical, e) for e in itertools.product(*choices)]
+            choices.append((every.index(canonical, probe, where=where, model=model.path.name)[k],))
+    picked = [e for e in itertools.product(*choices) if d.defined is None or e in d.defined]
+    if not picked:
+        return [model.resolve(label(canonical, next(itertools.product(*choices))), where=where)]
+    return [label(canonical, e) for e in picked]
+
+
+def undefined_mask(d: Dims) -> np.ndarray:
+    """True where the variable has no equation (see :attr:`pvsd.arrays.Dims.defined`)."""
+    mask = np.zeros(d.shape, bool)
+    if d.defined is not None:
+        mask[...] = True
+        for e in d.defined:
+            mask[d.position(e)] = False
+    return mask
 
 
 def _bounds(model: Any, lab: str, row: pd.Series, values: np.ndarray, where: str) -> None:
-    for v in np.asarray(values, float).reshape(-1):
+    values = np.asarray(values, float)
+    d = model._dims.get(lab)
+    if d is not None and d.defined is not None:  # elements without an equation stay NaN
+        values = values[..., ~undefined_mask(d)]
+    for v in values.reshape(-1):
         model._check_bounds(lab, row, float(v), where)
 
 
@@ -114,7 +195,9 @@ def check_whole(model: Any, name: str, row: pd.Series, value: Any, where: str) -
         out = ArrayPiecewise.combine(base, funcs)
     else:
         out = d.full(value, base, name, where=where)
-        if np.isnan(out).any():
+        undefined = undefined_mask(d)
+        out[undefined] = np.nan  # elements without an equation stay NaN
+        if np.isnan(out[~undefined]).any():
             raise ParameterError(f"{name!r} in {where}: some elements have no value.")
     _bounds(model, name, row, out.y if isinstance(out, ArrayPiecewise) else out, where)
     return out
@@ -159,7 +242,7 @@ def merge(model: Any, items: Sequence[tuple[str, Any]]) -> dict[str, Any]:
                 funcs.pop(pos, None)
                 const[pos] = float(value)
     for base, (const, funcs) in state.items():
-        if np.isnan(const).any() and not funcs:
+        if np.isnan(const[~undefined_mask(model._dims[base])]).any() and not funcs:
             raise ParameterError(
                 f"{base!r}: the model's own values of this arrayed constant could not be read, so "
                 "set every element (a scalar, a list or a mapping of all elements)."
@@ -216,12 +299,9 @@ def pysd_arrays(model: Any, frame: pd.DataFrame, names: Sequence[str]
                     f"PySD returned non-numeric values for {name!r} in {model.path.name}."
                 ) from None
             continue
-        rows = []
-        for cell in col:
-            if hasattr(cell, "transpose"):
-                rows.append(np.asarray(cell.transpose(*d.dims).to_numpy(), dtype=float))
-            else:  # a constant PySD kept as a number: every element has it
-                rows.append(np.full(d.shape, float(cell)))
+        coords = dict(zip(d.dims, d.coords, strict=True))
+        # a constant PySD kept as a number: every element has it
+        rows = [np.array(pysd_cell(cell, d.dims, coords, d.shape), dtype=float) for cell in col]
         out[name] = np.stack(rows) if rows else np.empty((0, *d.shape))
     return np.asarray(frame.index, dtype=float), out
 
@@ -237,7 +317,7 @@ def flatten(model: Any, outputs: Sequence[str], times: np.ndarray,
         if d is None:
             cols[o] = a.reshape(len(times))
         elif elems is None:
-            for lab, e in zip(element_labels(base, d), d.elements(), strict=True):
+            for lab, e in zip(element_labels(base, d), d.defined_elements(), strict=True):
                 cols[lab] = a[(slice(None), *d.position(e))]
         else:
             cols[o] = a[(slice(None), *d.position(elems))]

@@ -199,13 +199,16 @@ def to_arrays(data: pd.DataFrame, dims: Mapping[str, Any], times: np.ndarray,
                                   dims=["time"])
     for base, cols in groups.items():
         d = dims[base]
-        full = [f"{base}[{','.join(e)}]" for e in d.elements()]
-        if set(cols) != set(full):
+        labels = [f"{base}[{','.join(e)}]" for e in d.defined_elements()]
+        if set(cols) != set(labels):
             for c in cols:
                 out[c] = xr.DataArray(data[c].to_numpy(dtype=float), coords={"time": times},
                                       dims=["time"])
             continue
-        values = data[full].to_numpy(dtype=float).reshape(len(times), *d.shape)
+        # elements the model does not define have no column: NaN in the full array
+        values = np.full((len(times), *d.shape), np.nan)
+        for lab, e in zip(labels, d.defined_elements(), strict=True):
+            values[(slice(None), *d.position(e))] = data[lab].to_numpy(dtype=float)
         coords: dict[str, Any] = {"time": times}
         coords.update({dd: list(c) for dd, c in zip(d.dims, d.coords, strict=True)})
         out[base] = xr.DataArray(values, coords=coords, dims=["time", *d.dims])

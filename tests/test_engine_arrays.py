@@ -95,9 +95,12 @@ def _pysd_run(py_path: Path, ir, params: dict | None = None, times=None) -> tupl
         var = ir.variables[o]
         cells = frame[o].to_list()
         if var.shape:
+            full = {d: list(ir.subscripts[d]) for d in var.dims}
+            # PySD gives a variable defined on part of a dimension only those coordinates:
+            # the others are NaN (not broadcast copies of the defined ones)
             res[o] = np.stack([np.broadcast_to(np.asarray(
-                c.transpose(*var.dims).values if hasattr(c, "transpose") else c, float),
-                var.shape) for c in cells])
+                c.reindex({d: full[d] for d in c.dims}).transpose(*var.dims).values
+                if hasattr(c, "transpose") else c, float), var.shape) for c in cells])
         else:
             res[o] = np.asarray([float(c) for c in cells])
     return np.asarray(frame.index, float), res

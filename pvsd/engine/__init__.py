@@ -359,9 +359,16 @@ def pysd_reference(
         var = ir.variables[py]
         cells = frame[py].to_list()
         if var.shape:
-            out[o] = np.stack([np.broadcast_to(np.asarray(
-                c.transpose(*var.dims).values if hasattr(c, "transpose") else c, float),
-                var.shape) for c in cells])
+            from pvsd.arrays import pysd_cell
+
+            out[o] = np.stack([pysd_cell(c, var.dims, ir.subscripts, var.shape) for c in cells])
+            d = getattr(model, "_dims", {}).get(o)
+            if d is not None and d.defined is not None and tuple(d.dims) == tuple(var.dims):
+                # no equation there: PySD may still give a number (it ignores EXCEPT on a
+                # constant), which is not the model's value; any use of it elsewhere is compared
+                for e in d.elements():
+                    if e not in d.defined:
+                        out[o][(slice(None), *d.position(e))] = np.nan
         else:
             out[o] = np.asarray([float(c) for c in cells], float)
     return np.asarray(frame.index, float), out
