@@ -5,6 +5,7 @@ Its checks of run arguments live in :mod:`pvsd.model_checks`.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -151,6 +152,9 @@ class Model(_ModelChecks):
                     return pysd.load(str(self.source.py_path))
             except Exception as exc:  # PySD raises many types on broken modules
                 cached = self.source.py_path != self.path
+                missing = _missing_external_file(self.path, self.source.py_path, exc)
+                if missing is not None:
+                    raise ModelLoadError(missing) from None
                 if attempt == 0 and cached:
                     from pvsd.loading import translate
 
@@ -492,3 +496,33 @@ def _describe(value: Any) -> Any:
     if isinstance(value, PiecewiseLinear):
         return {"time": list(value.x), "value": list(value.y)}
     return value
+
+
+def _missing_external_file(model_path: Path, py_path: Path, exc: BaseException) -> str | None:
+    """The message for a data file the model reads but its folder lacks (else None).
+
+    PySD reports it against the translation's folder (the cache); the user needs the
+    model's own folder, and the line of the model that names the file.
+    """
+    if not isinstance(exc, FileNotFoundError):
+        return None
+    found = re.search(r"File '([^']+)' not found", str(exc))
+    if not found:
+        return None
+    reported = Path(found.group(1))
+    try:
+        rel = reported.relative_to(py_path.parent)
+    except ValueError:
+        rel = Path(reported.name)
+    if (model_path.parent / rel).exists():
+        return None  # present in the model folder: not this problem
+    where = ""
+    with contextlib.suppress(OSError):
+        text = model_path.read_text(encoding="utf-8", errors="replace")
+        for n, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), 1):
+            if rel.name.lower() in line.lower():
+                where = f", line {n}: {line.strip()[:120]!r}"
+                break
+    return (f"{model_path.name} reads the external data file {str(rel)!r}{where}, but "
+            f"{model_path.parent} has no such file. Paths in the model are relative to the "
+            "model file: put the file next to it, or correct the file name in the equation.")

@@ -63,6 +63,11 @@ MODEL_FILES: list[tuple[str, str, str | bytes, tuple[str, ...]]] = [
     ("wrong-suffix", "m.txt", "A = 1 ~ u ~ |", (".txt",)),
     ("unknown-function", "m.mdl", mdl("A = FOOBARIZE(1) ~ u ~ |\nS = INTEG(A, 0) ~ u ~ |\n"), ("m.mdl",)),
     ("integ-of-nothing", "m.mdl", mdl("S = INTEG(, 0) ~ u ~ |\n"), ("INTEG",)),
+    # the data file the model reads is not in its folder: named with the model's line and
+    # folder, not as a broken cache entry
+    ("missing-external-data-file", "m.mdl",
+     mdl("Rate := GET DIRECT CONSTANTS('rates.csv', ',', 'B2') ~ u ~ |\nS = INTEG(Rate, 0) ~ u ~ |\n"),
+     ("'rates.csv'", "line 2", "Rate", "put the file next to it")),
 ]
 
 
