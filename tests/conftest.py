@@ -47,14 +47,14 @@ def teacup(teacup_path: Path):
 
 
 def conformance_files() -> list[Path]:
-    """Every .mdl/.xmile file of the SDXorg suite (tests/ and samples/); empty if absent."""
+    """Every .mdl/.xmile/.stmx file of the SDXorg suite (tests/ and samples/); empty if absent."""
     files: list[Path] = []
     if not TEST_MODELS.exists():
         return files
     for group in ("tests", "samples"):
         for folder in sorted((TEST_MODELS / group).iterdir()):
             if folder.is_dir():
-                files += sorted(p for p in folder.iterdir() if p.suffix in (".mdl", ".xmile"))
+                files += sorted(p for p in folder.iterdir() if p.suffix in (".mdl", ".xmile", ".stmx"))
     return files
 
 
