@@ -279,3 +279,27 @@ def test_panel_script_takes_a_later_wave_and_refuses_duplicates(tmp_path):
     pd.concat([d, d.iloc[:1]]).to_csv(folder / "un_egdi_panel_2003_2026_long.csv", index=False)
     with pytest.raises(SystemExit, match="duplicate country-years"):
         panel.load_panel(folder, 2022)
+
+
+@pytest.mark.parametrize("loss", ["huber", "soft_l1", "cauchy"])
+def test_panel_script_robust_residuals_give_scipys_loss(loss, monkeypatch):
+    """Sum of squares of the transformed residuals = f^2 sum rho((r / f)^2), with rho from
+    scipy's least_squares (the reference implementation of these losses)."""
+    import egdi_panel_v2 as panel
+
+    lsq = pytest.importorskip("scipy.optimize._lsq.least_squares", reason="scipy moved its losses")
+    IMPLEMENTED_LOSSES = lsq.IMPLEMENTED_LOSSES
+    monkeypatch.setattr(panel, "ROBUST", loss)
+    r = np.random.default_rng(7).normal(0, 0.1, 200) * np.r_[np.ones(190), np.full(10, 8.0)]
+    f = 0.05
+    got = panel._robust(r, f)
+    z = (r / f) ** 2
+    rho = np.empty((3, z.size))
+    IMPLEMENTED_LOSSES[loss](z, rho, cost_only=False)
+    np.testing.assert_allclose(got**2, f**2 * rho[0], rtol=1e-12, atol=1e-15)
+    assert np.all(np.sign(got) == np.sign(r))
+    small = np.abs(r) < 0.01 * f  # quadratic near 0: plain residuals there
+    np.testing.assert_allclose(got[small], r[small], rtol=1e-3)
+    monkeypatch.setattr(panel, "ROBUST", "tukey")
+    with pytest.raises(ValueError, match="huber"):
+        panel._robust(r, f)
