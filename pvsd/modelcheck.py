@@ -119,12 +119,13 @@ def _split_args(text: str) -> list[str]:
 
 
 def precheck(path: Path) -> None:
-    """Check a Vensim file's text before PySD parses it (raises :class:`ModelLoadError`)."""
-    if path.suffix.lower() != ".mdl":
-        return
+    """Check a model file's text before PySD parses it (raises :class:`ModelLoadError`)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
+        return
+    if path.suffix.lower() != ".mdl":
+        _precheck_xmile(path, text)
         return
     elements = vensim_elements(text)
     for els in _defined(elements).values():
@@ -145,6 +146,20 @@ def precheck(path: Path) -> None:
                     f"argument{'s' if len(args) != 1 else ''} ({el.expr.strip()[:80]!r}); INTEG "
                     "takes two: INTEG(net flow, initial value), e.g. INTEG(inflow - outflow, 0)."
                 )
+
+
+def _precheck_xmile(path: Path, text: str) -> None:
+    """Refuse an XMILE file whose variables PySD would not see (it would load as empty)."""
+    found = re.search(r"<(?:\w+:)?(stock|flow|aux)\b", text)
+    if found and not re.search(r"<(?:\w+:)?variables\b", text):
+        line = text.count("\n", 0, found.start()) + 1
+        raise ModelLoadError(
+            f"{path.name}, line {line}: the model's <{found.group(1)}> and other variables are not "
+            "inside a <variables> section, as XMILE 1.0 requires (this is the pre-standard "
+            "layout of early XMILE drafts, e.g. STELLA 10.0's files); PySD would read no "
+            "variables from it and every run would be empty. Save the model again as XMILE from "
+            "a current Stella, iThink or Vensim, or use its .mdl/.xmile version."
+        )
 
 
 def explain_parse_error(path: Path, exc: BaseException) -> str | None:

@@ -63,6 +63,12 @@ MODEL_FILES: list[tuple[str, str, str | bytes, tuple[str, ...]]] = [
     ("wrong-suffix", "m.txt", "A = 1 ~ u ~ |", (".txt",)),
     ("unknown-function", "m.mdl", mdl("A = FOOBARIZE(1) ~ u ~ |\nS = INTEG(A, 0) ~ u ~ |\n"), ("m.mdl",)),
     ("integ-of-nothing", "m.mdl", mdl("S = INTEG(, 0) ~ u ~ |\n"), ("INTEG",)),
+    # pre-standard XMILE (variables straight under <model>): PySD would read an empty model
+    ("xmile-legacy-layout", "m.stmx",
+     '<?xml version="1.0"?>\n<xmile version="1.0" xmlns="http://www.systemdynamics.org/XMILE">'
+     '<header/><sim_specs><start>0</start><stop>10</stop><dt>1</dt></sim_specs>\n<model>\n'
+     '<stock name="S"><eqn>1</eqn><inflow>f</inflow></stock><flow name="f"><eqn>0.1</eqn></flow>'
+     '</model></xmile>', ("m.stmx", "line 4", "<variables>", "every run would be empty")),
     # the data file the model reads is not in its folder: named with the model's line and
     # folder, not as a broken cache entry
     ("missing-external-data-file", "m.mdl",

@@ -123,3 +123,49 @@ def test_card_loops_section_says_element_level(actors: pvsd.Model) -> None:
     md = model_card(actors, loops=True, diagram=False).markdown()
     assert "loops over element-level variables" in md
     assert "Engagement[Government]" in md
+
+
+ARRAYED_LOOKUP = """{UTF-8}
+dim:
+\tA, B
+\t~\t
+\t~\t\t|
+
+effect[A](
+\t(2,3),(4,7),(7,1))
+\t~\tdmnl
+\t~\t\t|
+
+effect[B](
+\t(1,3),(4,-1),(8,1.5))
+\t~\tdmnl
+\t~\t\t|
+
+out[dim]=
+\teffect[dim](Time)
+\t~\tdmnl
+\t~\t\t|
+
+FINAL TIME = 8 ~ Month ~ |
+INITIAL TIME = 0 ~ Month ~ |
+SAVEPER = 1 ~ Month ~ |
+TIME STEP = 1 ~ Month ~ |
+"""
+
+
+def test_card_shows_each_elements_own_table_of_an_arrayed_lookup(tmp_path: Path) -> None:
+    """PySD merges an arrayed lookup's definitions onto the union of their x points; the card
+    gives each element the points written in the model (the same function)."""
+    from pvsd.embed.card import model_card
+
+    path = tmp_path / "lookups.mdl"
+    path.write_text(ARRAYED_LOOKUP)
+    m = pvsd.load(path)
+    row = _var_row(model_card(m, loops=False, diagram=False).markdown(), "effect")
+    assert row is not None
+    assert "[A]: ([(2,1)-(7,7)],(2,3),(4,7),(7,1))" in row
+    assert "[B]: ([(1,-1)-(8,3)],(1,3),(4,-1),(8,1.5))" in row
+    # the tables are the model's: out[A] at t = 5 interpolates (4,7)-(7,1) -> 5
+    df = m.run(outputs=["out"]).to_dataframe()
+    assert df.loc[5.0, "out[A]"] == pytest.approx(5.0)
+    assert df.loc[0.0, "out[A]"] == pytest.approx(3.0) and df.loc[8.0, "out[B]"] == pytest.approx(1.5)

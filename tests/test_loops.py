@@ -294,6 +294,25 @@ def test_cli_no_feedback_and_bad_scenario(tmp_path: Path, capsys: pytest.Capture
     assert "--scenarios" in capsys.readouterr().err
 
 
+def test_model_of_constants_only_gets_a_report_not_a_crash(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """No stock, flow or auxiliary changes over time: nothing to plot, said in words."""
+    from pvsd.cli import main
+    from pvsd.errors import UnsupportedModelError
+
+    path = tmp_path / "constants.mdl"
+    path.write_text("{UTF-8}\nA = 1 ~ u ~ |\nB = 2 ~ u ~ |\nINITIAL TIME = 0 ~ Year ~ |\n"
+                    "FINAL TIME = 10 ~ Year ~ |\nTIME STEP = 1 ~ Year ~ |\nSAVEPER = TIME STEP ~ Year ~ |\n")
+    res = pvsd.loops(pvsd.load(path))
+    assert res.loops.empty and res.default_variable() is None
+    with pytest.raises(UnsupportedModelError, match=r"nothing|no variables"):
+        res.plot()
+    assert main(["loops", str(path), "-o", str(tmp_path / "rep")]) == 0
+    assert "no feedback loops" in capsys.readouterr().out
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert "nothing to plot" in html
+
+
 def test_report_draws_without_errors_in_a_browser(tmp_path: Path) -> None:
     from browser import browser_page
 

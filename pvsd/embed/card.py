@@ -260,6 +260,10 @@ def _equation(v: Any, ir: ModelIR | None) -> str:
         return ""
     if v.kind == "lookup" and v.lookup is not None:
         mode = "" if v.lookup.mode == "interpolate" else f"  [{v.lookup.mode}]"
+        if getattr(v.lookup, "shape", ()):  # an arrayed table: one table per element
+            from pvsd.embed.card_arrays import arrayed_table_text
+
+            return arrayed_table_text(v, ir, _table_text) + mode
         return _table_text(v.lookup) + mode
     if getattr(v, "components", ()):
         from pvsd.embed.card_arrays import arrayed_equation

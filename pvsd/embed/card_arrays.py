@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from pvsd.engine.ir import Expr, ModelIR, Ref
 from pvsd.engine.ir_arrays import Align, ARef, ArrayNum, Reduce, TableCall
 
-__all__ = ["array_text", "arrayed_equation", "subscript_rows"]
+__all__ = ["array_text", "arrayed_equation", "arrayed_table_text", "subscript_rows"]
 
 _REDUCE = {"sum": "SUM", "prod": "PROD", "vmin": "VMIN", "vmax": "VMAX"}
 
@@ -94,6 +96,53 @@ def arrayed_equation(v: Any, ir: ModelIR, text: Callable[[Expr | None], str]) ->
             body = text(e)
         out.append(body if len(comps) == 1 else f"{_block_label(ir, v, comp)}: {body}")
     return "; ".join(out)
+
+
+def arrayed_table_text(v: Any, ir: ModelIR, table_text: Callable[[Any], str]) -> str:
+    """``[e1]: (table); [e2]: (table)`` for an arrayed lookup (an ArrayTable, y row-major)."""
+    import itertools
+
+    from pvsd.engine.ir_nodes import LookupTable
+
+    t = v.lookup
+    y = np.asarray(t.y, float).reshape(len(t.x), *t.shape)
+    coords = [ir.subscripts.get(d, tuple(str(i) for i in range(n)))
+              for d, n in zip(v.dims, t.shape, strict=False)]
+    out = []
+    for idx in itertools.product(*(range(n) for n in t.shape)):
+        col = y[(slice(None), *idx)]
+        if np.isnan(col).all():  # an element without a table
+            continue
+        elems = ",".join(str(coords[k][i]) if k < len(coords) else str(i) for k, i in enumerate(idx))
+        x, yy = np.asarray(t.x, float), col
+        if t.mode == "interpolate":  # PySD put every element on the union of their x points
+            x, yy = _drop_redundant_points(x, yy)
+        out.append(f"[{elems}]: {table_text(LookupTable(tuple(map(float, x)), tuple(map(float, yy))))}")
+    return "; ".join(out)
+
+
+def _drop_redundant_points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same interpolated (end values held) function with the fewest points: drops the flat
+    run before the first and after the last change and the points on a straight segment."""
+    ok = np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) <= 2:
+        return x, y
+    tol = 1e-12 * max(1.0, float(np.abs(y).max()))
+    lo, hi = 0, len(x) - 1
+    while lo < hi and abs(y[lo + 1] - y[lo]) <= tol:
+        lo += 1
+    while hi > lo and abs(y[hi - 1] - y[hi]) <= tol:
+        hi -= 1
+    keep = [lo]
+    for k in range(lo + 1, hi):
+        a = keep[-1]
+        on_line = y[a] + (y[k + 1] - y[a]) * (x[k] - x[a]) / (x[k + 1] - x[a])
+        if abs(on_line - y[k]) > tol:
+            keep.append(k)
+    if hi != lo:
+        keep.append(hi)
+    return x[keep], y[keep]
 
 
 def subscript_rows(subscripts: Any) -> list[tuple[str, str, int]]:

@@ -318,8 +318,9 @@ class LoopResult:
                 nb += r.polarity == "B"
         return out
 
-    def default_variable(self) -> str:
-        """The variable plotted under the scores by default: the stock in most of the top loops."""
+    def default_variable(self) -> str | None:
+        """The variable plotted under the scores by default: the stock in most of the top loops
+        (None for a model whose run has no variables at all)."""
         counts: dict[str, float] = {}
         for r in self.loops.itertuples(index=False):
             for s in r.stocks:
@@ -327,7 +328,9 @@ class LoopResult:
         if counts:
             return max(sorted(counts), key=lambda s: counts[s])
         stocks = [c for c in self.run.data.columns if self.graph.nodes.get(c, {}).get("kind") == "stock"]
-        return stocks[0] if stocks else str(self.run.data.columns[0])
+        if stocks:
+            return stocks[0]
+        return str(self.run.data.columns[0]) if len(self.run.data.columns) else None
 
     def plot(self, variable: str | None = None, top: int = 8, title: str | None = None) -> go.Figure:
         """Relative loop scores over time above the trajectory of a variable.
@@ -347,6 +350,13 @@ class LoopResult:
 
         var = NameIndex(self.run.data.columns, model=self.model_file).resolve(
             variable, where="plot") if variable else self.default_variable()
+        if var is None:
+            from pvsd.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(
+                f"{self.model_file}: the model has no variables that change over time (no stocks, "
+                "flows or auxiliaries in its run), so there are no loop scores or trajectory to "
+                "plot.")
         units = self.run.units.get(var, "")
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38],
                             vertical_spacing=0.08,

@@ -136,9 +136,13 @@ def loops_report(result: LoopResult, model: Model, variable: str | None = None,
 
     if not result.ids:
         rep.section("Behaviour")
-        rep.add_figure(result.plot(variable), "loop-scores",
-                       caption="The model has no feedback loops, so nothing to attribute: the panel "
-                               "shows the chosen variable only.")
+        if variable or result.default_variable() is not None:
+            rep.add_figure(result.plot(variable), "loop-scores",
+                           caption="The model has no feedback loops, so nothing to attribute: the "
+                                   "panel shows the chosen variable only.")
+        else:
+            rep.add_text("The model has no feedback loops and no variable that changes over time "
+                         "(its run has only constants), so there is nothing to plot.")
         rep.section("How to read this")
         rep.add_text(_HOW_TO_READ)
         return rep
