@@ -100,3 +100,15 @@ def test_main_job_report_from_any_directory(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "pvsd", "report", "-o", str(out)], capture_output=True,
                              text=True, cwd=tmp_path, timeout=300)
     assert refused.returncode == 2 and "--force" in refused.stderr
+
+
+def test_run_prints_every_shown_time_of_a_model_at_equilibrium(tmp_path, capsys):
+    """Equal rows (a stock that never moves) are still different times: all are printed."""
+    path = tmp_path / "still.mdl"
+    path.write_text("{UTF-8}\nS = INTEG(0, 1) ~ u ~ |\nC = 3 ~ u ~ |\nINITIAL TIME = 0 ~ Year ~ |\n"
+                    "FINAL TIME = 10 ~ Year ~ |\nTIME STEP = 1 ~ Year ~ |\nSAVEPER = TIME STEP ~ Year ~ |\n")
+    assert main(["run", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(ln for ln in out if ln.startswith("time"))
+    assert header.split()[1:] == [f"{t:.1f}" for t in range(11)]
+    assert next(ln for ln in out if ln.startswith("S ")).split()[1:] == ["1"] * 11

@@ -83,8 +83,14 @@ def handle(args: argparse.Namespace) -> int:
         import pandas as pd
 
         frame = result.to_dataframe()
+        if frame.columns.empty:
+            say(f"{result.model}: no variable changes over time (only constants); name some "
+                "with -v to print them.")
+            return 0
         step = max(1, len(frame) // 10)
-        shown = pd.concat([frame.iloc[::step], frame.iloc[[-1]]]).drop_duplicates()
+        shown = pd.concat([frame.iloc[::step], frame.iloc[[-1]]])
+        # by time, not by value: rows of a model at equilibrium are equal and must all show
+        shown = shown[~shown.index.duplicated()]
         with pd.option_context("display.width", 160, "display.max_columns", 12):
             say(shown.T.to_string(float_format=lambda v: f"{v:.4g}"))
     return 0
