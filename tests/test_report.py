@@ -189,3 +189,37 @@ def test_two_report_folders_share_one_copy_in_chromium(teacup, tmp_path):
     assert "../pvsd-assets/plotly-" in msg and "--plotly-js inline" in msg and "pvsd-assets folder" in msg
     assert "plotly.js is missing" in drawn
     assert all(u.startswith(("file://", "data:", "about:")) for u in seen["requests"]), seen["requests"]
+
+
+def _many_regions_model(path):
+    regions = [f"R{k:02d}" for k in range(20)]
+    rates = ", ".join(f"{0.01 * (k + 1):g}" for k in range(20))
+    path.write_text("{UTF-8}\nregion: " + ", ".join(regions) + " ~ ~ |\n"
+                    f"growth[region] = {rates} ~ 1/Year ~ |\n"
+                    "Stock[region] = INTEG(Stock[region] * growth[region], 1) ~ people ~ |\n"
+                    "INITIAL TIME = 0 ~ Year ~ |\nFINAL TIME = 10 ~ Year ~ |\n"
+                    "TIME STEP = 1 ~ Year ~ |\nSAVEPER = TIME STEP ~ Year ~ |\n")
+    return regions
+
+
+def test_report_of_a_long_dimension_shows_a_selection_and_keeps_every_element(tmp_path):
+    """20 regions: the tables and charts show the 8 with the largest effect (here the two a
+    scenario changes come first), the CSV files every element."""
+    from pvsd.report.findings import MAX_SHOWN_ELEMENTS
+
+    regions = _many_regions_model(tmp_path / "regions.mdl")
+    model = pvsd.load(tmp_path / "regions.mdl")
+    (tmp_path / "s.toml").write_text(
+        '[scenarios.boost]\nset = { "growth[R00]" = 0.2, "growth[R01]" = 0.15 }\n')
+    comparison = pvsd.run_scenarios(model, pvsd.load_scenarios(tmp_path / "s.toml", model))
+    rep = scenario_report(comparison, model, model_sections=False)
+    rep.write(tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Stock[R00] … Stock[R19] (20 elements of Stock)" in html
+    assert f"Stock has 20 elements; the tables and charts show the {MAX_SHOWN_ELEMENTS}" in html
+    key = pd.read_csv(tmp_path / "out" / "key_results.csv")
+    assert set(key["variable"]) == {f"Stock[{r}]" for r in regions}  # every element kept
+    shown = [r for r in regions if f"<td>Stock[{r}]</td>" in html or f">Stock[{r}]<" in html]
+    assert len(shown) == MAX_SHOWN_ELEMENTS and {"R00", "R01"} <= set(shown)
+    # the rest: the largest remaining effects are those of... none (0 %), so the largest stocks
+    assert set(shown) - {"R00", "R01"} == {f"R{k:02d}" for k in range(19, 13, -1)}

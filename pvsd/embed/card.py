@@ -366,7 +366,9 @@ def _dims_text(model: Any, name: str) -> str:
     d = getattr(model, "_dims", {}).get(name)
     if d is None:
         return ""
-    return " × ".join(f"{dim}: {', '.join(map(str, c))}" for dim, c in zip(d.dims, d.coords, strict=True))
+    # a long dimension is listed once, in the Dimensions section, not in every row
+    return " × ".join(f"{dim}: {', '.join(map(str, c))}" if len(c) <= 12 else f"{dim} ({len(c)} elements)"
+                      for dim, c in zip(d.dims, d.coords, strict=True))
 
 
 def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: int = 20,

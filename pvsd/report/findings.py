@@ -18,7 +18,11 @@ import pandas as pd
 if TYPE_CHECKING:
     from pvsd.scenarios import ScenarioComparison
 
-__all__ = ["accumulating_outputs", "headline"]
+__all__ = ["accumulating_outputs", "describe_outputs", "display_outputs", "headline"]
+
+#: An arrayed output with more elements than this is shown (tables, charts) by a selection;
+#: the CSV files keep every element.
+MAX_SHOWN_ELEMENTS = 8
 
 
 def accumulating_outputs(model: Any, outputs: Sequence[str]) -> list[str]:
@@ -50,7 +54,64 @@ def accumulating_outputs(model: Any, outputs: Sequence[str]) -> list[str]:
                 pure.add(v.name)
     except Exception:  # no IR (translated .py) or an unsupported construct: fall back to names
         pure = {s for s in getattr(model, "stocks", []) if str(s).lower().startswith("cumulative")}
-    return [o for o in outputs if o in pure]
+    from pvsd.arrays import split_label
+
+    return [o for o in outputs if o in pure or split_label(o)[0] in pure]
+
+
+def _groups(labels: Sequence[str]) -> dict[str, list[str]]:
+    """Labels by variable (``Pop[North]`` and ``Pop[South]`` under ``Pop``), in order."""
+    from pvsd.arrays import split_label
+
+    out: dict[str, list[str]] = {}
+    for lab in labels:
+        out.setdefault(split_label(lab)[0], []).append(lab)
+    return out
+
+
+def describe_outputs(labels: Sequence[str], limit: int = 4) -> str:
+    """Outputs for a sentence: an arrayed variable with many elements is one item
+    (``Population[Abington] ... Population[Yarmouth] (351 elements)``)."""
+    parts = []
+    for base, labs in _groups(labels).items():
+        if len(labs) > limit:
+            parts.append(f"{labs[0]} … {labs[-1]} ({len(labs)} elements of {base})")
+        else:
+            parts.extend(labs)
+    return ", ".join(parts)
+
+
+def display_outputs(comparison: ScenarioComparison, limit: int = MAX_SHOWN_ELEMENTS
+                    ) -> tuple[list[str], list[str]]:
+    """The outputs the report's tables and charts show, and a note per trimmed variable.
+
+    An arrayed variable with more than ``limit`` elements is shown by the ``limit`` elements
+    with the largest effect of any scenario in the last comparison year (with a baseline
+    only: the largest relative change over the run), the larger final value first on ties.
+    """
+    base = comparison.baseline.to_dataframe()
+    scen = [n for n in comparison.runs if n != "baseline"]
+    t = comparison.table() if scen else None
+    shown, notes = [], []
+    for var, labs in _groups(comparison.outputs).items():
+        if len(labs) <= limit:
+            shown.extend(labs)
+            continue
+        if t is not None:
+            last = t[(t["scenario"] != "baseline") & np.isclose(t["year"], comparison.years[-1])]
+            score = last.assign(a=last["pct_difference"].abs()).groupby("variable")["a"].max()
+            what = "largest effect of a scenario"
+        else:
+            start, end = base[labs].iloc[0], base[labs].iloc[-1]
+            score = ((end - start) / start.abs()).abs() * 100
+            what = "largest relative change over the run"
+        rank = pd.DataFrame({"score": score.reindex(labs).fillna(-1.0).round(1),
+                             "size": base[labs].iloc[-1].abs().fillna(0.0)}, index=labs)
+        pick = rank.sort_values(["score", "size"], ascending=False).index[:limit]
+        shown.extend(lab for lab in labs if lab in set(pick))
+        notes.append(f"{var} has {len(labs)} elements; the tables and charts show the {limit} with "
+                     f"the {what}. Every element is in key_results.csv and series.csv.")
+    return shown, notes
 
 
 def _pct_ok(series: pd.Series) -> bool:
@@ -78,7 +139,7 @@ def headline(comparison: ScenarioComparison, accumulated: Sequence[str] = ()) ->
     base = comparison.baseline.to_dataframe()
     ranked = [o for o in comparison.outputs if o not in set(accumulated) and _pct_ok(base[o])]
     skipped_acc = [o for o in comparison.outputs if o in set(accumulated)]
-    note = (f" Accumulated totals ({', '.join(skipped_acc)}) are not ranked: counted from "
+    note = (f" Accumulated totals ({describe_outputs(skipped_acc)}) are not ranked: counted from "
             f"{base.index[0]:g}, they dilute every difference." if skipped_acc else "")
     if not ranked:
         return ("No output has a well-defined relative change to rank (every output accumulates or "
@@ -91,6 +152,9 @@ def headline(comparison: ScenarioComparison, accumulated: Sequence[str] = ()) ->
         ch["pct_change"] = (ch["end"] - ch["start"]) / ch["start"].abs() * 100
         order = ch.reindex(ch["pct_change"].abs().sort_values(ascending=False).index)
         hi, lo = order.iloc[0], order.iloc[-1]
+        if len(order) > 1 and f"{hi['pct_change']:+.1f}" == f"{lo['pct_change']:+.1f}":
+            return (f"Baseline {t0:g}-{t1:g}: every ranked output ({describe_outputs(ranked)}) "
+                    f"changes by {hi['pct_change']:+.1f}%." + note, order.reset_index(drop=True))
         text = (f"Baseline {t0:g}-{t1:g}: {hi['variable']} changes most, from {_fmt_value(hi['start'])} to "
                 f"{_fmt_value(hi['end'])} ({hi['pct_change']:+.1f}%)")
         if len(order) > 1:
@@ -104,7 +168,7 @@ def headline(comparison: ScenarioComparison, accumulated: Sequence[str] = ()) ->
     eff["abs_pct"] = eff["pct_difference"].abs()
     top = eff.loc[eff["abs_pct"].idxmax()]
     if not top["abs_pct"] > 0.05:  # "largest effect ... +0.0%" would be a wrong headline
-        return (f"By {year:g}, no scenario changes {', '.join(ranked)} by as much as 0.05% from the "
+        return (f"By {year:g}, no scenario changes {describe_outputs(ranked)} by as much as 0.05% from the "
                 "baseline (check that the scenarios set what they mean to, and that --set does not "
                 "override their settings)." + note, eff.drop(columns="abs_pct").reset_index(drop=True))
     per = eff.loc[eff.groupby("scenario", sort=False)["abs_pct"].idxmax()]

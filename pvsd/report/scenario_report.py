@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,10 +21,13 @@ if TYPE_CHECKING:
 __all__ = ["difference_figure", "scenario_report"]
 
 
-def difference_figure(comparison: ScenarioComparison, year: float) -> go.Figure:
-    """Grouped bars: % difference from baseline of each output at ``year``."""
+def difference_figure(comparison: ScenarioComparison, year: float,
+                      variables: Sequence[str] | None = None) -> go.Figure:
+    """Grouped bars: % difference from baseline of each output (or of ``variables``) at ``year``."""
     t = comparison.table()
     t = t[(t["scenario"] != "baseline") & np.isclose(t["year"], year)]
+    if variables is not None:
+        t = t[t["variable"].isin(list(variables))]
     fig = go.Figure()
     for k, name in enumerate(n for n in comparison.runs if n != "baseline"):
         sub = t[t["scenario"] == name]
@@ -76,10 +80,11 @@ def scenario_report(
         scenario_file=scenario_file, initial_time=float(times[0]), final_time=float(times[-1]),
         time_step=base.provenance.get("time_step"),
     )
-    from pvsd.report.findings import accumulating_outputs, headline
+    from pvsd.report.findings import accumulating_outputs, describe_outputs, display_outputs, headline
 
     accumulated = accumulating_outputs(model, comparison.outputs)
     head, effects = headline(comparison, accumulated)
+    shown, trimmed = display_outputs(comparison)
     n_scen = len(comparison.scenarios)
     rep = Report(
         title=title or (f"{model.name}: scenarios compared" if n_scen else f"{model.name}: baseline run"),
@@ -102,19 +107,22 @@ def scenario_report(
                                if n_scen else " only")),
         ("Simulated period", f"{times[0]:g} to {times[-1]:g}, time step "
                              f"{base.provenance.get('time_step', model.time_step):g}"),
-        ("Outputs compared", ", ".join(comparison.outputs)),
+        ("Outputs compared", describe_outputs(comparison.outputs)),
     ]))
 
     rep.section("Key results")
     if not effects.empty:
         rep.add_csv("headline_effects", effects)
     wide = comparison.display_table()
+    if len(shown) < len(comparison.outputs):
+        wide = wide[wide.index.get_level_values(0).isin(shown)]
     rep.add_table(
         wide,
         caption="Value of each output in each run; in brackets the % difference from the "
                 "baseline (the model's own settings)." + (
-                    f" {', '.join(accumulated)} accumulate(s) from {times[0]:g}, so their differences are "
-                    "diluted by the years before a policy acts." if accumulated else ""),
+                    f" {describe_outputs(accumulated)} accumulate(s) from {times[0]:g}, so their "
+                    "differences are diluted by the years before a policy acts." if accumulated else "")
+                + "".join(f" {n}" for n in trimmed),
     )
     long = comparison.table()
     rep.add_csv("key_results", long)
@@ -122,7 +130,7 @@ def scenario_report(
     top = long[(long["scenario"] != "baseline") & np.isclose(long["year"], last)]
     if not top.empty:
         lines = []
-        for var in comparison.outputs:
+        for var in shown:
             sub = top[top["variable"] == var].dropna(subset=["pct_difference"])
             if sub.empty:
                 continue
@@ -140,14 +148,15 @@ def scenario_report(
 
     rep.section("Charts")
     rep.add_figure(
-        comparison.plot(title="Trajectories: baseline (black) and scenarios"),
+        comparison.plot(shown, title="Trajectories: baseline (black) and scenarios"),
         "trajectories",
-        caption="Each panel is one output; each line one run. Hover for values.",
+        caption="Each panel is one output; each line one run. Hover for values."
+                + "".join(f" {n}" for n in trimmed),
         series=comparison.series().rename(columns={"scenario": "trace", "variable": "panel",
                                                     "time": "x", "value": "y"}),
     )
     if n_scen:
-        rep.add_figure(difference_figure(comparison, last), "difference",
+        rep.add_figure(difference_figure(comparison, last, shown), "difference",
                        caption=f"Percentage difference from the baseline in {last:g}.")
 
     rep.section("Parameters and scenarios")
@@ -164,13 +173,31 @@ def scenario_report(
     consts = consts[consts["kind"] == "constant"][["name", "default", "units", "min", "max",
                                                     "comment"]]
     rep.add_heading("Model constants (baseline values)")
-    rep.add_table(_short_comments(consts), index=False, name="constants")
+    rep.add_table(_short_comments(_array_defaults(model, consts)), index=False, name="constants")
     if model_sections or live:
         from pvsd.report.sections import add_model_sections
 
         add_model_sections(rep, model, scenarios=comparison.scenarios.values(), live=live,
                            card=model_sections)
     return rep
+
+
+def _array_defaults(model: Model, consts: pd.DataFrame) -> pd.DataFrame:
+    """Constants with an arrayed constant's default as text: its value, or its range."""
+    out = consts.copy().astype({"default": object})
+    for i, name in zip(out.index, out["name"], strict=True):
+        if not model.dims(name):
+            continue
+        try:
+            vals = np.asarray(model.defaults(name), float)
+        except Exception:  # values PySD cannot read at load time (external data)
+            continue
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            lo, hi = float(vals.min()), float(vals.max())
+            out.at[i, "default"] = (f"{lo:.4g} (every element)" if lo == hi
+                                    else f"{lo:.4g} to {hi:.4g} ({vals.size} elements)")
+    return out
 
 
 def _short_comments(frame: pd.DataFrame, width: int = 140) -> pd.DataFrame:
