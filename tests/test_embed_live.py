@@ -147,3 +147,35 @@ def test_existing_output_is_not_overwritten(tmp_path: Path, capsys) -> None:
     assert out.read_text() == "mine"
     assert main(["embed", str(model), "-o", str(out), "--force", "--fragment"]) == 0
     assert out.read_text().startswith('<div class="pvsd-live"')
+
+
+@pytest.mark.browser
+def test_arrayed_outputs_are_charted_element_by_element(tmp_path: Path) -> None:
+    """One panel per element (the first four of a long dimension by default, any element with
+    --outputs); each drawn, with the exact Euler value (1 + g)^t at the end."""
+    from test_report import _many_regions_model
+
+    from pvsd.cli import main
+
+    regions = _many_regions_model(tmp_path / "regions.mdl")
+    out = tmp_path / "live.html"
+    assert main(["embed", str(tmp_path / "regions.mdl"), "-o", str(out)]) == 0
+    picked = tmp_path / "picked.html"
+    assert main(["embed", str(tmp_path / "regions.mdl"), "--outputs", "Stock[R07], Stock[R19]",
+                 "-o", str(picked)]) == 0
+    assert "4 of its 20 elements are charted" in out.read_text()
+    for path, names in ((out, regions[:4]), (picked, ["R07", "R19"])):
+        with browser_page() as (page, seen):
+            page.goto(path.as_uri())
+            page.wait_for_selector(".pvsd-live[data-ready='1']", timeout=20000)
+            titles = [t.split(" ")[0] for t in page.locator(".pl-chart h4").all_inner_texts()]
+            assert titles == [f"Stock[{r}]" for r in names]
+            for k, r in enumerate(names):
+                assert page.locator(".pl-current").nth(k).get_attribute("d").startswith("M")
+                svg = page.locator(".pl-chart svg").nth(k)
+                box = svg.bounding_box()
+                page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+                label = page.locator(".pl-hover text").nth(k).text_content()
+                g = 0.01 * (int(r[1:]) + 1)
+                assert label.startswith(f"10: {float(f'{(1 + g) ** 10:.4g}'):g}"), label
+            assert seen["console_errors"] == [] and seen["page_errors"] == []

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pvsd.errors import ParameterError, PvsdError, ScenarioError
 
 __all__ = ["LIVE_CSS", "live_fragment", "live_html", "write_live"]
@@ -98,7 +100,15 @@ function params() {
   return P;
 }
 function simulate(P) {
-  return M.simulate(P, {outputs: CFG.outputs.map(function (o) { return o.py; })});
+  var py = [];
+  CFG.outputs.forEach(function (o) { if (py.indexOf(o.py) < 0) py.push(o.py); });
+  return M.simulate(P, {outputs: py});
+}
+function series(res, o) {
+  // an element of an arrayed variable: its place in the (nested) array at each time
+  var v = res.values[o.py];
+  if (o.index === undefined) return v;
+  return v.map(function (a) { return Array.isArray(a) ? a.flat(Infinity)[o.index] : a; });
 }
 var charts = [];
 function buildCharts() {
@@ -186,7 +196,7 @@ function render() {
   var res = simulate(params());
   var t = res.time;
   charts.forEach(function (c) {
-    var ys = res.values[c.o.py], bs = BASE.values[c.o.py];
+    var ys = series(res, c.o), bs = series(BASE, c.o);
     var lo = Infinity, hi = -Infinity;
     ys.concat(bs).forEach(function (v) { if (isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } });
     scale(c, t, lo, hi);
@@ -271,6 +281,39 @@ try {
 }
 })();
 """
+
+
+#: Elements of one arrayed variable charted by default (one panel each).
+MAX_ELEMENT_CHARTS = 4
+
+
+def _default_charts(model: Any) -> tuple[list[str], list[str]]:
+    """Element-level outputs charted by default (the stocks, else the default outputs; at most
+    ``MAX_ELEMENT_CHARTS`` elements of an arrayed one), and a note per variable cut short."""
+    outs, notes = [], []
+    for name in model.stocks or model.default_outputs():
+        elems = model.elements(name)
+        if len(elems) > MAX_ELEMENT_CHARTS:
+            notes.append(f"{name}: {MAX_ELEMENT_CHARTS} of its {len(elems)} elements are charted (the "
+                         f"first); chart others with --outputs, e.g. \"{elems[-1]}\".")
+            elems = elems[:MAX_ELEMENT_CHARTS]
+        outs.extend(elems)
+    if len(outs) > MAX_CHARTS:
+        notes.append(f"{len(outs)} outputs; the first {MAX_CHARTS} are charted.")
+        outs = outs[:MAX_CHARTS]
+    return outs, notes
+
+
+def _chart_config(model: Any, label: str) -> dict[str, Any]:
+    """One chart: the compiled model's variable and, for an element, its flat index."""
+    from pvsd.arrays import split_label
+
+    base, elems = split_label(label)
+    cfg: dict[str, Any] = {"name": label, "py": model._py[base], "units": model.units.get(base, "")}
+    if elems is not None:
+        d = model._dims[base]
+        cfg["index"] = int(np.ravel_multi_index(d.position(elems), d.shape))
+    return cfg
 
 
 def _uid(model: Any, extra: str) -> str:
@@ -412,14 +455,13 @@ def live_fragment(
 
         scenarios = [scenario_with_sets(model, sc, sets) for sc in scenarios]
     if outputs:
-        outs = model.resolve_outputs(list(outputs))
+        outs = [e for o in model.resolve_outputs(list(outputs)) for e in model.elements(o)]
         bad = [o for o in outs if model.kind(o) in ("lookup", "data")]
         if bad:
             raise ParameterError(f"{bad[0]!r} is a {model.kind(bad[0])} and cannot be charted.")
+        trimmed: list[str] = []
     else:
-        outs = model.stocks or model.default_outputs()
-        if len(outs) > MAX_CHARTS:
-            outs = outs[:MAX_CHARTS]
+        outs, trimmed = _default_charts(model)
     if not outs:
         raise PvsdError(f"{model.path.name} has no stock, flow or auxiliary to chart; pass outputs.")
     levers_cfg = [{"name": x.name, "py": x.py_name, "default": x.default, "lo": x.lo, "hi": x.hi,
@@ -428,7 +470,7 @@ def live_fragment(
                   for x in lv]
     scen_cfg = _scenario_config(model, scenarios, {x.py_name for x in lv}) if scenarios is not None else []
     cfg = {"levers": levers_cfg, "scenarios": scen_cfg, "fixed": [],
-           "outputs": [{"name": o, "py": model._py[o], "units": model.units.get(o, "")} for o in outs]}
+           "outputs": [_chart_config(model, o) for o in outs], "notes": trimmed}
     cid = uid or _uid(model, json.dumps([levers_cfg, [o for o in outs], len(scen_cfg), sets], sort_keys=True))
     n_primary = sum(1 for x in lv if x.primary)
     more = len(lv) - n_primary
@@ -454,6 +496,8 @@ def live_fragment(
             "pvsd's Python runs (to a relative 1e-9).")
     if sets:
         foot += f" Run with {html.escape(_sets_text(sets))}."
+    for note in cfg["notes"]:
+        foot += " " + html.escape(note)
     app = _APP % {"id": json.dumps(cid), "cfg": _json_for_script(cfg), "model": js.source.replace("</", "<\\/")}
     return (
         f'<div class="pvsd-live" id="{cid}" data-model-sha256="{model.sha256}"'
