@@ -116,7 +116,9 @@ class Explorer(FigureMixin, SavingMixin):
         #: "year" for models that run in years, else "time" (labels and messages)
         self.time_word = "year" if tu.lower().startswith("year") or not tu else "time"
         self.time_units = tu
-        self.units: dict[str, str] = {o: model.units.get(o, "") for o in self.outputs}
+        from pvsd.arrays import split_label
+
+        self.units: dict[str, str] = {o: model.units.get(split_label(o)[0], "") for o in self.outputs}
         source: Path | None = None
         if isinstance(scenarios, (str, Path)):
             scenarios = load_scenarios(scenarios, model)

@@ -49,7 +49,27 @@ def key_outputs(model: Model, outputs: Sequence[str] | None = None, limit: int =
     the key outputs.
     """
     if outputs:
-        return model.resolve_outputs(list(outputs))
+        return [e for o in model.resolve_outputs(list(outputs)) for e in model.elements(o)]
+    return _elements(model, _key_variables(model, limit), limit)
+
+
+#: Elements of one arrayed variable on the dashboard by default.
+MAX_ELEMENTS = 4
+
+
+def _elements(model: Model, names: Sequence[str], limit: int) -> list[str]:
+    """Element labels of the chosen variables, one chart each (the first :data:`MAX_ELEMENTS`
+    of a long dimension); whole variables only, up to ``2 * limit`` charts."""
+    out: list[str] = []
+    for name in names:
+        els = model.elements(name)[:MAX_ELEMENTS]
+        if out and len(out) + len(els) > 2 * limit:
+            break
+        out.extend(els)
+    return out
+
+
+def _key_variables(model: Model, limit: int) -> list[str]:
     kinds = dict(zip(model.variables["name"], model.variables["kind"], strict=True))
     found: list[str] = []
     for candidates in KEY_OUTPUTS:
