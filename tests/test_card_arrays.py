@@ -55,6 +55,9 @@ def test_card_lists_dimensions_and_their_elements(actors: pvsd.Model) -> None:
     assert row is not None
     assert "Actor: Government, Firms, Civil Society" in row and "| stock |" in row
     assert "INTEG(engagement growth[Actor] - engagement decay[Actor], Initial Engagement[Actor])" in row
+    # the stocks table names an arrayed stock's flows too
+    stock_row = next(ln for ln in md.splitlines() if ln.startswith("| Engagement |") and "engagement growth |" in ln)
+    assert "| engagement growth | engagement decay |" in stock_row
     trust = _var_row(md, "Public Trust")
     assert trust is not None
     assert trust.startswith("| Public Trust |  | stock |")

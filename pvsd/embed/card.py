@@ -481,7 +481,9 @@ def model_card(model: Any, loops: bool = True, diagram: bool = True, max_loops: 
             from pvsd.embed.card_arrays import arrayed_stock
 
             init, net = arrayed_stock(v, ir, lambda x: equation_text(x, ir))  # type: ignore[arg-type]
-            rows.append((name, init, "", "", net, units))
+            ins = ", ".join(ir.variables[f].name for f in v.inflows if f in ir.variables)  # type: ignore[union-attr]
+            outs = ", ".join(ir.variables[f].name for f in v.outflows if f in ir.variables)  # type: ignore[union-attr]
+            rows.append((name, init, ins, outs, net, units))
             continue
         ins = ", ".join(ir.variables[f].name for f in v.inflows if f in ir.variables)  # type: ignore[union-attr]
         outs = ", ".join(ir.variables[f].name for f in v.outflows if f in ir.variables)  # type: ignore[union-attr]
