@@ -179,3 +179,27 @@ def test_arrayed_outputs_are_charted_element_by_element(tmp_path: Path) -> None:
                 g = 0.01 * (int(r[1:]) + 1)
                 assert label.startswith(f"10: {float(f'{(1 + g) ** 10:.4g}'):g}"), label
             assert seen["console_errors"] == [] and seen["page_errors"] == []
+
+
+def test_element_chart_refuses_a_layout_it_cannot_trust(tmp_path: Path) -> None:
+    """The chart index is computed in the model's dims order and read in the compiled IR's
+    order: when the two disagree the page is refused, never charted with another element."""
+    import dataclasses
+
+    import pvsd
+    from pvsd.embed.js_backend import ir_of
+    from pvsd.embed.live import _chart_config
+    from pvsd.errors import UnsupportedModelError
+
+    path = require(TEST_MODELS / "tests" / "subscript_2d_arrays" / "test_subscript_2d_arrays.mdl")
+    model = pvsd.load(path)
+    ir = ir_of(model)
+    name = next(n for n, d in model._dims.items() if len(d.dims) == 2 and n in model.stocks)
+    label = model.elements(name)[-1]
+    d = model._dims[name]
+    assert _chart_config(model, label, ir)["index"] == d.size - 1
+    py = model._py[name]
+    flipped = dataclasses.replace(ir.variables[py], dims=tuple(reversed(ir.variables[py].dims)))
+    bad = dataclasses.replace(ir, variables={**ir.variables, py: flipped})
+    with pytest.raises(UnsupportedModelError, match="laid out"):
+        _chart_config(model, label, bad)

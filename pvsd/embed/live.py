@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pvsd.errors import ParameterError, PvsdError, ScenarioError
+from pvsd.errors import ParameterError, PvsdError, ScenarioError, UnsupportedModelError
 
 __all__ = ["LIVE_CSS", "live_fragment", "live_html", "write_live"]
 
@@ -304,14 +304,30 @@ def _default_charts(model: Any) -> tuple[list[str], list[str]]:
     return outs, notes
 
 
-def _chart_config(model: Any, label: str) -> dict[str, Any]:
-    """One chart: the compiled model's variable and, for an element, its flat index."""
+def _chart_config(model: Any, label: str, ir: Any = None) -> dict[str, Any]:
+    """One chart: the compiled model's variable and, for an element, its flat index.
+
+    The index is computed in the model's dims order and read from the compiled JavaScript,
+    which lays the array out in the IR's order; the two are checked to agree (``ir``) so that
+    a disagreement stops the page instead of charting another element under this label.
+    """
     from pvsd.arrays import split_label
 
     base, elems = split_label(label)
-    cfg: dict[str, Any] = {"name": label, "py": model._py[base], "units": model.units.get(base, "")}
+    py = model._py[base]
+    cfg: dict[str, Any] = {"name": label, "py": py, "units": model.units.get(base, "")}
     if elems is not None:
         d = model._dims[base]
+        if ir is not None:
+            v = ir.variables.get(py)
+            laid = None if v is None else (tuple(v.dims), tuple(tuple(ir.subscripts[x]) for x in v.dims))
+            if laid != (tuple(d.dims), tuple(d.coords)):
+                raise UnsupportedModelError(
+                    f"{model.path.name}: {base!r} is laid out as {laid} in the compiled model but as "
+                    f"{(tuple(d.dims), tuple(d.coords))} in pvsd's model, so its element {label!r} "
+                    "cannot be charted reliably. This is a bug in pvsd; chart the whole variable "
+                    "with `pvsd run` meanwhile."
+                )
         cfg["index"] = int(np.ravel_multi_index(d.position(elems), d.shape))
     return cfg
 
@@ -448,7 +464,8 @@ def live_fragment(
     from pvsd.embed.levers import levers
 
     sets = _checked_sets(model, sets)
-    js = with_values(compile_js(ir_of(model)), _js_values(model, sets))
+    ir = ir_of(model)
+    js = with_values(compile_js(ir), _js_values(model, sets))
     lv = _levers_at(levers(model, lever_names), sets)
     if scenarios is not None and sets:
         from pvsd.overrides import scenario_with_sets
@@ -470,7 +487,7 @@ def live_fragment(
                   for x in lv]
     scen_cfg = _scenario_config(model, scenarios, {x.py_name for x in lv}) if scenarios is not None else []
     cfg = {"levers": levers_cfg, "scenarios": scen_cfg, "fixed": [],
-           "outputs": [_chart_config(model, o) for o in outs], "notes": trimmed}
+           "outputs": [_chart_config(model, o, ir) for o in outs], "notes": trimmed}
     cid = uid or _uid(model, json.dumps([levers_cfg, [o for o in outs], len(scen_cfg), sets], sort_keys=True))
     n_primary = sum(1 for x in lv if x.primary)
     more = len(lv) - n_primary
