@@ -17,6 +17,16 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent
 
 
+def newest(src: Path, pattern: str) -> Path:
+    """The file matching ``pattern`` in ``src`` that reaches the latest year (a later release
+    of a series, e.g. ``un_egdi_panel_2003_2024_long.csv``, replaces the one shipped today)."""
+    found = sorted(src.glob(pattern), key=lambda f: ([int(t) for t in f.stem.split("_") if t.isdigit()][-1:], f.name))
+    if not found:
+        raise SystemExit(f"derive_us: no file matching {pattern} in {src}; pass the folder of "
+                         "../shared/data/indicators.")
+    return found[-1]
+
+
 def write(name: str, header: list[str], rows: list[tuple[str, str, str]]) -> None:
     with open(OUT / name, "w", newline="", encoding="utf-8") as fh:
         for line in header:
@@ -27,31 +37,31 @@ def write(name: str, header: list[str], rows: list[tuple[str, str, str]]) -> Non
 
 
 def main(src: Path) -> None:
-    with open(src / "un_egdi_panel_2003_2022_long.csv", encoding="utf-8") as fh:
+    with open(egdi := newest(src, "un_egdi_panel_*_long.csv"), encoding="utf-8") as fh:
         rows = [(r["survey_year"], r["egdi"], "USA") for r in csv.DictReader(fh) if r["iso3"] == "USA"]
     write("us_un_egdi.csv", [
         "UN DESA E-Government Survey: E-Government Development Index (EGDI, 0-1), United States.",
-        "Copied from the shared file un_egdi_panel_2003_2022_long.csv (column egdi, iso3 = USA);",
+        f"Copied from the shared file {egdi.name} (column egdi, iso3 = USA);",
         "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
         "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
     ], rows)
-    with open(src / "wb_wgi_government_effectiveness_1996_2023_long.csv", encoding="utf-8") as fh:
+    with open(wgi := newest(src, "wb_wgi_government_effectiveness_*_long.csv"), encoding="utf-8") as fh:
         rows = [(r["year"], r["estimate"], "USA") for r in csv.DictReader(fh)
                 if r["code"] == "USA" and r["estimate"].strip()]
     write("us_wgi_government_effectiveness.csv", [
         "World Bank Worldwide Governance Indicators (2024 update), Government Effectiveness estimate",
         "(about -2.5..2.5), United States; CC BY 4.0. Copied from the shared file",
-        "wb_wgi_government_effectiveness_1996_2023_long.csv (column estimate, code = USA);",
+        f"{wgi.name} (column estimate, code = USA);",
         "origin patakota95/Dissertation wgidataset.xlsx @ 88d1181ed8f6, rows with indicator ge.",
         "No values for 1997, 1999, 2001 (not published).",
     ], rows)
-    with open(src / "pew_us_trust_federal_gov_1958_2021_annual_mean_of_moving_avg.csv", encoding="utf-8") as fh:
+    with open(pew := newest(src, "pew_us_trust_federal_gov_*_annual_mean_of_moving_avg.csv"), encoding="utf-8") as fh:
         rows = [(r["Year"], r["public_trust_government"], "USA") for r in csv.DictReader(fh)]
     write("us_pew_trust.csv", [
         "Pew Research Center, Public Trust in Government: 1958-2021: % of US adults who trust the federal",
         "government to do what is right 'just about always' or 'most of the time' (annual mean of Pew's",
         "moving average of ANES, Gallup, ABC/WaPo, CBS/NYT, CNN and Pew polls). Copied from the shared file",
-        "pew_us_trust_federal_gov_1958_2021_annual_mean_of_moving_avg.csv; origin owid/owid-datasets",
+        f"{pew.name}; origin owid/owid-datasets",
         "datasets/US - Public Trust in Government - Pew Research Center/ (commit f2dd7014fa8b or 08b39d1efd8e).",
         "No values for 2016 and 2018 in the source.",
     ], rows)
