@@ -56,9 +56,9 @@ def handle(args: argparse.Namespace) -> int:
     from pvsd.loops import DEFAULT_MAX_LOOPS
     from pvsd.report.loops_report import loops_report
 
-    out = args.out or default_out("pvsd-loops")
-    check_new(out, args.force)
     model = pvsd.load(args.model)
+    out = args.out or default_out(f"{model.name}-loops")
+    check_new(out, args.force)
     figopts = figure_options(args)
     scenario = base_scenario(args, model)
     if args.variable:

@@ -55,10 +55,11 @@ def handle(args: argparse.Namespace) -> int:
     from pvsd.resources import REFERENCE_MODEL, bundled_scenarios
 
     model_name = args.model or REFERENCE_MODEL
-    out = args.out or default_out(f"pvsd-report-{model_name if not args.model else 'model'}")
+    model = pvsd.load(model_name)
+    # named after the model, so reports of several models written in one folder tell apart
+    out = args.out or default_out(f"pvsd-report-{model.name}")
     check_new(out, args.force)
     figopts = figure_options(args)
-    model = pvsd.load(model_name)
     scen_file = args.scenarios
     if scen_file is None:
         found = bundled_scenarios(model.name)
