@@ -17,10 +17,15 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent
 
 
+def years(f: Path) -> list[int]:
+    """The years in a shared file's name (``..._1958_2021_...`` -> [1958, 2021])."""
+    return [int(t) for t in f.stem.split("_") if t.isdigit()]
+
+
 def newest(src: Path, pattern: str) -> Path:
     """The file matching ``pattern`` in ``src`` that reaches the latest year (a later release
     of a series, e.g. ``un_egdi_panel_2003_2024_long.csv``, replaces the one shipped today)."""
-    found = sorted(src.glob(pattern), key=lambda f: ([int(t) for t in f.stem.split("_") if t.isdigit()][-1:], f.name))
+    found = sorted(src.glob(pattern), key=lambda f: (years(f)[-1:], f.name))
     if not found:
         raise SystemExit(f"derive_us: no file matching {pattern} in {src}; pass the folder of "
                          "../shared/data/indicators.")
@@ -49,7 +54,8 @@ def main(src: Path) -> None:
         rows = [(r["year"], r["estimate"], "USA") for r in csv.DictReader(fh)
                 if r["code"] == "USA" and r["estimate"].strip()]
     write("us_wgi_government_effectiveness.csv", [
-        "World Bank Worldwide Governance Indicators (2024 update), Government Effectiveness estimate",
+        # the WGI update of year Y carries data up to Y - 1
+        f"World Bank Worldwide Governance Indicators ({years(wgi)[-1] + 1} update), Government Effectiveness estimate",
         "(about -2.5..2.5), United States; CC BY 4.0. Copied from the shared file",
         f"{wgi.name} (column estimate, code = USA);",
         "origin patakota95/Dissertation wgidataset.xlsx @ 88d1181ed8f6, rows with indicator ge.",
@@ -58,7 +64,8 @@ def main(src: Path) -> None:
     with open(pew := newest(src, "pew_us_trust_federal_gov_*_annual_mean_of_moving_avg.csv"), encoding="utf-8") as fh:
         rows = [(r["Year"], r["public_trust_government"], "USA") for r in csv.DictReader(fh)]
     write("us_pew_trust.csv", [
-        "Pew Research Center, Public Trust in Government: 1958-2021: % of US adults who trust the federal",
+        f"Pew Research Center, Public Trust in Government: {years(pew)[0]}-{years(pew)[-1]}: "
+        "% of US adults who trust the federal",
         "government to do what is right 'just about always' or 'most of the time' (annual mean of Pew's",
         "moving average of ANES, Gallup, ABC/WaPo, CBS/NYT, CNN and Pew polls). Copied from the shared file",
         f"{pew.name}; origin owid/owid-datasets",

@@ -304,11 +304,12 @@ def _default_charts(model: Any) -> tuple[list[str], list[str]]:
     return outs, notes
 
 
-def _chart_config(model: Any, label: str, ir: Any = None) -> dict[str, Any]:
+def _chart_config(model: Any, label: str, ir: Any) -> dict[str, Any]:
     """One chart: the compiled model's variable and, for an element, its flat index.
 
     The index is computed in the model's dims order and read from the compiled JavaScript,
-    which lays the array out in the IR's order; the two are checked to agree (``ir``) so that
+    which lays the array out in the IR's order; the two are checked to agree (``ir``, the IR the
+    page is compiled from) so that
     a disagreement stops the page instead of charting another element under this label.
     """
     from pvsd.arrays import split_label
@@ -318,16 +319,15 @@ def _chart_config(model: Any, label: str, ir: Any = None) -> dict[str, Any]:
     cfg: dict[str, Any] = {"name": label, "py": py, "units": model.units.get(base, "")}
     if elems is not None:
         d = model._dims[base]
-        if ir is not None:
-            v = ir.variables.get(py)
-            laid = None if v is None else (tuple(v.dims), tuple(tuple(ir.subscripts[x]) for x in v.dims))
-            if laid != (tuple(d.dims), tuple(d.coords)):
-                raise UnsupportedModelError(
-                    f"{model.path.name}: {base!r} is laid out as {laid} in the compiled model but as "
-                    f"{(tuple(d.dims), tuple(d.coords))} in pvsd's model, so its element {label!r} "
-                    "cannot be charted reliably. This is a bug in pvsd; chart the whole variable "
-                    "with `pvsd run` meanwhile."
-                )
+        v = ir.variables.get(py)
+        laid = None if v is None else (tuple(v.dims), tuple(tuple(ir.subscripts[x]) for x in v.dims))
+        if laid != (tuple(d.dims), tuple(d.coords)):
+            raise UnsupportedModelError(
+                f"{model.path.name}: {base!r} is laid out as {laid} in the compiled model but as "
+                f"{(tuple(d.dims), tuple(d.coords))} in pvsd's model, so its element {label!r} "
+                "cannot be charted reliably. This is a bug in pvsd; chart the whole variable "
+                "with `pvsd run` meanwhile."
+            )
         cfg["index"] = int(np.ravel_multi_index(d.position(elems), d.shape))
     return cfg
 
