@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["file_sha256", "markup_comment", "provenance", "to_json_safe", "versions"]
+__all__ = ["as_text", "file_sha256", "markup_comment", "provenance", "to_json_safe", "versions"]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -116,6 +116,14 @@ def as_attrs(record: Mapping[str, Any]) -> dict[str, str | int | float]:
         else:
             out[k] = json.dumps(v, sort_keys=True)
     return out
+
+
+def as_text(record: Mapping[str, Any]) -> str:
+    """The record as the "Provenance" section that closes a plain-text report (``report.txt``)."""
+    lines = ["Provenance", "----------"]
+    for k, v in record.items():
+        lines.append(f"{k}: {v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)}")
+    return "\n".join(lines) + "\n"
 
 
 def markup_comment(record: Mapping[str, Any]) -> str:

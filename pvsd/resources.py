@@ -13,7 +13,9 @@ from pvsd.errors import ModelLoadError
 
 __all__ = ["REFERENCE_MODEL", "bundled_model_path", "bundled_models", "data_dir"]
 
-REFERENCE_MODEL = "public_value_chain"
+#: The default of `pvsd report` and `pvsd explore`: v2, the model fitted to the EGDI panel
+#: (v1, `public_value_chain`, stays bundled because shipped results refer to it).
+REFERENCE_MODEL = "public_value_chain_v2"
 _MODEL_SUFFIXES = (".mdl", ".xmile", ".stmx", ".xml")
 
 

@@ -354,3 +354,15 @@ def test_negative_binomial_with_fitted_dispersion(tmp_path: Path) -> None:
     assert r.params["Imitation Coefficient"] == pytest.approx(0.638, rel=0.05)
     assert not any("at its lower bound" in w for w in r.warnings)
     assert "sales: dispersion" not in r.params and "sales: dispersion" not in r.to_scenario().constants
+
+
+def test_convergence_note_explains_a_line_search_stop_and_counts_the_starts() -> None:
+    from pvsd.calibration.fit import _convergence_note
+
+    stop = {"local": {"message": "ABNORMAL: "}, "starts": 3, "starts_at_best": 3}
+    note = _convergence_note(stop)
+    assert "(ABNORMAL)" in note and "line search" in note and "3 of 3 local starts" in note
+    assert "--profile" in note
+    alone = _convergence_note({"local": {"message": "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"},
+                               "starts": 4, "starts_at_best": 1})
+    assert "line search" not in alone and "1 of 4" in alone and "[search] starts" in alone

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -87,16 +88,18 @@ def test_main_job_report_from_any_directory(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pvsd", "report"], capture_output=True, text=True,
                           cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    out = tmp_path / "pvsd-report-public_value_chain"
+    out = tmp_path / "pvsd-report-public_value_chain_v2"  # the reference model is v2
     assert str(out / "report.html") in proc.stdout
     html = (out / "report.html").read_text()
-    assert "Technology + reform" in html and "All three pathways" in html
+    assert "Technology + reform" in html and "Bigger budget, balanced mix" in html
     key = pd.read_csv(out / "key_results.csv", comment="#")
-    assert set(key["scenario"]) >= {"baseline", "technology_alone", "technology_and_reform"}
+    assert set(key["scenario"]) >= {"baseline", "technology_alone", "technology_and_reform", "balanced_mix"}
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["model_file"].endswith("public_value_chain_v2.mdl") and len(prov["model_sha256"]) == 64
     # a second run never overwrites: it picks a new folder name
     again = subprocess.run([sys.executable, "-m", "pvsd", "report"], capture_output=True, text=True,
                            cwd=tmp_path, timeout=300)
-    assert again.returncode == 0 and (tmp_path / "pvsd-report-public_value_chain-2" / "report.html").exists()
+    assert again.returncode == 0 and (tmp_path / "pvsd-report-public_value_chain_v2-2" / "report.html").exists()
     refused = subprocess.run([sys.executable, "-m", "pvsd", "report", "-o", str(out)], capture_output=True,
                              text=True, cwd=tmp_path, timeout=300)
     assert refused.returncode == 2 and "--force" in refused.stderr

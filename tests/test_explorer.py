@@ -34,7 +34,7 @@ def explorer(model: pvsd.Model, tmp_path_factory: pytest.TempPathFactory) -> Exp
     from pvsd.resources import bundled_scenarios
 
     save_to = tmp_path_factory.mktemp("explorer") / "saved.toml"
-    return Explorer(model, bundled_scenarios(), None, save_to=save_to, band_runs=40)
+    return Explorer(model, bundled_scenarios(model.name), None, save_to=save_to, band_runs=40)
 
 
 def current_trace(fig: dict, variable: str, run: str = "current") -> np.ndarray:
@@ -281,7 +281,7 @@ def app(model: pvsd.Model, tmp_path_factory: pytest.TempPathFactory):
     from pvsd.resources import bundled_scenarios
 
     folder = tmp_path_factory.mktemp("explorer-app")
-    return create_app(model, bundled_scenarios(), save_to=folder / "saved.toml", band_runs=40)
+    return create_app(model, bundled_scenarios(model.name), save_to=folder / "saved.toml", band_runs=40)
 
 
 def test_bad_posts_never_crash_the_server(app) -> None:

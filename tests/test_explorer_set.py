@@ -33,7 +33,7 @@ def explorer(model: pvsd.Model, tmp_path_factory: pytest.TempPathFactory) -> Exp
     from pvsd.resources import bundled_scenarios
 
     save_to = tmp_path_factory.mktemp("explorer-set") / "saved.toml"
-    return Explorer(model, bundled_scenarios(), None, save_to=save_to, band_runs=40,
+    return Explorer(model, bundled_scenarios(model.name), None, save_to=save_to, band_runs=40,
                     sets={"technology investment": 0.6, SCALE: 1.4})
 
 

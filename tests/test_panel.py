@@ -315,6 +315,14 @@ def test_cli_panel_writes_forecast_and_report(synthetic: tuple[Path, pd.DataFram
     ids = re.findall(r'id="([^"]+)"', body)
     assert len(ids) == len(set(ids))
     assert (out / "results.nc").is_file() and (out / "estimates.csv").is_file()
+    # report.txt closes with the provenance, as a single-unit calibration's does
+    from pvsd.provenance import file_sha256
+
+    text = (out / "report.txt").read_text()
+    sha = re.search(r"^model_sha256: ([0-9a-f]{64})$", text, flags=re.M)
+    assert "Provenance\n----------" in text and sha, text[-400:]
+    assert sha.group(1) == file_sha256(MODEL)
+    assert re.search(r"^seed: 3$", text, flags=re.M) and re.search(r"^pysd_version: ", text, flags=re.M)
 
 
 def test_single_unit_report_compares_with_naive(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def calibrate(
     say(f"fitting {p} parameter(s) to {problem.n_obs} observations in {len(problem.series)} series")
     theta, objective, starts, convergence = _search(problem, spec.search, spec.seed, progress)
     if not convergence["converged"]:
-        notes.append("the optimiser did not report convergence: " + convergence["local"]["message"])
+        notes.append(_convergence_note(convergence))
 
     say("standard errors from the curvature at the optimum")
     cov, cov_method, s2, dof, cov_notes = _covariance(problem, theta, objective)
@@ -375,3 +375,20 @@ def _step_check(problem: Any, spec: Any, theta: np.ndarray) -> str:
     except PvsdError as exc:
         return f"not available ({exc})"
     return res.summary()
+
+
+def _convergence_note(conv: dict[str, Any]) -> str:
+    """Why the search is not called converged, and what the agreement of the starts says."""
+    msg = str(conv["local"].get("message", "")).strip().rstrip(":") or "no message"
+    note = f"the optimiser did not report convergence ({msg})"
+    if msg.upper().startswith("ABNORMAL"):
+        # L-BFGS-B's line search found no decrease along its direction
+        note += (": its line search found no decrease, which happens when the finite-difference "
+                 "gradient is no longer accurate near a flat optimum or a bound")
+    agree, starts = conv.get("starts_at_best"), conv.get("starts")
+    if agree is not None and starts:
+        note += f"; {agree} of {starts} local starts reached the best objective"
+        note += (", which suggests the optimum was found; check it with the profiles (--profile)"
+                 if agree > 1 else "; add starts ([search] starts) or check the profiles (--profile)")
+    return note
+

@@ -69,6 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     from pvsd.calibration import calibrate, load_spec
     from pvsd.io import check_new, replace_dir, write_text
     from pvsd.parameters import read_toml
+    from pvsd.provenance import as_text as provenance_text
 
     if "panel" in read_toml(args.spec):
         return _handle_panel(args)
@@ -107,7 +108,7 @@ def handle(args: argparse.Namespace) -> int:
         rep.write(folder, fragments=args.fragment, staged_for=out, **figopts)
         write_text(folder / "fitted_parameters.toml", result.scenario_toml(args.scenario_name))
         result.save_parameters(folder / "fitted_parameters.csv", force=True)
-        write_text(folder / "report.txt", result.report() + "\n\n" + _provenance_text(result.provenance))
+        write_text(folder / "report.txt", result.report() + "\n\n" + provenance_text(result.provenance))
         replace_dir(folder, out, args.force)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -166,13 +167,3 @@ def _model_with_sets(args: argparse.Namespace, spec: Any) -> tuple[Any, dict[str
         taken.update({model.resolve(s.constant, where=f"{spec.where} [panel.state]"): "a state "
                       "constant [panel.state] sets per run" for s in getattr(spec, "state", ())})
     return model_with_sets(args, model, taken)
-
-
-def _provenance_text(record: dict) -> str:
-    """Provenance lines closing report.txt (model SHA-256, parameters, seed, versions)."""
-    import json
-
-    lines = ["Provenance", "----------"]
-    for k, v in record.items():
-        lines.append(f"{k}: {v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)}")
-    return "\n".join(lines) + "\n"

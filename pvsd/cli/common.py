@@ -82,7 +82,7 @@ __all__ = [
 def add_model_arg(p: argparse.ArgumentParser, optional: bool = False) -> None:
     """The MODEL positional: a file path or a bundled model name."""
     help_ = ("model file (.mdl, .xmile/.stmx, translated .py) or a bundled model name "
-             "such as public_value_chain")
+             "such as public_value_chain_v2")
     if optional:
         p.add_argument("model", nargs="?", default=None, metavar="MODEL",
                        help=help_ + " (default: the bundled reference model)")

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "self-contained file), tidy "
         "CSVs of every table and plotted series with provenance.json, with --fragment embeddable "
         "figures and with --format png/svg/pdf static images of every figure. With no arguments: "
-        "the bundled reference model public_value_chain and its bundled scenarios. A model without "
+        "the bundled reference model public_value_chain_v2 and its bundled scenarios. A model without "
         "scenarios gets a baseline report (add --scenarios FILE to compare what-ifs).",
     )
     add_model_arg(p, optional=True)

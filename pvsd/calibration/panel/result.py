@@ -296,6 +296,7 @@ class PanelResult:
         import tempfile
 
         from pvsd.io import check_new, replace_dir, write_csv, write_text
+        from pvsd.provenance import as_text as provenance_text
 
         out = Path(folder)
         check_new(out, force)
@@ -318,7 +319,7 @@ class PanelResult:
                 write_csv(tmp / f"{name}.csv", t, self.provenance, force=True, index=False)
             ds = self.to_xarray()
             ds.to_netcdf(tmp / "results.nc")
-            write_text(tmp / "report.txt", self.report() + "\n")
+            write_text(tmp / "report.txt", self.report() + "\n\n" + provenance_text(self.provenance))
             if self.scenarios:
                 write_text(tmp / "scenarios.toml", self.scenarios + "\n")
             replace_dir(tmp, out, force)
