@@ -294,7 +294,11 @@ class Report:
         return [b for _, _, items in self._blocks for b in items if isinstance(b, _Figure)]
 
     def series(self) -> pd.DataFrame:
-        """Every plotted series in long form: figure, trace, x, y."""
+        """Every plotted series in long form: figure, trace, x, y.
+
+        ``x`` is the time or category of a point and ``y`` its value, also for horizontal bars
+        (drawn with the categories on the vertical axis), so a column never mixes the two.
+        """
         frames = []
         for f in self.figures():
             if f.series is not None:
@@ -306,6 +310,8 @@ class Report:
                 x, y = getattr(tr, "x", None), getattr(tr, "y", None)
                 if x is None or y is None:
                     continue
+                if getattr(tr, "orientation", None) == "h":
+                    x, y = y, x
                 panel = ""
                 if getattr(tr, "xaxis", None):
                     panel = str(tr.xaxis)

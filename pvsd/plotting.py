@@ -9,10 +9,33 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-__all__ = ["PALETTE", "trajectories_figure"]
+__all__ = ["PALETTE", "run_colours", "trajectories_figure"]
 
 # Okabe-Ito: distinguishable for colour-blind readers.
 PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#F0E442"]
+
+
+#: After the palette: Paul Tol's "safe" colours (plotly's qualitative.Safe), ordered so the first
+#: ones are far from the palette's (its light blue and sand come last, near sky blue and yellow).
+_MORE = ["#332288", "#882255", "#117733", "#888888", "#AA4499", "#999933", "#CC6677", "#44AA99",
+         "#661100", "#88CCEE", "#DDCC77"]
+
+
+def run_colours(n: int, exclude: Sequence[str] = ()) -> list[str]:
+    """``n`` colours for ``n`` runs, the first (the baseline) black, no two alike while they last.
+
+    The Okabe-Ito palette, then Tol's safe colours, then plotly's "Dark24" (42 colours after
+    black); only past those does a colour come back. ``exclude`` drops colours reserved for
+    something else (the explorer's current setting).
+    """
+    from plotly.colors import qualitative
+
+    drop = {e.upper() for e in exclude}
+    seen: list[str] = []
+    for c in [*PALETTE[1:], *_MORE, *qualitative.Dark24]:
+        if c.upper() not in seen and c.upper() not in drop:
+            seen.append(c.upper())
+    return ([PALETTE[0]] + [seen[k % len(seen)] for k in range(n - 1)]) if n > 0 else []
 
 
 def trajectories_figure(
@@ -49,8 +72,9 @@ def trajectories_figure(
         vertical_spacing=min(0.12, 0.35 / nrows) if nrows > 1 else 0.1,
         horizontal_spacing=0.08,
     )
+    colours = run_colours(len(runs))
     for k, (label, frame) in enumerate(runs.items()):
-        colour = PALETTE[k % len(PALETTE)]
+        colour = colours[k]
         for i, var in enumerate(variables):
             if var not in frame.columns:
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from pvsd.explorer.state import Bands, Settings
-from pvsd.plotting import PALETTE
+from pvsd.plotting import run_colours
 from pvsd.scenarios import BASELINE
 
 CURRENT_COLOUR = "#0072B2"
@@ -109,8 +109,9 @@ class FigureMixin:
         data += self._line(self.baseline, base_label, BASELINE, BASELINE_COLOUR, 2.0, "dash")
         with self._lock:
             runs = [(n, self.scenarios[n], self._scenario_runs[n]) for n in show if n in self.scenarios]
+        colours = run_colours(len(runs) + 1, exclude=(CURRENT_COLOUR, BASELINE_COLOUR))[1:]
         for k, (name, scen, frame) in enumerate(runs):
-            colour = [c for c in PALETTE[1:] if c != CURRENT_COLOUR][k % (len(PALETTE) - 2)]
+            colour = colours[k]
             data += self._line(frame, scen.label, f"scenario:{name}", colour, 1.6)
         data += self._line(self.run(settings), "Current setting", "current", CURRENT_COLOUR, 3.0)
         return {"data": data, "layout": dict(self._layout)}

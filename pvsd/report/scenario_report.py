@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pvsd.document import Report, kv_table
-from pvsd.plotting import PALETTE
+from pvsd.plotting import run_colours
 from pvsd.provenance import provenance
 
 if TYPE_CHECKING:
@@ -29,20 +29,30 @@ def difference_figure(comparison: ScenarioComparison, year: float,
     if variables is not None:
         t = t[t["variable"].isin(list(variables))]
     fig = go.Figure()
-    for k, name in enumerate(n for n in comparison.runs if n != "baseline"):
+    # the colours of the trajectory charts (baseline first), so a scenario has one colour
+    colours = run_colours(len(comparison.runs) + 1)
+    names = [n for n in comparison.runs if n != "baseline"]
+    for k, name in enumerate(names):
         sub = t[t["scenario"] == name]
         fig.add_trace(go.Bar(
-            x=sub["variable"], y=sub["pct_difference"], name=comparison.label(name),
-            marker_color=PALETTE[(k + 1) % len(PALETTE)],
-            hovertemplate="%{x}: %{y:+.1f}%<extra>" + html.escape(comparison.label(name)) + "</extra>",
+            y=sub["variable"], x=sub["pct_difference"], name=comparison.label(name), orientation="h",
+            marker_color=colours[k + 1],
+            hovertemplate="%{y}: %{x:+.1f}%<extra>" + html.escape(comparison.label(name)) + "</extra>",
         ))
+    # Horizontal bars: output names of any length stay readable at any page width (rotated
+    # category labels under vertical bars ran into the legend in narrow columns).
+    n_vars = max(int(t["variable"].nunique()), 1)
+    group = max(36, 9 * len(names) + 14)
+    plot_h = n_vars * group
     fig.update_layout(
-        template="plotly_white", barmode="group", height=420,
+        template="plotly_white", barmode="group", height=plot_h + 190 + 22 * ((len(names) + 1) // 2),
         title=f"Difference from baseline in {year:g} (%)",
-        yaxis_title="% vs baseline", font={"size": 13},
-        legend={"orientation": "h", "y": -0.25}, margin={"l": 60, "r": 20, "t": 60, "b": 120},
+        xaxis_title="% vs baseline", font={"size": 13},
+        yaxis={"autorange": "reversed", "automargin": True},
+        legend={"orientation": "h", "yanchor": "top", "y": -60 / plot_h, "x": 0, "traceorder": "normal"},
+        margin={"l": 20, "r": 20, "t": 60, "b": 40},
     )
-    fig.add_hline(y=0, line_color="#888", line_width=1)
+    fig.add_vline(x=0, line_color="#888", line_width=1)
     return fig
 
 

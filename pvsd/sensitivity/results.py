@@ -36,7 +36,7 @@ import pandas as pd
 
 from pvsd.errors import SpecError
 from pvsd.parameters import ParameterSpace
-from pvsd.plotting import PALETTE
+from pvsd.plotting import PALETTE, run_colours
 from pvsd.sensitivity.bands import UncertaintyBands
 from pvsd.sensitivity.methods import Method, get_method
 from pvsd.sensitivity.spec import Outcome
@@ -542,11 +542,8 @@ class MorrisResult(SensitivityResult):
 
 
 def _colours(n: int) -> list[str]:
-    """Distinguishable colours: pvsd's palette (without black), then plotly's 'Safe' set."""
-    from plotly.colors import qualitative
-
-    base = PALETTE[1:] + list(qualitative.Safe) + list(qualitative.Dark24)
-    return [base[k % len(base)] for k in range(n)]
+    """Distinguishable colours: pvsd's run colours without the baseline's black."""
+    return run_colours(n + 1)[1:]
 
 
 def _variance_text(o: Outcome, ind: pd.DataFrame, ranked: list[str], top: int) -> str:
