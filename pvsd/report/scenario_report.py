@@ -42,13 +42,14 @@ def difference_figure(comparison: ScenarioComparison, year: float,
     # Horizontal bars: output names of any length stay readable at any page width (rotated
     # category labels under vertical bars ran into the legend in narrow columns).
     n_vars = max(int(t["variable"].nunique()), 1)
-    group = max(36, 9 * len(names) + 14)
+    # about 9 px per bar, but the chart stays under ~2,400 px however many elements are shown
+    group = max(18, min(max(36, 9 * len(names) + 14), 2400 // n_vars))
     plot_h = n_vars * group
     fig.update_layout(
         template="plotly_white", barmode="group", height=plot_h + 190 + 22 * ((len(names) + 1) // 2),
         title=f"Difference from baseline in {year:g} (%)",
         xaxis_title="% vs baseline", font={"size": 13},
-        yaxis={"autorange": "reversed", "automargin": True},
+        yaxis={"autorange": "reversed", "automargin": True, "ticksuffix": "  "},
         legend={"orientation": "h", "yanchor": "top", "y": -60 / plot_h, "x": 0, "traceorder": "normal"},
         margin={"l": 20, "r": 20, "t": 60, "b": 40},
     )
