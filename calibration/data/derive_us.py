@@ -1,16 +1,20 @@
-"""Derive the tidy US series shipped in calibration/data/ from the shared indicator files.
+"""Derive the indicator files shipped in calibration/data/ from the shared indicator files.
 
 Run from the repository root with the shared data next to it:
 
     python calibration/data/derive_us.py ../shared/data/indicators
 
 Values are copied unchanged (no rescaling: the spec maps them onto the model's
-scale); only the layout changes to ``year,value,country``.
+scale). The US series change only their layout, to ``year,value,country``; the EGDI panel
+(``un_egdi_panel.csv``, read by the panel specs) is the shared file itself with provenance
+lines on top. Each is taken from the newest release in the folder, so a later EGDI wave
+reaches every calibration by running this script again.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import sys
 from pathlib import Path
 
@@ -41,7 +45,30 @@ def write(name: str, header: list[str], rows: list[tuple[str, str, str]]) -> Non
         w.writerows(rows)
 
 
+def write_panel(egdi: Path) -> None:
+    """``un_egdi_panel.csv``: the shared EGDI panel unchanged, provenance lines prepended."""
+    body = egdi.read_bytes()
+    with open(egdi, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    waves = sorted({int(r["survey_year"]) for r in rows})
+    countries = len({r["iso3"] for r in rows})
+    header = [
+        "UN DESA, E-Government Survey: E-Government Development Index (EGDI, 0-1) and its components, "
+        f"{countries} countries, waves {waves[0]}-{waves[-1]}.",
+        "Copied unchanged (these # lines added) from the project's shared indicator collection, file "
+        f"{egdi.name} (SHA-256 {hashlib.sha256(body).hexdigest()}),",
+        "stacked there from sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 "
+        "(UN DESA Data Center exports); see calibration/data/README.md.",
+        "egdi = 0 with not_assessed_flag or no online presence means 'not assessed' (the spec declares "
+        "missing = [0]).",
+    ]
+    with open(OUT / "un_egdi_panel.csv", "wb") as fh:
+        fh.write("".join(f"# {line}\n" for line in header).encode("utf-8"))
+        fh.write(body)
+
+
 def main(src: Path) -> None:
+    write_panel(newest(src, "un_egdi_panel_*_long.csv"))
     with open(egdi := newest(src, "un_egdi_panel_*_long.csv"), encoding="utf-8") as fh:
         rows = [(r["survey_year"], r["egdi"], "USA") for r in csv.DictReader(fh) if r["iso3"] == "USA"]
     write("us_un_egdi.csv", [
