@@ -77,6 +77,14 @@ def main(src: Path) -> None:
         "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
         "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
     ], rows)
+    with open(egdi, encoding="utf-8") as fh:
+        rows = [(r["survey_year"], r["osi"], "USA") for r in csv.DictReader(fh) if r["iso3"] == "USA"]
+    write("us_un_osi.csv", [
+        "UN DESA E-Government Survey: Online Service Index (OSI, 0-1; best performer of each wave = 1), United States.",
+        f"Copied from the shared file {egdi.name} (column osi, iso3 = USA);",
+        "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
+        "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
+    ], rows)
     with open(wgi := newest(src, "wb_wgi_government_effectiveness_*_long.csv"), encoding="utf-8") as fh:
         rows = [(r["year"], r["estimate"], "USA") for r in csv.DictReader(fh)
                 if r["code"] == "USA" and r["estimate"].strip()]
