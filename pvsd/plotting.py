@@ -16,9 +16,10 @@ PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#C
 
 
 #: After the palette: Paul Tol's "safe" colours (plotly's qualitative.Safe), ordered so the first
-#: ones are far from the palette's (its light blue and sand come last, near sky blue and yellow).
-_MORE = ["#332288", "#882255", "#117733", "#888888", "#AA4499", "#999933", "#CC6677", "#44AA99",
-         "#661100", "#88CCEE", "#DDCC77"]
+#: ones are far from the palette's (its greens, light blue and sand come later: near bluish green,
+#: sky blue and yellow).
+_MORE = ["#332288", "#882255", "#888888", "#AA4499", "#999933", "#661100", "#117733", "#CC6677",
+         "#44AA99", "#88CCEE", "#DDCC77"]
 
 
 def run_colours(n: int, exclude: Sequence[str] = ()) -> list[str]:
