@@ -366,3 +366,19 @@ def test_convergence_note_explains_a_line_search_stop_and_counts_the_starts() ->
     alone = _convergence_note({"local": {"message": "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"},
                                "starts": 4, "starts_at_best": 1})
     assert "line search" not in alone and "1 of 4" in alone and "[search] starts" in alone
+
+
+def test_observations_after_the_last_period_are_named_not_dropped_quietly(tmp_path: Path) -> None:
+    """A later wave added to the data, outside both periods: the warning says so and how to use it."""
+    from pvsd.calibration import load_spec
+    from pvsd.calibration.problem import Problem
+
+    spec = bass_spec(tmp_path)
+    text = spec.read_text().replace("seed = 7\n", "seed = 7\nfit_period = [1, 6]\nholdout_period = [7, 8]\n")
+    spec.write_text(text)
+    warnings = Problem(load_spec(spec)).warnings
+    later = [w for w in warnings if "neither fit_period nor holdout_period" in w]
+    assert len(later) == 1 and "2 observation(s) after 8 (9, 10)" in later[0]
+    assert "extend holdout_period to 10" in later[0]
+    spec.write_text(text.replace("holdout_period = [7, 8]", "holdout_period = [7, 10]"))
+    assert not [w for w in Problem(load_spec(spec)).warnings if "neither" in w]
