@@ -127,3 +127,12 @@ def test_format_without_a_browser_says_how_to_get_one(teacup_path, tmp_path, mon
     assert not out.exists()  # nothing half-written
     assert main(["report", str(teacup_path), "-q", "--format", "gif", "-o", str(out)]) == 2
     assert "png, svg, pdf" in capsys.readouterr().err
+
+
+def test_every_command_takes_quiet():
+    """A script can pass -q to any command (a no-op where nothing shows progress)."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    missing = [c for c, p in sub.choices.items()
+               if "-q" not in {s for a in p._actions for s in a.option_strings}]
+    assert not missing, missing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg, say
+from pvsd.cli.common import add_model_arg, add_quiet_arg, say
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="leave out the feedback-loop section (it runs the model once)")
     p.add_argument("--force", action="store_true",
                    help="replace existing output files (never done silently)")
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg, add_set_arg, parse_sets, say, split_names
+from pvsd.cli.common import add_model_arg, add_quiet_arg, add_set_arg, parse_sets, say, split_names
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace the output file if it exists (never done silently)")
     add_set_arg(p)
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 

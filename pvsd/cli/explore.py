@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_alias, add_model_arg, add_scenario_args, add_set_arg, parse_sets
+from pvsd.cli.common import add_alias, add_model_arg, add_quiet_arg, add_scenario_args, add_set_arg, parse_sets
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8050, metavar="N", help="port (default 8050; 0 = any free port)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     add_set_arg(p)
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg, say
+from pvsd.cli.common import add_model_arg, add_quiet_arg, say
 
 KINDS = ("stock", "flow", "aux", "constant", "lookup", "data", "control")
 
@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=KINDS, action="append",
                    help="only variables of this kind (repeatable)")
     p.add_argument("--csv", action="store_true", help="print the table as CSV")
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 

@@ -9,6 +9,7 @@ from pvsd.cli.common import (
     add_figure_args,
     add_model_arg,
     add_output_args,
+    add_quiet_arg,
     add_scenario_args,
     add_set_arg,
     add_time_args,
@@ -47,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_time_args(p, saveper=False, method=False)  # scores: every Euler time step
     add_figure_args(p)
     add_output_args(p)
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 

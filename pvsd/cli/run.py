@@ -8,6 +8,7 @@ from pathlib import Path
 from pvsd.cli.common import (
     add_figure_args,
     add_model_arg,
+    add_quiet_arg,
     add_scenario_args,
     add_set_arg,
     add_time_args,
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "--plotly-js inline, unless another --plotly-js is given)")
     add_figure_args(p, folder=False)
     p.add_argument("--force", action="store_true", help="replace existing output files")
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from pvsd.cli.common import add_model_arg, add_set_arg, add_time_args, parse_sets, say, split_names, time_kwargs
+from pvsd.cli.common import (
+    add_model_arg,
+    add_quiet_arg,
+    add_set_arg,
+    add_time_args,
+    parse_sets,
+    say,
+    split_names,
+    time_kwargs,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-v", "--outputs", action="append", metavar="NAMES",
                    help="variables to compare (comma-separated or repeated; default: the stocks)")
     add_time_args(p)
+    add_quiet_arg(p)  # accepted everywhere (one vocabulary); nothing here shows progress
     p.set_defaults(func=handle)
 
 
