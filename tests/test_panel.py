@@ -358,3 +358,26 @@ starts = 1
     assert sk.loc["last value", "rmse"] == pytest.approx(np.sqrt(np.mean((actual - last) ** 2)))
     assert len(r.skill_verdict) == 3 and "[[Forecast skill" in r.report()
     assert "Forecast skill" in r.html_report().render()
+
+
+def test_input_outside_the_declared_range_names_file_line_and_unit(tmp_path: Path) -> None:
+    """An input value the model's range refuses, or a trend that runs out of it: the error names
+    the file, line, unit and year (or the rule), not an anonymous ensemble row."""
+    truth = _truth(3, 61)
+    _write_panel(tmp_path / "panel.csv", truth, 62)
+    units = list(truth["unit"])
+    rows = [(u, y, 0.5) for u in units for y in (2000, 2010)]
+    rows[3] = (units[1], 2010, 1.7)  # External Push is declared in [-1, 1]
+    pd.DataFrame(rows, columns=["unit", "year", "value"]).to_csv(tmp_path / "push.csv", index=False)
+    extra = '[inputs.push]\nfile = "push.csv"\nvariable = "External Push"\nbeyond = "hold"\n'
+    (tmp_path / "panel.toml").write_text(_spec(tmp_path, holdout=0).read_text() + extra)
+    with pytest.raises(DataError, match=rf"push.csv, line 5: input 'push' of unit {units[1]} in 2010 is 1.7, "
+                                        r"outside the range the model declares for 'External Push', \[-1, 1\]"):
+        PanelProblem(load_panel_spec(tmp_path / "panel.toml"))
+    rows[3] = (units[1], 2010, 0.9)  # in range, but its trend (0.04 a year) leaves it by 2020
+    rows[2] = (units[1], 2000, 0.5)
+    pd.DataFrame(rows, columns=["unit", "year", "value"]).to_csv(tmp_path / "push.csv", index=False)
+    (tmp_path / "panel.toml").write_text(_spec(tmp_path, holdout=0).read_text()
+                                         + extra.replace('"hold"', '"trend"'))
+    with pytest.raises(DataError, match=rf"unit {units[1]}'s input \(trend\) reaches .* give lower/upper"):
+        PanelProblem(load_panel_spec(tmp_path / "panel.toml"))

@@ -268,10 +268,12 @@ def _check_member_bounds(model: Any, canonical: str, row: Any, mp: MemberPiecewi
     if math.isfinite(hi):
         bad |= y > hi
     if bad.any():
-        i = int(np.argwhere(bad)[0][0])
+        idx = tuple(int(k) for k in np.argwhere(bad)[0])
+        i, j = idx[0], idx[1]
         rng = f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
+        at = float(np.asarray(mp.x, float)[i, j])
         raise ParameterError(f"Sample column {canonical!r}: the time path of row {i} leaves the "
-                             f"range the model declares for it, {rng}.")
+                             f"range the model declares for it, {rng}: {float(y[idx]):g} at time {at:g}.")
     if np.any(np.diff(np.asarray(mp.x, float), axis=1) < 0):
         raise ParameterError(f"Sample column {canonical!r}: each row's times must increase.")
 

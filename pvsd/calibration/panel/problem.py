@@ -245,6 +245,8 @@ class PanelProblem:
             # using later input values would leak the held-out years into their forecast
             cut = (self.data[self.data["period"] == "fit"].groupby("u")["year"].max()
                    if spec.holdout else None)
+            row = m.variables.set_index("name").loc[var]
+            lo, hi = float(row["min"]), float(row["max"])
             fns = []
             for i, u in enumerate(self.units):
                 d = df[df["unit"] == u]
@@ -253,8 +255,10 @@ class PanelProblem:
                     if d.empty:
                         raise DataError(f"{inp.file}: input {inp.name!r} has no value for unit {u} "
                                         f"up to its last fitted wave {cut[i]:g}.")
+                _check_input_range(d, lo, hi, inp, u, var)
                 x, y = extend_input(d["year"].to_numpy(), d["value"].to_numpy(), inp.beyond,
                                     inp.trend_window, float(m.final_time), inp.lower, inp.upper)
+                _check_extension_range(np.asarray(x, float), np.asarray(y, float), lo, hi, inp, u, var)
                 fns.append(PiecewiseLinear(tuple(x), tuple(y)))
             if self.dim is None:
                 self.inputs.append((var, fns))
@@ -471,3 +475,43 @@ class PanelProblem:
 
     def all_units(self) -> np.ndarray:
         return np.arange(self.n_units)
+
+
+def _outside(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    bad = np.zeros(v.shape, dtype=bool)
+    if np.isfinite(lo):
+        bad |= v < lo
+    if np.isfinite(hi):
+        bad |= v > hi
+    return bad
+
+
+def _range_text(lo: float, hi: float) -> str:
+    return f"[{lo:g}, {hi:g}]".replace("nan", "no limit").replace("inf", "no limit")
+
+
+def _check_input_range(d: pd.DataFrame, lo: float, hi: float, inp: Any, unit: str, var: str) -> None:
+    """A per-unit input value the model's declared range refuses: named by file, line and unit."""
+    bad = _outside(d["value"].to_numpy(float), lo, hi)
+    if bad.any():
+        r = d[bad].iloc[0]
+        more = f" ({int(bad.sum())} values of this unit are)" if bad.sum() > 1 else ""
+        raise DataError(
+            f"{inp.file}, line {int(r['line'])}: input {inp.name!r} of unit {unit} in {r['year']:g} is "
+            f"{r['value']:g}, outside the range the model declares for {var!r}, {_range_text(lo, hi)}"
+            f"{more}. Correct the value, leave the unit out of [panel] units, or widen the range in "
+            "the model file if the data are right.")
+
+
+def _check_extension_range(x: np.ndarray, y: np.ndarray, lo: float, hi: float, inp: Any, unit: str,
+                           var: str) -> None:
+    """The rule beyond the data (a trend) takes an input out of the model's declared range."""
+    bad = _outside(y, lo, hi)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"[inputs.{inp.name}]: beyond its data, unit {unit}'s input ({inp.beyond}) reaches "
+            f"{y[k]:g} in {x[k]:g}, outside the range the model declares for {var!r}, "
+            f"{_range_text(lo, hi)}; give lower/upper in [inputs.{inp.name}] so the trend stops "
+            "inside it, or use beyond = \"hold\".")
+
