@@ -10,7 +10,7 @@ import pytest
 from pvsd.calibration.panel import load_panel_spec
 from pvsd.calibration.panel.data import extend_input
 from pvsd.calibration.panel.problem import PanelProblem
-from pvsd.errors import SpecError
+from pvsd.errors import DataError, SpecError
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "tests" / "models" / "panel_growth.mdl"
@@ -80,9 +80,12 @@ def test_held_out_waves_do_not_leak_through_inputs(tmp_path: Path) -> None:
         assert max(f.x[:-1]) == pytest.approx(2018.0)
         assert max(f.y) == pytest.approx(0.0)
     assert "not used" in pb.input_notes[0]
-    # without a hold-out the whole input series is used
-    pb0 = PanelProblem(load_panel_spec(_write(tmp_path, holdout=0)))
-    assert max(pb0.inputs[0][1][0].y) > 0.4
+    # without a hold-out the whole input series is used; its trend (0.5 in 2020 after 0 in
+    # 2018) would leave External Push's range [-1, 1] before 2030, which is refused by name
+    with pytest.raises(DataError, match=r"unit A's input \(trend\) reaches 1.25 in 2030"):
+        PanelProblem(load_panel_spec(_write(tmp_path, holdout=0)))
+    pb0 = PanelProblem(load_panel_spec(_write(tmp_path, holdout=0, extra="upper = 1\n")))
+    assert max(pb0.inputs[0][1][0].y) > 0.4 and max(pb0.inputs[0][1][0].y) <= 1.0
 
 
 def test_input_bounds_the_wrong_way_round(tmp_path: Path) -> None:
