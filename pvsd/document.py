@@ -83,6 +83,10 @@ table.data th, table.data td { border-bottom:1px solid var(--line); padding:.35r
 table.data th { background:#f1f3f7; font-weight:600; }
 table.data td.text, table.data th.text { text-align:left; }
 .tablewrap { overflow-x:auto; }
+/* a wide table scrolls sideways under its first column (the row labels), which stays put */
+table.data tr > :first-child { position:sticky; left:0; z-index:1; background:#fff;
+             box-shadow: 1px 0 0 var(--line); }
+table.data tr > th:first-child { background:#f1f3f7; }
 dl.prov { display:grid; grid-template-columns:max-content 1fr; gap:.25rem 1rem; font-size:.9rem; }
 dl.prov dt { font-weight:600; color:var(--muted); }
 dl.prov dd { margin:0; font-family:ui-monospace,Menlo,Consolas,monospace; word-break:break-all; }
@@ -105,6 +109,7 @@ svg { max-width:100%; height:auto; }
   .figure, svg, .js-plotly-plot, figure { break-inside:avoid; }
   .figure { max-width:100%; overflow:hidden; }
   .tablewrap { overflow:visible; }
+  table.data tr > :first-child { position:static; box-shadow:none; }
   table.data { font-size:7.5pt; width:100%; table-layout:auto; }
   table.data th, table.data td { padding:.15rem .3rem; word-break:normal; overflow-wrap:break-word;
                                  min-width:0 !important; font-size:7.5pt !important; }
