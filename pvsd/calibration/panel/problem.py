@@ -495,7 +495,7 @@ def _check_input_range(d: pd.DataFrame, lo: float, hi: float, inp: Any, unit: st
     bad = _outside(d["value"].to_numpy(float), lo, hi)
     if bad.any():
         r = d[bad].iloc[0]
-        more = f" ({int(bad.sum())} values of this unit are)" if bad.sum() > 1 else ""
+        more = f" ({int(bad.sum())} of this unit's values are outside it)" if bad.sum() > 1 else ""
         raise DataError(
             f"{inp.file}, line {int(r['line'])}: input {inp.name!r} of unit {unit} in {r['year']:g} is "
             f"{r['value']:g}, outside the range the model declares for {var!r}, {_range_text(lo, hi)}"
