@@ -20,7 +20,23 @@ from pvsd.arrays import split_label
 from pvsd.errors import ParameterError, TimeRangeError
 from pvsd.timefunc import PiecewiseLinear, TimeFunction
 
-__all__ = ["Scenario"]
+__all__ = ["Scenario", "outside_range", "range_text"]
+
+
+def outside_range(values: Any, lo: float, hi: float) -> np.ndarray:
+    """Where ``values`` leave a declared range ``[lo, hi]`` (NaN = that side has no limit)."""
+    v = np.asarray(values, float)
+    bad = np.zeros(v.shape, dtype=bool)
+    if math.isfinite(lo):
+        bad |= v < lo
+    if math.isfinite(hi):
+        bad |= v > hi
+    return bad
+
+
+def range_text(lo: float, hi: float) -> str:
+    """``[lo, hi]`` for messages, an unlimited side written "no limit"."""
+    return f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
 
 
 class Scenario(Protocol):
@@ -123,12 +139,11 @@ class _ModelChecks:
     def _check_bounds(self, canonical: str, row: pd.Series, value: float, where: str) -> None:
         if not math.isfinite(value):
             raise ParameterError(f"{canonical!r} in {where} must be finite, got {value!r}.")
-        lo, hi = row["min"], row["max"]
-        if (math.isfinite(lo) and value < lo) or (math.isfinite(hi) and value > hi):
-            rng = f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
+        lo, hi = float(row["min"]), float(row["max"])
+        if outside_range(value, lo, hi):
             raise ParameterError(
                 f"{canonical!r} = {value:g} in {where} is outside the range the model "
-                f"declares for it, {rng} (the [min,max] in its units field). "
+                f"declares for it, {range_text(lo, hi)} (the [min,max] in its units field). "
                 "Choose a value inside it, or widen the range in the model file."
             )
 

@@ -45,11 +45,8 @@ def write(name: str, header: list[str], rows: list[tuple[str, str, str]]) -> Non
         w.writerows(rows)
 
 
-def write_panel(egdi: Path) -> None:
+def write_panel(egdi: Path, body: bytes, rows: list[dict[str, str]]) -> None:
     """``un_egdi_panel.csv``: the shared EGDI panel unchanged, provenance lines prepended."""
-    body = egdi.read_bytes()
-    with open(egdi, encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
     waves = sorted({int(r["survey_year"]) for r in rows})
     countries = len({r["iso3"] for r in rows})
     header = [
@@ -67,24 +64,25 @@ def write_panel(egdi: Path) -> None:
         fh.write(body)
 
 
+#: The US series taken from the EGDI panel: (file, column, what it is).
+US_EGDI_SERIES = [
+    ("us_un_egdi.csv", "egdi", "E-Government Development Index (EGDI, 0-1)"),
+    ("us_un_osi.csv", "osi", "Online Service Index (OSI, 0-1; best performer of each wave = 1)"),
+]
+
+
 def main(src: Path) -> None:
-    write_panel(newest(src, "un_egdi_panel_*_long.csv"))
-    with open(egdi := newest(src, "un_egdi_panel_*_long.csv"), encoding="utf-8") as fh:
-        rows = [(r["survey_year"], r["egdi"], "USA") for r in csv.DictReader(fh) if r["iso3"] == "USA"]
-    write("us_un_egdi.csv", [
-        "UN DESA E-Government Survey: E-Government Development Index (EGDI, 0-1), United States.",
-        f"Copied from the shared file {egdi.name} (column egdi, iso3 = USA);",
-        "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
-        "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
-    ], rows)
-    with open(egdi, encoding="utf-8") as fh:
-        rows = [(r["survey_year"], r["osi"], "USA") for r in csv.DictReader(fh) if r["iso3"] == "USA"]
-    write("us_un_osi.csv", [
-        "UN DESA E-Government Survey: Online Service Index (OSI, 0-1; best performer of each wave = 1), United States.",
-        f"Copied from the shared file {egdi.name} (column osi, iso3 = USA);",
-        "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
-        "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
-    ], rows)
+    egdi = newest(src, "un_egdi_panel_*_long.csv")
+    body = egdi.read_bytes()  # read once: the panel copy and the US series come from the same bytes
+    panel = list(csv.DictReader(body.decode("utf-8").splitlines()))
+    write_panel(egdi, body, panel)
+    for name, column, what in US_EGDI_SERIES:
+        write(name, [
+            f"UN DESA E-Government Survey: {what}, United States.",
+            f"Copied from the shared file {egdi.name} (column {column}, iso3 = USA);",
+            "origin sevenChrisK/text-mining-week1 data/EGOV_DATA_YYYY.csv @ c95223650d39 (UN DESA exports).",
+            "Survey years only. Methodology breaks in 2008, 2014 and 2020.",
+        ], [(r["survey_year"], r[column], "USA") for r in panel if r["iso3"] == "USA"])
     with open(wgi := newest(src, "wb_wgi_government_effectiveness_*_long.csv"), encoding="utf-8") as fh:
         rows = [(r["year"], r["estimate"], "USA") for r in csv.DictReader(fh)
                 if r["code"] == "USA" and r["estimate"].strip()]

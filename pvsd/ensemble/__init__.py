@@ -36,6 +36,7 @@ from pvsd.ensemble.executors import (
     run_processes,
 )
 from pvsd.errors import ParameterError, PvsdError, SimulationError
+from pvsd.model_checks import outside_range, range_text
 from pvsd.timefunc import MemberPiecewise
 
 __all__ = ["EnsembleFallbackWarning", "normalize_samples", "run_ensemble"]
@@ -107,17 +108,12 @@ def normalize_samples(model: Any, samples: Any) -> tuple[dict[str, np.ndarray], 
             i = int(np.flatnonzero(bad)[0])
             raise ParameterError(f"Sample column {name!r} has a non-finite value in row {i}.")
         lo, hi = float(row["min"]), float(row["max"])
-        out = np.zeros(arr.shape, dtype=bool)
-        if math.isfinite(lo):
-            out |= arr < lo
-        if math.isfinite(hi):
-            out |= arr > hi
+        out = outside_range(arr, lo, hi)
         if out.any():
             i = int(np.flatnonzero(out)[0])
-            rng = f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
             raise ParameterError(
                 f"Sample {canonical!r} = {arr[i]:g} (row {i}) is outside the range the model "
-                f"declares for it, {rng}."
+                f"declares for it, {range_text(lo, hi)}."
             )
         if canonical in cols:
             raise ParameterError(f"Sample columns {name!r} and another both name {canonical!r}.")

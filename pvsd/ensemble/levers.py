@@ -256,24 +256,19 @@ def _arrayed(model: Any, base: str, items: Sequence[tuple[str, Any]], fixed: Map
 
 
 def _check_member_bounds(model: Any, canonical: str, row: Any, mp: MemberPiecewise) -> None:
-    import math
+    from pvsd.model_checks import outside_range, range_text
 
     lo, hi = float(row["min"]), float(row["max"])
     y = np.asarray(mp.y, float)
     if not np.isfinite(y).all() or not np.isfinite(np.asarray(mp.x, float)).all():
         raise ParameterError(f"Sample column {canonical!r}: time paths must be finite.")
-    bad = np.zeros(y.shape, dtype=bool)
-    if math.isfinite(lo):
-        bad |= y < lo
-    if math.isfinite(hi):
-        bad |= y > hi
+    bad = outside_range(y, lo, hi)
     if bad.any():
         idx = tuple(int(k) for k in np.argwhere(bad)[0])
-        i, j = idx[0], idx[1]
-        rng = f"[{lo:g}, {hi:g}]".replace("nan", "no limit")
-        at = float(np.asarray(mp.x, float)[i, j])
-        raise ParameterError(f"Sample column {canonical!r}: the time path of row {i} leaves the "
-                             f"range the model declares for it, {rng}: {float(y[idx]):g} at time {at:g}.")
+        at = float(np.asarray(mp.x, float)[idx[0], idx[1]])
+        raise ParameterError(f"Sample column {canonical!r}: the time path of row {idx[0]} leaves the "
+                             f"range the model declares for it, {range_text(lo, hi)}: "
+                             f"{float(y[idx]):g} at time {at:g}.")
     if np.any(np.diff(np.asarray(mp.x, float), axis=1) < 0):
         raise ParameterError(f"Sample column {canonical!r}: each row's times must increase.")
 

@@ -29,14 +29,14 @@ def difference_figure(comparison: ScenarioComparison, year: float,
     if variables is not None:
         t = t[t["variable"].isin(list(variables))]
     fig = go.Figure()
-    # the colours of the trajectory charts (baseline first), so a scenario has one colour
-    colours = run_colours(len(comparison.runs) + 1)
+    # the colours of the trajectory charts (by position in the runs), so a scenario has one colour
+    colours = dict(zip(comparison.runs, run_colours(len(comparison.runs)), strict=True))
     names = [n for n in comparison.runs if n != "baseline"]
-    for k, name in enumerate(names):
+    for name in names:
         sub = t[t["scenario"] == name]
         fig.add_trace(go.Bar(
             y=sub["variable"], x=sub["pct_difference"], name=comparison.label(name), orientation="h",
-            marker_color=colours[k + 1],
+            marker_color=colours[name],
             hovertemplate="%{y}: %{x:+.1f}%<extra>" + html.escape(comparison.label(name)) + "</extra>",
         ))
     # Horizontal bars: output names of any length stay readable at any page width (rotated

@@ -28,6 +28,7 @@ from pvsd.calibration.panel.paths import PathParam, check_times
 from pvsd.calibration.panel.simulate import PathBinding, Rows, run_rows
 from pvsd.calibration.panel.spec import MeasureParam, PanelSpec
 from pvsd.errors import DataError, SpecError
+from pvsd.model_checks import outside_range, range_text
 
 if TYPE_CHECKING:
     from pvsd.model import Model
@@ -477,28 +478,15 @@ class PanelProblem:
         return np.arange(self.n_units)
 
 
-def _outside(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    bad = np.zeros(v.shape, dtype=bool)
-    if np.isfinite(lo):
-        bad |= v < lo
-    if np.isfinite(hi):
-        bad |= v > hi
-    return bad
-
-
-def _range_text(lo: float, hi: float) -> str:
-    return f"[{lo:g}, {hi:g}]".replace("nan", "no limit").replace("inf", "no limit")
-
-
 def _check_input_range(d: pd.DataFrame, lo: float, hi: float, inp: Any, unit: str, var: str) -> None:
     """A per-unit input value the model's declared range refuses: named by file, line and unit."""
-    bad = _outside(d["value"].to_numpy(float), lo, hi)
+    bad = outside_range(d["value"].to_numpy(float), lo, hi)
     if bad.any():
         r = d[bad].iloc[0]
         more = f" ({int(bad.sum())} of this unit's values are outside it)" if bad.sum() > 1 else ""
         raise DataError(
             f"{inp.file}, line {int(r['line'])}: input {inp.name!r} of unit {unit} in {r['year']:g} is "
-            f"{r['value']:g}, outside the range the model declares for {var!r}, {_range_text(lo, hi)}"
+            f"{r['value']:g}, outside the range the model declares for {var!r}, {range_text(lo, hi)}"
             f"{more}. Correct the value, leave the unit out of [panel] units, or widen the range in "
             "the model file if the data are right.")
 
@@ -506,12 +494,12 @@ def _check_input_range(d: pd.DataFrame, lo: float, hi: float, inp: Any, unit: st
 def _check_extension_range(x: np.ndarray, y: np.ndarray, lo: float, hi: float, inp: Any, unit: str,
                            var: str) -> None:
     """The rule beyond the data (a trend) takes an input out of the model's declared range."""
-    bad = _outside(y, lo, hi)
+    bad = outside_range(y, lo, hi)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"[inputs.{inp.name}]: beyond its data, unit {unit}'s input ({inp.beyond}) reaches "
             f"{y[k]:g} in {x[k]:g}, outside the range the model declares for {var!r}, "
-            f"{_range_text(lo, hi)}; give lower/upper in [inputs.{inp.name}] so the trend stops "
+            f"{range_text(lo, hi)}; give lower/upper in [inputs.{inp.name}] so the trend stops "
             "inside it, or use beyond = \"hold\".")
 
