@@ -135,15 +135,17 @@ class Problem:
                     f"time range [{t_model0:g}, {t_model1:g}] and are not used."
                 )
             last = max([q[1] for q in (fp, ho) if q is not None], default=None)
-            later = (obs.times > last + 1e-9) & inside if last is not None else np.zeros(obs.times.shape, bool)
+            later = obs.times > last + 1e-9 if last is not None else np.zeros(obs.times.shape, bool)
             if later.any():
                 # e.g. a new survey wave added to the data: say it is not checked, rather than drop it quietly
                 yrs = ", ".join(f"{t:g}" for t in obs.times[later][:5]) + (" ..." if later.sum() > 5 else "")
                 what = "holdout_period" if ho is not None else "fit_period (or add a holdout_period)"
+                beyond = (f" (and run the model past its FINAL TIME {t_model1:g})"
+                          if (later & ~inside).any() else "")
                 self.warnings.append(
                     f"series {s.name!r}: {int(later.sum())} observation(s) after {last:g} ({yrs}) lie in "
                     f"neither fit_period nor holdout_period and are not used; extend {what} to "
-                    f"{obs.times[later].max():g} to use them."
+                    f"{obs.times[later].max():g}{beyond} to use them."
                 )
             self.series.append(BoundSeries(s, var, obs, y, period))
         _check_units(spec)
