@@ -142,10 +142,15 @@ def save_figures(figures: Mapping[str, Any] | Sequence[tuple[Any, str | os.PathL
             specs.append({"fig": d, "path": tmp,
                           "opts": {"format": fmt, "width": width, "height": h,
                                    "scale": 2 if fmt == "png" else 1}})
+        def empty() -> list[int]:
+            return [k for k, (tmp, _) in enumerate(staged) if not tmp.is_file() or tmp.stat().st_size == 0]
+
         old = os.environ.get("BROWSER_PATH")
         os.environ["BROWSER_PATH"] = browser
         try:
             kaleido.write_fig_from_object_sync(specs, kopts={"mathjax": False})
+            if empty():  # a busy machine's browser sometimes drops an image: ask once more for those
+                kaleido.write_fig_from_object_sync([specs[k] for k in empty()], kopts={"mathjax": False})
         except Exception as exc:  # kaleido/choreographer raise many types
             msg = f"{type(exc).__name__}: {exc}".strip()
             if "ChromeNotFound" in msg or ("browser" in msg.lower() and "not found" in msg.lower()):
@@ -156,9 +161,9 @@ def save_figures(figures: Mapping[str, Any] | Sequence[tuple[Any, str | os.PathL
                 os.environ.pop("BROWSER_PATH", None)
             else:
                 os.environ["BROWSER_PATH"] = old
-        for tmp, path in staged:
-            if not tmp.is_file() or tmp.stat().st_size == 0:
-                raise ExportError(f"The browser wrote no image for {path}; nothing was replaced.")
+        for k in empty():
+            raise ExportError(f"The browser wrote no image for {staged[k][1]} (asked twice); nothing was "
+                              "replaced. Try again, or with fewer programs running.")
         from pvsd.io import _umask
 
         mode = 0o666 & ~_umask()
