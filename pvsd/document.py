@@ -87,6 +87,12 @@ table.data td.text, table.data th.text { text-align:left; }
 table.data tr > :first-child { position:sticky; left:0; z-index:1; background:#fff;
              box-shadow: 1px 0 0 var(--line); }
 table.data tr > th:first-child { background:#f1f3f7; }
+/* with two row labels (variable, year) both stay: the first has a fixed width so the
+   second knows where to stick */
+table.data .key0 { box-sizing:border-box; width:13em; min-width:13em; max-width:13em; }
+table.data tr > .key1 { position:sticky; left:13em; z-index:1; background:#fff;
+             box-shadow: 1px 0 0 var(--line); }
+table.data tr > th.key1 { background:#f1f3f7; }
 dl.prov { display:grid; grid-template-columns:max-content 1fr; gap:.25rem 1rem; font-size:.9rem; }
 dl.prov dt { font-weight:600; color:var(--muted); }
 dl.prov dd { margin:0; font-family:ui-monospace,Menlo,Consolas,monospace; word-break:break-all; }
@@ -109,7 +115,8 @@ svg { max-width:100%; height:auto; }
   .figure, svg, .js-plotly-plot, figure { break-inside:avoid; }
   .figure { max-width:100%; overflow:hidden; }
   .tablewrap { overflow:visible; }
-  table.data tr > :first-child { position:static; box-shadow:none; }
+  table.data tr > :first-child, table.data tr > .key1 { position:static; box-shadow:none; }
+  table.data .key0 { width:auto; min-width:0; max-width:none; }
   table.data { font-size:7.5pt; width:100%; table-layout:auto; }
   table.data th, table.data td { padding:.15rem .3rem; word-break:normal; overflow-wrap:break-word;
                                  min-width:0 !important; font-size:7.5pt !important; }
@@ -188,12 +195,17 @@ def table_html(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
         return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
 
     idx_names = [n or "" for n in frame.index.names] if index else []
-    head = "".join(f'<th class="text">{html.escape(str(n))}</th>' for n in idx_names)
+    # two row labels both stay in view when the table scrolls sideways (CSS .key0/.key1)
+    key_cls = ([' class="text key0"', ' class="text key1"'] if len(idx_names) == 2
+               else [' class="text"'] * len(idx_names))
+    head = "".join(f'<th{c}>{html.escape(str(n))}</th>'
+                   for c, n in zip(key_cls, idx_names, strict=True))
     head += "".join(cell(c if isinstance(c, str) else str(c), "th") for c in frame.columns)
     rows = []
     for key, row in zip(frame.index, frame.itertuples(index=False), strict=True):
         keys = (key if isinstance(key, tuple) else (key,)) if index else ()
-        cells = "".join(f'<td class="text">{html.escape(str(k))}</td>' for k in keys)
+        cells = "".join(f'<td{c}>{html.escape(str(k))}</td>'
+                        for c, k in zip(key_cls, keys, strict=True))
         cells += "".join(cell(v, "td") for v in row)
         rows.append(f"<tr>{cells}</tr>")
     return (f'<div class="tablewrap"><table class="data"><thead><tr>{head}</tr></thead>'

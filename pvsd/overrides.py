@@ -17,7 +17,7 @@ import numpy as np
 from pvsd.errors import EquationOverrideWarning, IneffectiveSettingWarning
 from pvsd.timefunc import PiecewiseLinear
 
-__all__ = ["check_sets", "fix_constants", "range_note", "scenario_with_sets", "warn_equation_override",
+__all__ = ["check_sets", "fix_constants", "range_note", "resolve_sets", "scenario_with_sets", "warn_equation_override",
            "warn_ineffective_levers", "widen_ranges"]
 
 
@@ -140,6 +140,18 @@ def check_sets(model: Any, sets: Mapping[str, float], where: str = "--set") -> d
     return out
 
 
+def resolve_sets(model: Any, sets: Mapping[str, float]) -> dict[str, float]:
+    """``--set`` values by canonical name, each checked against the model's declared range
+    here, so an error names --set rather than the scenario or run it is later folded into."""
+    out = {}
+    for k, v in sets.items():
+        name = model.resolve(k, where="--set")
+        if hasattr(model, "check_param"):
+            model.check_param(name, v, where="--set")
+        out[name] = v
+    return out
+
+
 def scenario_with_sets(model: Any, scenario: Any, sets: Mapping[str, float]) -> Any:
     """``scenario`` with ``--set`` on top: the values replace the scenario's constant and its
     lever for the same variable ("--set over all"). Without a scenario, one named "set"."""
@@ -149,7 +161,7 @@ def scenario_with_sets(model: Any, scenario: Any, sets: Mapping[str, float]) -> 
 
     if not sets:
         return scenario
-    sets = {model.resolve(k, where="--set"): v for k, v in sets.items()}
+    sets = resolve_sets(model, sets)
     if scenario is None:
         return Scenario(name="set", title="--set " + ", ".join(f"{k}={v:g}" for k, v in sets.items()),
                         constants=sets)

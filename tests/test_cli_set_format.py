@@ -253,3 +253,15 @@ def test_stepcheck_set(capsys):
     assert main(["stepcheck", str(QUAD), "--set", "Target X=0.6", "-v", "Score"]) == 0
     assert main(["stepcheck", str(QUAD), "--set", "Nope=1"]) == 2
     assert "Nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["run"], ["report", "-o", "{out}"], ["scenarios"], ["stepcheck"]])
+def test_set_outside_the_declared_range_is_named_as_set(command, tmp_path, capsys):
+    # before, run/report said "in scenario 'set'" or "in params": where the value was folded in
+    out = tmp_path / "rep"
+    args = [a.format(out=out) for a in command]
+    code = main([args[0], "public_value_chain_v2", *args[1:], "-q", "--set", "Digital Government Budget=3"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "'Digital Government Budget' = 3 in --set is outside the range the model declares for it, [0, 1]" in err
+    assert "Traceback" not in err and not out.exists()

@@ -141,3 +141,32 @@ def test_a4_print_keeps_every_column_and_diagram(tmp_path, teacup):
     assert cut["out"] == [], cut
     assert cut["tables"] >= 4 and cut["svgs"] >= 1
     assert pdf[:4] == b"%PDF"
+
+
+@pytest.mark.browser
+def test_wide_table_keeps_both_row_labels_in_view(tmp_path):
+    """A (variable, year) table wider than the page scrolls under both label columns."""
+    import pandas as pd
+    from browser import browser_page
+
+    idx = pd.MultiIndex.from_product([["Public Trust", "Digital Capability"], [2030, 2040]],
+                                     names=["variable", "year"])
+    frame = pd.DataFrame({f"Scenario number {i}": [0.1 * i + 0.01 * k for k in range(4)]
+                          for i in range(14)}, index=idx)
+    rep = Report("wide")
+    rep.section("Key results").add_table(frame)
+    path = rep.write(tmp_path / "rep")
+    with browser_page(width=700, height=700) as (page, _):
+        page.goto(path.as_uri())
+        pos = page.evaluate("""() => {
+            const w = document.querySelector('.tablewrap');
+            const box = e => e.getBoundingClientRect();
+            const row = w.querySelector('tbody tr');
+            const before = box(row.children[2]).left;
+            w.scrollLeft = 600;
+            return {scrolled: w.scrollLeft, wrap: box(w).left, k0: box(row.children[0]),
+                    k1: box(row.children[1]), moved: before - box(row.children[2]).left};
+        }""")
+    assert pos["scrolled"] > 300 and pos["moved"] > 300  # the data columns did move
+    assert abs(pos["k0"]["left"] - pos["wrap"]) < 1.5  # the variable stays at the left edge
+    assert abs(pos["k1"]["left"] - pos["k0"]["right"]) < 1.5  # and the year right after it

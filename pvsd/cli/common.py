@@ -270,7 +270,7 @@ def model_with_sets(args: argparse.Namespace, model: Any,
     command's own values would otherwise win silently.
     """
     from pvsd.arrays import split_label
-    from pvsd.overrides import fix_constants
+    from pvsd.overrides import fix_constants, resolve_sets
 
     sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(getattr(args, "set", None)).items()}
     if not sets:
@@ -281,6 +281,7 @@ def model_with_sets(args: argparse.Namespace, model: Any,
         if what:
             raise ParameterError(f"--set {k!r}: it is {what}, which the command varies itself; a constant "
                                  "is either varied or set. Leave it out of --set, or take it out of the spec.")
+    sets = resolve_sets(model, sets)  # now the declared ranges
     return fix_constants(model, sets), sets
 
 

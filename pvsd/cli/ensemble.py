@@ -86,7 +86,9 @@ def handle(args: argparse.Namespace) -> int:
         space = pvsd.ParameterSpace.from_toml(args.spec)
         space.validate(model)
         samples = space.sample(args.n, seed=args.seed)
-    sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(args.set).items()}
+    from pvsd.overrides import resolve_sets
+
+    sets = resolve_sets(model, parse_sets(args.set))
     if sets:
         clash = sorted(set(sets) & {model.resolve(c) for c in samples.columns})
         if clash:

@@ -65,7 +65,9 @@ def handle(args: argparse.Namespace) -> int:
         found = bundled_scenarios(model.name)
         scen_file = str(found) if found is not None else None
     sets = parse_sets(args.set)
-    sets = {model.resolve(k, where="--set"): v for k, v in sets.items()}
+    from pvsd.overrides import resolve_sets
+
+    sets = resolve_sets(model, sets)
     if scen_file is not None:
         sset = pvsd.load_scenarios(scen_file, model)
         only = split_names(args.scenario)

@@ -111,7 +111,9 @@ def handle(args: argparse.Namespace) -> int:
     only = split_names(args.scenario)
     if only:
         chosen = [sset[n] for n in only]
-    sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(args.set).items()}
+    from pvsd.overrides import resolve_sets
+
+    sets = resolve_sets(model, parse_sets(args.set))
     comparison = pvsd.run_scenarios(model, chosen, outputs=split_names(args.outputs) or
                                     (list(sset.outputs) or None),
                                     years=parse_years(args.years) or (list(sset.years) or None),

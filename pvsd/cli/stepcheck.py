@@ -41,7 +41,9 @@ def handle(args: argparse.Namespace) -> int:
     kw = time_kwargs(args)
     dt = kw.pop("time_step", None)
     method = kw.pop("method", "euler")
-    sets = {model.resolve(k, where="--set"): v for k, v in parse_sets(args.set).items()}
+    from pvsd.overrides import resolve_sets
+
+    sets = resolve_sets(model, parse_sets(args.set))
     res = step_check(model, params=sets or None, outputs=split_names(args.outputs), time_step=dt,
                      method=method, **kw)
     table = res.to_dataframe()
