@@ -487,3 +487,73 @@ def test_server_keeps_running_after_bad_requests(app) -> None:
         assert time.time() - t < 30
     finally:
         srv.stop()
+
+
+def test_lever_comments_outrank_the_lever_group() -> None:
+    # v2's ".Policy levers" group also holds guards and uncertain constants the levers use
+    v2 = pvsd.load("public_value_chain_v2")
+    table = v2.variables.set_index("name")
+    tagged = {n for n in v2.constants if str(table.loc[n, "comment"]).startswith("LEVER")}
+    policy = {lv.name for lv in discover_levers(v2) if lv.policy}
+    assert len(tagged) >= 5 and policy == tagged
+    assert "Minimum Total Allocation" not in policy
+
+
+def test_lever_group_marks_levers_when_no_comment_does(tmp_path: Path) -> None:
+    text = """{UTF-8}
+Stock= INTEG(Knob * 1 - Stock / Lag, 0)
+\t~\tWidget\n\t~\t\n\t|
+Lag= 3
+\t~\tYear [1,10]\n\t~\tdelay\n\t|
+********************************************************
+\t.Policy levers
+********************************************************~
+\t\tWhat the analyst changes.
+\t|
+Knob= 2
+\t~\tWidget/Year [0,5]\n\t~\tinflow\n\t|
+********************************************************
+\t.Control
+********************************************************~
+\t\tSimulation Control Parameters
+\t|
+FINAL TIME  = 10
+\t~\tYear\n\t~\t\n\t|
+INITIAL TIME  = 0
+\t~\tYear\n\t~\t\n\t|
+SAVEPER  = 1
+\t~\tYear\n\t~\t\n\t|
+TIME STEP  = 0.25
+\t~\tYear\n\t~\t\n\t|
+"""
+    path = tmp_path / "grouped.mdl"
+    path.write_text(text, encoding="utf-8")
+    levers = {lv.name: lv.policy for lv in discover_levers(pvsd.load(path))}
+    assert levers == {"Knob": True, "Lag": False}
+
+
+@pytest.mark.browser
+def test_charts_keep_their_shape_in_a_tall_window(app) -> None:
+    """Plotly spaces rows by a share of the height: a chart area as tall as a 1400 px window
+    left gaps of about 190 px between the rows (seen in a screenshot)."""
+    from browser import browser_page
+
+    from pvsd.explorer import start_server
+
+    srv = start_server(app)
+    try:
+        sizes = {}
+        for w, h in [(1366, 768), (1920, 1400)]:
+            with browser_page(w, h) as (page, seen):
+                page.goto(srv.url)
+                page.wait_for_selector("#dashboard .main-svg", timeout=60_000)
+                sizes[w] = page.evaluate("""() => { const r = document.querySelector('#dashboard')
+                    .getBoundingClientRect(); return [r.width, r.height]; }""")
+                assert seen["page_errors"] == []
+    finally:
+        srv.stop()
+    nrows, ncols = app.explorer._grid()
+    for w, (gw, gh) in sizes.items():
+        assert gh >= 470 - 1, (w, gh)  # never squeezed below the minimum
+        assert gh <= nrows * 0.8 / ncols * gw + 100 + 60, (w, gw, gh)  # about 4:5 per chart at most
+    assert sizes[1920][1] < 1400 - 205 - 100  # the tall window no longer sets the height

@@ -181,6 +181,15 @@ def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool, when: str =
     return html.Div(children, className="lever")
 
 
+def _graph_style(nrows: int, ncols: int) -> dict[str, str]:
+    """The charts fill the window's height, but no taller than about 4:5 per chart: plotly's
+    row spacing is a share of the height, so a tall window opened wide gaps between rows."""
+    per_row = 0.8 / max(ncols, 1)  # row height per width of the chart area
+    # the chart area is the window less the lever panel (350 px) and paddings (about 40 px)
+    tallest = f"calc({nrows * per_row:.3f} * (100vw - 390px) + 100px)"
+    return {"height": "calc(100vh - 205px)", "maxHeight": tallest, "minHeight": "470px"}
+
+
 def _layout(ex: Explorer) -> Any:
     from dash import dcc, html
 
@@ -240,7 +249,7 @@ def _layout(ex: Explorer) -> Any:
         html.Div(id="save-message", role="status", **{"aria-live": "polite"}),
         html.Div(id="status", className="pvsd-status", role="status", **{"aria-live": "polite"}),
         html.Div(dcc.Graph(id="dashboard", figure=first, config={"displaylogo": False, "responsive": True},
-                           style={"height": "calc(100vh - 205px)", "minHeight": "470px"}),
+                           style=_graph_style(*ex._grid())),
                  className="graph-box"),
         html.P(f"Saved scenarios are appended to {ex.save_to}; compare them later with "
                f"`pvsd scenarios {m.path.name} {ex.save_to.name}`.", className="save-note"),

@@ -3,10 +3,10 @@
 A constant becomes a slider when it has a range: the ``[min, max]`` (or
 ``[min, max, step]``) the model declares in its units field, or else the bounds
 an uncertainty (sensitivity/calibration) spec gives it. Constants in a model
-group whose name mentions levers or policy (Vensim ``.Policy levers``), or whose
-comment starts with ``LEVER``, are *policy levers*; the other ranged constants
-are *assumptions*. A model without such hints shows every ranged constant as a
-lever.
+comment starts with ``LEVER`` are *policy levers*; in a model that tags none that
+way, those of a group whose name mentions levers or policy (Vensim ``.Policy
+levers``) are. The other ranged constants are *assumptions*. A model without such
+hints shows every ranged constant as a lever.
 """
 
 from __future__ import annotations
@@ -195,11 +195,12 @@ def discover_levers(model: Model, space: ParameterSpace | None = None,
         if _finite(lo) and _finite(hi) and hi > lo:
             spec_bounds[model.resolve(p.name)] = (float(lo), float(hi))
     forced = {model.resolve(k): bool(v) for k, v in (include or {}).items()}
-    hinted = {
-        name for name in model.constants
-        if _POLICY_GROUP.search(decl.get(name, {}).get("group", ""))
-        or _LEVER_COMMENT.match(str(table.loc[name, "comment"]))
-    }
+    hinted = {name for name in model.constants if _LEVER_COMMENT.match(str(table.loc[name, "comment"]))}
+    if not hinted:
+        # a model that tags its levers in comments has said which they are: its lever group
+        # may also hold the guards and uncertain constants the levers need (v2 does)
+        hinted = {name for name in model.constants
+                  if _POLICY_GROUP.search(decl.get(name, {}).get("group", ""))}
     levers: list[Lever] = []
     for name, base in _lever_labels(model, table):
         row = table.loc[base]
