@@ -557,3 +557,18 @@ def test_charts_keep_their_shape_in_a_tall_window(app) -> None:
         assert gh >= 470 - 1, (w, gh)  # never squeezed below the minimum
         assert gh <= nrows * 0.8 / ncols * gw + 100 + 60, (w, gw, gh)  # about 4:5 per chart at most
     assert sizes[1920][1] < 1400 - 205 - 100  # the tall window no longer sets the height
+
+
+def test_generated_slider_grid_holds_its_ends_and_default() -> None:
+    from pvsd.explorer.levers import grid_step
+
+    # v2's division guard: [0.0001, 0.1], default 0.001; a 0.001 grid from 0.0001 misses both
+    v2 = pvsd.load("public_value_chain_v2")
+    lv = next(lv for lv in discover_levers(v2) if lv.name == "Minimum Total Allocation")
+    for v in (lv.max, lv.default):
+        k = (v - lv.min) / lv.step
+        assert abs(k - round(k)) < 1e-6, (v, lv.step)
+    assert lv.fmt(lv.min) == "0.0001" and lv.fmt(lv.default) == "0.0010"
+    assert grid_step(0, 1, 0.5) == 0.01  # an easy range keeps its round step
+    assert grid_step(0, 20, 8) == 0.2
+    assert grid_step(0, 1, 1 / 3) == 1e-4  # no exact grid: the finest allowed, not an endless loop

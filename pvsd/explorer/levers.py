@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pvsd.model import Model
     from pvsd.parameters import ParameterSpace
 
-__all__ = ["Lever", "discover_levers", "mdl_declarations", "nice_step"]
+__all__ = ["Lever", "discover_levers", "grid_step", "mdl_declarations", "nice_step"]
 
 _GROUP_HEAD = re.compile(r"^\s*\*{5,}\s*\.\s*(.+?)\s*\*{5,}\s*$", re.S)
 _POLICY_GROUP = re.compile(r"lever|polic", re.I)
@@ -75,9 +75,13 @@ class Lever:
         return text[:1].upper() + text[1:] if text else ""
 
     def decimals(self) -> int:
-        """Digits after the decimal point needed to show values on the step grid."""
-        s = f"{self.step:.10g}"
-        return len(s.split(".")[1]) if "." in s and "e" not in s else (0 if "e" not in s else 6)
+        """Digits after the decimal point needed to show values on the step grid (its step
+        and start), at most 6."""
+        def digits(v: float) -> int:
+            s = f"{abs(v):.6f}".rstrip("0")
+            return len(s.split(".")[1]) if "." in s else 0
+
+        return min(6, max(digits(v) for v in (self.step, self.min)))
 
     def fmt(self, value: float) -> str:
         """A value formatted to the slider's precision."""
@@ -95,6 +99,22 @@ def nice_step(lo: float, hi: float, n: int = 100) -> float:
         if raw <= m * mag:
             return float(f"{m * mag:.12g}")
     return float(f"{10 * mag:.12g}")  # pragma: no cover - the loop always returns
+
+
+def grid_step(lo: float, hi: float, default: float, n: int = 100) -> float:
+    """:func:`nice_step`, made finer (down to about ``100 n`` positions) until the range's ends
+    and the default lie on the grid ``lo + k step``: a range of [0.0001, 0.1] with a default
+    of 0.001 on a 0.001 grid could neither show its minimum nor return to its default."""
+    step = nice_step(lo, hi, n)
+
+    def on_grid(v: float, st: float) -> bool:
+        k = (v - lo) / st
+        return abs(k - round(k)) < 1e-6
+
+    finest = (hi - lo) / (100 * n)
+    while step / 10 >= finest * (1 - 1e-9) and not all(on_grid(v, step) for v in (hi, default)):
+        step = float(f"{step / 10:.12g}")
+    return step
 
 
 def mdl_declarations(model: Model) -> dict[str, dict[str, Any]]:
@@ -220,7 +240,7 @@ def discover_levers(model: Model, space: ParameterSpace | None = None,
         lo, hi = min(lo, default), max(hi, default)
         step = decl.get(base, {}).get("step", math.nan)
         if not (math.isfinite(step) and 0 < step <= hi - lo):
-            step = nice_step(lo, hi)
+            step = grid_step(lo, hi, default)
         policy = forced.get(name, forced.get(base, base in hinted if hinted else True))
         units = str(row["units"] or "")
         levers.append(Lever(name, units, str(row["comment"] or ""), default, lo, hi, float(step), policy,
