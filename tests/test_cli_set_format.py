@@ -265,3 +265,20 @@ def test_set_outside_the_declared_range_is_named_as_set(command, tmp_path, capsy
     assert code == 2
     assert "'Digital Government Budget' = 3 in --set is outside the range the model declares for it, [0, 1]" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_optimize_summary_names_fixed_levers_once(tmp_path, capsys):
+    # Y fixed by its bounds: the search chooses only X; the summary says so instead of listing
+    # Y among the chosen values
+    spec = _write(tmp_path / "p.toml", POLICY.replace("[levers.Y]\nlower = 0\nupper = 1",
+                                                      "[levers.Y]\nlower = 0.4\nupper = 0.4"))
+    assert main(["optimize", str(QUAD), str(spec), "-q", "-o", str(tmp_path / "opt")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    best = out[out.index("Best policy"):]
+    import re
+
+    assert re.search(r"\): X = 0\.(29|30?)\d*; fixed by their bounds: Y = 0\.4\.", best), best
+    chosen = pd.read_csv(tmp_path / "opt" / "chosen.csv", comment="#")
+    assert chosen["Y"].iloc[0] == 0.4 and chosen["X"].iloc[0] == pytest.approx(0.3, abs=0.02)
+    # the analytic optimum with Y held at 0.4: 1 - (0.4 - 0.7)^2
+    assert chosen["Score (final)"].iloc[0] == pytest.approx(0.91, abs=1e-3)

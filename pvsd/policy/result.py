@@ -134,7 +134,7 @@ class OptimizationResult:
         if len(s.objectives) == 1:
             b = self.best
             o = s.objectives[0]
-            setting = ", ".join(f"{n} = {b[n]:.4g}" for n in s.names)
+            setting = _setting_text(s.names, s.bounds, b)
             r = self.spec.robust if self.provenance.get("robust") else None
             what = o.label if r is None else (
                 f"{r.describe()} of {o.label} over the {r.n} worlds searched")
@@ -270,3 +270,19 @@ class OptimizationResult:
 
     def _repr_html_(self) -> str:
         return f"<pre>{html.escape(self.summary())}</pre>" + self.chosen.to_html(index=False)
+
+
+def _setting_text(names: list[str], bounds: list[tuple[float, float]], best: Any) -> str:
+    """The searched decision variables with their chosen values; those whose bounds are one
+    value (a lever's fixed year, a budget held) follow once, grouped by value, so they do not
+    drown what the search chose."""
+    free = [f"{n} = {best[n]:.4g}" for n, (lo, hi) in zip(names, bounds, strict=True) if hi > lo]
+    fixed: dict[str, list[str]] = {}
+    for n, (lo, hi) in zip(names, bounds, strict=True):
+        if hi <= lo:
+            fixed.setdefault(f"{lo:.4g}", []).append(n)
+    text = ", ".join(free) if free else "nothing searched"
+    if fixed:
+        text += "; fixed by their bounds: " + "; ".join(f"{', '.join(ns)} = {v}" for v, ns in fixed.items())
+    return text
+
