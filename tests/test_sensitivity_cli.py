@@ -97,3 +97,38 @@ def test_cli_errors_before_running(tmp_path, spec, capsys, args, words):
     err = " ".join(capsys.readouterr().err.split())  # wrapped at 100 columns, path-dependent breaks
     assert err.startswith("pvsd: error:") and words in err
     assert not out.exists()
+
+
+@pytest.mark.browser
+def test_v2_report_charts_do_not_overlap_in_a_700px_column(tmp_path):
+    """Seen at 700 px: the right-hand bar panel's 30-character parameter names lay over the left
+    panel's bars, the legend over the title, and an over-time legend scrolled its last names away."""
+    from browser import browser_page
+
+    spec = Path(__file__).resolve().parent.parent / "models" / "public_value_chain_v2_sensitivity.toml"
+    out = tmp_path / "sens"
+    assert main(["sensitivity", "public_value_chain_v2", str(spec), "-n", "64", "--no-bands", "-q",
+                 "-o", str(out)]) == 0
+    with browser_page(700, 900) as (page, seen):
+        page.goto((out / "report.html").as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        found = page.evaluate("""() => {
+            const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1
+                                  && b.top < a.bottom - 1;
+            const out = [];
+            document.querySelectorAll('.js-plotly-plot').forEach((gd, i) => {
+                const areas = [...gd.querySelectorAll('.nsewdrag')].map(e => e.getBoundingClientRect());
+                gd.querySelectorAll('.yaxislayer-above text').forEach(t => {
+                    const r = t.getBoundingClientRect();
+                    if (areas.some(a => hit(r, a))) out.push(`chart ${i}: label '${t.textContent}' over a plot`);
+                });
+                const title = gd.querySelector('.gtitle'), legend = gd.querySelector('.legend');
+                if (title && legend && hit(title.getBoundingClientRect(), legend.getBoundingClientRect()))
+                    out.push(`chart ${i}: legend over the title`);
+                const bar = gd.querySelector('.legend .scrollbar');
+                if (bar && bar.getBoundingClientRect().height > 0) out.push(`chart ${i}: legend scrolls`);
+            });
+            return {charts: document.querySelectorAll('.js-plotly-plot').length, out};
+        }""")
+        assert seen["page_errors"] == []
+    assert found["charts"] >= 3 and found["out"] == [], found

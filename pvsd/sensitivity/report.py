@@ -192,13 +192,19 @@ def sensitivity_report(result: SensitivityResult, bands: UncertaintyBands | None
                               "acting together).")
     rep.section("Convergence")
     hist = result.history.set_index("n") if not result.history.empty else result.history
-    rep.add_table(hist, digits=3, caption="Sample sizes tried and the widest confidence interval of each.")
+    has_time = result.table["time"].notna().any() and result.table["time"].isna().any()
+    rep.add_table(hist, digits=3, caption="Sample sizes tried and the widest confidence interval of each"
+                  + (" (widest_interval and unconverged count the indices of the single-value outcomes, "
+                     "which --until-converged drives; those over time are counted below)." if has_time else "."))
     bad = result.unconverged()
     if bad.empty:
         rep.add_text(f"Every index is within the tolerance of {result.tolerance:g}.")
     else:
-        rep.add_notice(f"{len(bad)} indices have intervals wider than {result.tolerance:g}: rerun with a larger "
-                       "n (or --until-converged) before relying on them.")
+        over_time = int(bad["time"].notna().sum())
+        split = (f" ({len(bad) - over_time} of single-value outcomes, {over_time} of outcomes over time)"
+                 if has_time else "")
+        rep.add_notice(f"{len(bad)} indices have intervals wider than {result.tolerance:g}{split}: rerun with a "
+                       "larger n (or --until-converged) before relying on them.")
         rep.add_table(bad.head(30), digits=3)
     for note in result.notes:
         rep.add_notice(note)

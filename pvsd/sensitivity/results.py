@@ -328,10 +328,16 @@ class SensitivityResult:
         from plotly.subplots import make_subplots
 
         n = max(len(outs), 1)
-        ncols = 1 if n == 1 else 2
+        # a right-hand panel's labels sit over the left one's bars in a page column of ~700 px
+        # unless the parameter names are short (seen on v2: 30-character names)
+        ncols = 2 if n > 1 and max((len(str(f)) for f in self.factors), default=0) <= 16 else 1
         nrows = math.ceil(n / ncols)
+        height = max(340, nrows * (120 + 28 * len(self.factors)))
+        top, bottom = 110, 40
+        # about 80 px between rows (axis numbers and the next title), whatever the height
         fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=[o.label for o in outs],
-                            horizontal_spacing=0.22, vertical_spacing=min(0.15, 0.4 / nrows))
+                            horizontal_spacing=0.22,
+                            vertical_spacing=min(0.3, 80 / (height - top - bottom)) if nrows > 1 else 0.1)
         for i, o in enumerate(outs):
             ind = self.indices(o)
             order = list(reversed(self.ranking(o)))
@@ -348,12 +354,14 @@ class SensitivityResult:
                     ),
                     row=i // ncols + 1, col=i % ncols + 1,
                 )
+        # placed in pixels: as shares of a tall figure the legend ran into the title
         fig.update_layout(
             barmode="group", template="plotly_white",
-            title=f"{self.method_info.title}: {self.model}" if self.model else self.method_info.title,
-            height=max(340, nrows * (120 + 28 * len(self.factors))),
-            legend={"orientation": "h", "y": 1.02 + 0.03 / nrows, "yanchor": "bottom", "x": 0},
-            margin={"l": 40, "r": 20, "t": 100, "b": 40}, font={"size": 13},
+            title={"text": f"{self.method_info.title}: {self.model}" if self.model else self.method_info.title,
+                   "y": 1 - 12 / height, "yanchor": "top"},
+            height=height,
+            legend={"orientation": "h", "y": 1 + 32 / (height - top - bottom), "yanchor": "bottom", "x": 0},
+            margin={"l": 40, "r": 20, "t": top, "b": bottom}, font={"size": 13},
         )
         fig.update_yaxes(automargin=True)
         return fig
@@ -393,10 +401,12 @@ class SensitivityResult:
             fig.add_trace(go.Scatter(x=wide.index.to_numpy(), y=(1 - total).clip(lower=0).to_numpy(),
                                      name="interactions (1 - sum S1)", mode="lines", stackgroup="one",
                                      line={"color": "#BBBBBB", "width": 0.5}, fillcolor="rgba(200,200,200,0.5)"))
+        # tall enough for every legend entry: a dozen parameters overflowed 420 px and the last
+        # names scrolled out of sight (and out of print)
         fig.update_layout(
             template="plotly_white", title=f"{index} of {o.variable} over time",
-            xaxis_title="time", yaxis_title=index, height=420, font={"size": 13},
-            legend={"orientation": "v", "x": 1.02, "y": 1},
+            xaxis_title="time", yaxis_title=index, height=max(420, 200 + 21 * len(fig.data)),
+            font={"size": 13}, legend={"orientation": "v", "x": 1.02, "y": 1},
         )
         if index in ("S1", "ST", "delta"):
             fig.update_yaxes(range=[0, 1.05 if not stacked else None] if not stacked else None)
