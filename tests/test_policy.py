@@ -231,3 +231,28 @@ def test_cli_discover_writes_box_scenarios(tmp_path, capsys):
     assert m.run(scenario=scen["box_centre"], outputs=["Outcome"]).to_dataframe()["Outcome"].iloc[-1] == 1
     box = pd.read_csv(out / "box.csv", comment="#", index_col=0)
     assert set(box.index) == {"A", "B"}
+
+
+@pytest.mark.browser
+def test_v2_discovery_report_shows_every_box_limit_at_700px(tmp_path):
+    """The box limits were bar text cut at the plot's edge in a 700 px column ("0.238 to 1 (qp 0.02")."""
+    from browser import browser_page
+
+    spec = Path(__file__).resolve().parent.parent / "models" / "public_value_chain_v2_discover.toml"
+    out = tmp_path / "disc"
+    assert main(["discover", "public_value_chain_v2", str(spec), "-n", "2000", "-q", "-o", str(out)]) == 0
+    with browser_page(700, 900) as (page, seen):
+        page.goto((out / "report.html").as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+        found = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => {
+            const svg = gd.querySelector('.main-svg').getBoundingClientRect();
+            const texts = [...gd.querySelectorAll('.annotation-text, .gtitle')];
+            return {texts: texts.map(t => t.textContent),
+                    cut: texts.filter(t => { const r = t.getBoundingClientRect();
+                                             return r.right > svg.right + 1 || r.left < svg.left - 1; })
+                              .map(t => t.textContent)};
+        })""")
+        assert seen["page_errors"] == []
+    box = next(f for f in found if any("box limits" in t for t in f["texts"]))
+    assert sum(" to " in t and "(qp " in t for t in box["texts"]) >= 1
+    assert all(f["cut"] == [] for f in found), found

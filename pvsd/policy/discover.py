@@ -391,11 +391,18 @@ class DiscoveryResult:
         qp = [f"{r['min']:.3g} to {r['max']:.3g} (qp {_fmt_p(r['qp min'])}, {_fmt_p(r['qp max'])})"
               for _, r in box.iterrows()]
         fig.add_trace(go.Bar(y=names, x=hi - lo, base=lo, orientation="h", marker_color="#0072B2",
-                             name="box", text=qp, textposition="outside"))
-        fig.update_layout(title=f"{self.method_label} box limits (share of each input's sampled range; "
-                                "qp = quasi-p-value)",
-                          barmode="overlay", xaxis=dict(range=[0, 1.6], title="position in sampled range"),
-                          height=160 + 60 * len(names), template="plotly_white")
+                             name="box", hovertext=qp, hoverinfo="y+text"))
+        # the limits are written in the right margin, sized to them: as bar text they were cut
+        # at the plot's edge in a 700 px column
+        for name, text in zip(names, qp, strict=True):
+            fig.add_annotation(x=1.01, y=name, xref="paper", yref="y", text=text, showarrow=False,
+                               xanchor="left", font={"size": 12})
+        fig.update_layout(title=f"{self.method_label} box limits<br><sup>share of each input's sampled range; "
+                                "qp = quasi-p-values of the lower, upper limit</sup>",
+                          barmode="overlay", xaxis=dict(range=[0, 1.0], title="position in sampled range"),
+                          margin={"r": 30 + 7 * max(len(t) for t in qp), "t": 70},
+                          legend=dict(orientation="h", yanchor="top", y=-0.35, x=0),
+                          height=200 + 60 * len(names), template="plotly_white")
         return fig
 
     def plot(self) -> go.Figure:
