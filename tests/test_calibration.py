@@ -382,3 +382,30 @@ def test_observations_after_the_last_period_are_named_not_dropped_quietly(tmp_pa
     assert "extend holdout_period to 10" in later[0]
     spec.write_text(text.replace("holdout_period = [7, 8]", "holdout_period = [7, 10]"))
     assert not [w for w in Problem(load_spec(spec)).warnings if "neither" in w]
+
+
+def test_report_says_where_the_model_loses_once_in_the_summary(tmp_path: Path) -> None:
+    """Each loss to a naive forecast was a notice in the summary and again under Forecast skill."""
+    import re
+
+    from pvsd.calibration.report import calibration_report
+
+    spec = bass_spec(tmp_path)
+    spec.write_text(spec.read_text().replace("seed = 7\n", "seed = 7\nfit_period = [1, 6]\n"
+                                             "holdout_period = [7, 10]\n"))
+    import dataclasses
+
+    fitted = pvsd.calibrate(spec, progress=False)
+    assert len(fitted.skill_verdict) == 3 and not any(" loses to " in s for s in fitted.skill_verdict)
+    # the same result, as if it lost to the last value: the loss is a warning and a verdict
+    loss = fitted.skill_verdict[0].replace(" beats ", " loses to ")
+    lost = dataclasses.replace(fitted, skill_verdict=(loss, *fitted.skill_verdict[1:]),
+                               warnings=(*fitted.warnings, loss))
+    for r, n_lost in ((fitted, 0), (lost, 1)):
+        page = calibration_report(r).render()
+        summary, rest = re.split(r"<h2>Fit statistics</h2>", page, maxsplit=1)
+        for s in r.skill_verdict:  # in full under Forecast skill only
+            esc = s.replace("'", "&#x27;")
+            assert esc not in summary and rest.count(esc) == 1
+        said = "Out of sample the model loses to a naive forecast in 1 of 3 comparisons (sales)"
+        assert (said in summary) == bool(n_lost)

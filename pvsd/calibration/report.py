@@ -43,8 +43,15 @@ def calibration_report(result: CalibrationResult) -> Report:
     if math.isfinite(f.get("residual_se", math.nan)):
         pairs.append(("residual standard error", f"{f['residual_se']:.5g} on {f['dof']} degrees of freedom"))
     rep.add_html(kv_table(pairs))
+    # where the model loses to a naive forecast is said once here and in full under Forecast skill
+    losses = [w for w in result.warnings if w in result.skill_verdict]
     for w in result.warnings:
-        rep.add_notice(w)
+        if w not in losses:
+            rep.add_notice(w)
+    if losses:
+        series = list(dict.fromkeys(w.split(":", 1)[0] for w in losses))
+        rep.add_notice(f"Out of sample the model loses to a naive forecast in {len(losses)} of "
+                       f"{len(result.skill_verdict)} comparisons ({', '.join(series)}); see Forecast skill.")
     rep.section("Fit statistics")
     rep.add_table(result.stats.set_index(["series", "period"]), name="fit_statistics",
                   caption="On the model's scale. RMSE, MAPE (%), R² (squared correlation), MSE and "

@@ -269,7 +269,8 @@ class CalibrationResult:
         titles = []
         for s in series:
             var = self.fitted.loc[self.fitted["series"] == s, "variable"].iloc[0]
-            titles += [f"{s}: {var}", f"{s}: residual (data - fit)"]
+            # short enough for a 700 px column: the long form ran into the residual panel's title
+            titles += [f"{s}: {var}" if len(s) + len(var) <= 34 else s, "residual (data - fit)"]
         fig = make_subplots(rows=len(series), cols=2, subplot_titles=titles, column_widths=[0.66, 0.34],
                             vertical_spacing=min(0.12, 0.4 / max(len(series), 1)), horizontal_spacing=0.08)
         for i, s in enumerate(series, start=1):
@@ -311,6 +312,8 @@ class CalibrationResult:
                                          hovertemplate="%{x:g}: %{y:.4g}<extra>residual</extra>"),
                               row=i, col=2)
             fig.add_hline(y=0, line_color="#888", line_width=1, row=i, col=2)
+            if len(s) + len(var) > 34:  # the model variable left out of the title goes beside the axis
+                fig.update_yaxes(title_text=var, title_font_size=11, row=i, col=1)
         height = max(380, 300 * len(series) + 120)
         fig.update_layout(template="plotly_white", height=height,
                           title={"text": self.title, "y": 1 - 18 / height, "yanchor": "top"},
