@@ -59,8 +59,8 @@ def calibration_report(result: CalibrationResult) -> Report:
                   "U^C unequal co-variation; they sum to 1. 'holdout' rows are years not used in the fit.")
     if len(result.skill):
         rep.section("Forecast skill")
-        for s in result.skill_verdict:
-            rep.add_notice(s)
+        for s in result.skill_verdict:  # a loss is a warning; a win is plain text
+            (rep.add_notice if " loses to " in s else rep.add_text)(s)
         rep.add_table(result.skill.set_index(["series", "method"]), name="skill",
                       caption="Held-out years only, on the indicator's own scale: MAPE (%), RMSE and "
                       "share within 5% of the observed value, for the model and for naive forecasts "

@@ -36,8 +36,8 @@ def panel_report(result: PanelResult) -> Report:
     for w in result.warnings:
         rep.add_notice(w)
     rep.section("Forecast skill")
-    for s in result.verdict:
-        rep.add_notice(s)
+    for s in result.verdict:  # a loss is a warning; a win is plain text
+        (rep.add_notice if " loses to " in s else rep.add_text)(s)
     if len(result.skill):
         rep.add_table(result.skill.set_index(["series", "method"]), name="skill",
                       caption="Held-out observations only. MAPE (%), RMSE on the indicator's scale, "

@@ -270,9 +270,12 @@ class PanelResult:
             return None
         import plotly.graph_objects as go
 
+        from pvsd.plotting import run_colours
+
         fig = go.Figure()
-        for s, d in self.skill.groupby("series", sort=False):
-            fig.add_trace(go.Bar(x=d["method"], y=d["mape"], name=str(s),
+        groups = list(self.skill.groupby("series", sort=False))
+        for (s, d), colour in zip(groups, run_colours(len(groups) + 1)[1:], strict=True):
+            fig.add_trace(go.Bar(x=d["method"], y=d["mape"], name=str(s), marker_color=colour,
                                  text=[f"{v:.2f}%" for v in d["mape"]], textposition="outside"))
         fig.update_layout(template="plotly_white", height=360, yaxis_title="MAPE (%) out of sample",
                           title="Forecast skill: model vs naive forecasts (lower is better)",
