@@ -497,6 +497,9 @@ def test_lever_comments_outrank_the_lever_group() -> None:
     policy = {lv.name for lv in discover_levers(v2) if lv.policy}
     assert len(tagged) >= 5 and policy == tagged
     assert "Minimum Total Allocation" not in policy
+    from pvsd.embed.levers import levers
+
+    assert {lv.name for lv in levers(v2) if lv.primary} == tagged  # the live page's sliders agree
 
 
 def test_lever_group_marks_levers_when_no_comment_does(tmp_path: Path) -> None:

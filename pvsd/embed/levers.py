@@ -43,11 +43,6 @@ class Lever:
     declared: bool
 
 
-def _is_policy(name: str, comment: str, groups: dict[str, str]) -> bool:
-    group = groups.get(name, "")
-    return "lever" in group.lower() or comment.strip().upper().startswith(("LEVER", "POLICY"))
-
-
 def _step(lo: float, hi: float, incr: Any) -> float:
     if isinstance(incr, (int, float)) and math.isfinite(incr) and incr > 0:
         return float(incr)
@@ -87,8 +82,7 @@ def levers(model: Any, names: Sequence[str] | None = None) -> list[Lever]:
         A :class:`pvsd.Model`.
     names
         Constants to offer (default: every constant with a declared ``[min, max]``
-        range; those in a Vensim group named like "Policy levers", or whose
-        comment starts with "LEVER", are marked ``primary``). When the model
+        range; the policy levers of :mod:`pvsd.lever_tags` are marked ``primary``). When the model
         declares no range at all, every constant is offered with a range of 0 to
         twice its value (``declared=False``).
 
@@ -131,6 +125,9 @@ def levers(model: Any, names: Sequence[str] | None = None) -> list[Lever]:
         explicit = False
         if not chosen:
             chosen = consts
+    from pvsd.lever_tags import policy_levers
+
+    policy = policy_levers(chosen, {n: str(table.loc[n, "comment"]) for n in chosen}, groups)
     out = []
     for n in chosen:
         row = table.loc[n]
@@ -140,7 +137,7 @@ def levers(model: Any, names: Sequence[str] | None = None) -> list[Lever]:
             lo, hi = _derived_range(default, lo, hi)
         lo, hi = min(lo, default), max(hi, default)
         comment = str(row["comment"])
-        primary = explicit or _is_policy(n, comment, groups)
+        primary = explicit or n in policy
         out.append(Lever(n, str(row["py_name"]), default, lo, hi, _step(lo, hi, incr.get(n)),
                          str(row["units"]), comment, primary, declared))
     if out and not any(lv.primary for lv in out):

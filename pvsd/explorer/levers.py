@@ -5,7 +5,7 @@ A constant becomes a slider when it has a range: the ``[min, max]`` (or
 an uncertainty (sensitivity/calibration) spec gives it. Constants in a model
 comment starts with ``LEVER`` are *policy levers*; in a model that tags none that
 way, those of a group whose name mentions levers or policy (Vensim ``.Policy
-levers``) are. The other ranged constants are *assumptions*. A model without such
+levers``) are (:mod:`pvsd.lever_tags`). The other ranged constants are *assumptions*. A model without such
 hints shows every ranged constant as a lever.
 """
 
@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pvsd.lever_tags import LEVER_COMMENT, policy_levers
+
 if TYPE_CHECKING:
     from pvsd.model import Model
     from pvsd.parameters import ParameterSpace
@@ -24,8 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Lever", "discover_levers", "grid_step", "mdl_declarations", "nice_step"]
 
 _GROUP_HEAD = re.compile(r"^\s*\*{5,}\s*\.\s*(.+?)\s*\*{5,}\s*$", re.S)
-_POLICY_GROUP = re.compile(r"lever|polic", re.I)
-_LEVER_COMMENT = re.compile(r"^\s*(policy\s+)?lever\b", re.I)
+_LEVER_COMMENT = LEVER_COMMENT
 
 
 @dataclass(frozen=True)
@@ -215,12 +216,8 @@ def discover_levers(model: Model, space: ParameterSpace | None = None,
         if _finite(lo) and _finite(hi) and hi > lo:
             spec_bounds[model.resolve(p.name)] = (float(lo), float(hi))
     forced = {model.resolve(k): bool(v) for k, v in (include or {}).items()}
-    hinted = {name for name in model.constants if _LEVER_COMMENT.match(str(table.loc[name, "comment"]))}
-    if not hinted:
-        # a model that tags its levers in comments has said which they are: its lever group
-        # may also hold the guards and uncertain constants the levers need (v2 does)
-        hinted = {name for name in model.constants
-                  if _POLICY_GROUP.search(decl.get(name, {}).get("group", ""))}
+    hinted = policy_levers(model.constants, {n: str(table.loc[n, "comment"]) for n in model.constants},
+                           {n: decl.get(n, {}).get("group", "") for n in model.constants})
     levers: list[Lever] = []
     for name, base in _lever_labels(model, table):
         row = table.loc[base]
