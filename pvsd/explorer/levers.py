@@ -102,18 +102,19 @@ def nice_step(lo: float, hi: float, n: int = 100) -> float:
     return float(f"{10 * mag:.12g}")  # pragma: no cover - the loop always returns
 
 
-def grid_step(lo: float, hi: float, default: float, n: int = 100) -> float:
-    """:func:`nice_step`, made finer (down to about ``100 n`` positions) until the range's ends
-    and the default lie on the grid ``lo + k step``: a range of [0.0001, 0.1] with a default
-    of 0.001 on a 0.001 grid could neither show its minimum nor return to its default."""
+def grid_step(lo: float, hi: float, n: int = 100) -> float:
+    """:func:`nice_step`, made finer (down to about ``10 n`` positions) until the range's upper
+    end lies on the grid ``lo + k step``: on [0.0001, 0.1] a 0.001 grid from 0.0001 never
+    reaches 0.1. A default off the grid keeps the coarser step (arrow keys stay useful); the
+    slider's model-value mark and reset still reach it."""
     step = nice_step(lo, hi, n)
 
     def on_grid(v: float, st: float) -> bool:
         k = (v - lo) / st
         return abs(k - round(k)) < 1e-6
 
-    finest = (hi - lo) / (100 * n)
-    while step / 10 >= finest * (1 - 1e-9) and not all(on_grid(v, step) for v in (hi, default)):
+    finest = (hi - lo) / (10 * n)
+    while step / 10 >= finest * (1 - 1e-9) and not on_grid(hi, step):
         step = float(f"{step / 10:.12g}")
     return step
 
@@ -237,7 +238,7 @@ def discover_levers(model: Model, space: ParameterSpace | None = None,
         lo, hi = min(lo, default), max(hi, default)
         step = decl.get(base, {}).get("step", math.nan)
         if not (math.isfinite(step) and 0 < step <= hi - lo):
-            step = grid_step(lo, hi, default)
+            step = grid_step(lo, hi)
         policy = forced.get(name, forced.get(base, base in hinted if hinted else True))
         units = str(row["units"] or "")
         levers.append(Lever(name, units, str(row["comment"] or ""), default, lo, hi, float(step), policy,
