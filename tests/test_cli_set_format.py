@@ -282,3 +282,8 @@ def test_optimize_summary_names_fixed_levers_once(tmp_path, capsys):
     assert chosen["Y"].iloc[0] == 0.4 and chosen["X"].iloc[0] == pytest.approx(0.3, abs=0.02)
     # the analytic optimum with Y held at 0.4: 1 - (0.4 - 0.7)^2
     assert chosen["Score (final)"].iloc[0] == pytest.approx(0.91, abs=1e-3)
+    page = (tmp_path / "opt" / "report.html").read_text()
+    table = page[page.index("Chosen policies</h2>"):]
+    table = table[: table.index("</table>")]
+    assert '>X</th>' in table and '>Y</th>' not in table  # the same in every row: in the caption
+    assert "Fixed by their bounds (not columns): Y = 0.4." in page

@@ -41,7 +41,12 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
             import numpy as np
 
             chosen = chosen.iloc[np.unique(np.linspace(0, len(chosen) - 1, 10).round().astype(int))]
-    rep.add_table(chosen.set_index("policy"),
+    # decision variables fixed by their bounds are the same in every row: named in the caption
+    fixed = {n: lo for n, (lo, hi) in zip(spec.names, spec.bounds, strict=True) if hi <= lo and n in chosen}
+    shown = chosen.drop(columns=list(fixed)) if len(fixed) < len(spec.names) else chosen
+    fixed_note = (" Fixed by their bounds (not columns): " + "; ".join(f"{n} = {v:.4g}" for n, v in fixed.items())
+                  + "." if shown is not chosen else "")
+    rep.add_table(shown.set_index("policy"),
                   caption=("Decision variables and objective values of the chosen policies"
                            + (f" (10 of the {len(result.chosen)} spread along the front; all in chosen.csv)"
                               if len(chosen) < len(result.chosen) else "")
@@ -49,7 +54,8 @@ def optimization_report(result: Any, title: str | None = None) -> Any:
                            + (f" Objective columns hold the {result.spec.robust.describe()} over the worlds "
                               "searched (lower is better), against the "
                               + str((result.provenance.get("robust_spec") or {}).get("regret_reference", ""))
-                              + "." if result.regret and result.spec.robust else "")))
+                              + "." if result.regret and result.spec.robust else "")
+                           + fixed_note))
     rep.add_csv("chosen", result.chosen)
     rep.add_figure(result.plot_trajectories(), "policy-trajectories",
                    caption="Nominal runs of the baseline and the chosen policies.")
