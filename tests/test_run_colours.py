@@ -31,3 +31,11 @@ def test_ten_runs_get_ten_colours_and_bars_match_lines() -> None:
     bars = {t.name: t.marker.color for t in difference_figure(comp, 2050).data}
     assert len(set(lines.values())) == len(comp.runs)
     assert bars == {name: lines[name] for name in bars}  # the same scenario, the same colour
+
+
+def test_sensitivity_colours_leave_grey_to_the_interactions_band():
+    # the stacked S1 chart draws interactions in grey; the 11th parameter was drawn #888888 too
+    from pvsd.sensitivity.results import _colours
+
+    cols = [c.upper() for c in _colours(20)]
+    assert len(set(cols)) == 20 and "#888888" not in cols and "#000000" not in cols

@@ -552,8 +552,9 @@ class MorrisResult(SensitivityResult):
 
 
 def _colours(n: int) -> list[str]:
-    """Distinguishable colours: pvsd's run colours without the baseline's black."""
-    return run_colours(n + 1)[1:]
+    """Distinguishable colours: pvsd's run colours without the baseline's black, and without
+    grey, which the stacked S1 chart keeps for its interactions band."""
+    return run_colours(n + 1, exclude=("#888888",))[1:]
 
 
 def _variance_text(o: Outcome, ind: pd.DataFrame, ranked: list[str], top: int) -> str:
