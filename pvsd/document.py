@@ -89,7 +89,8 @@ table.data tr > :first-child { position:sticky; left:0; z-index:1; background:#f
 table.data tr > th:first-child { background:#f1f3f7; }
 /* with two row labels (variable, year) both stay: the first has a fixed width so the
    second knows where to stick */
-table.data .key0 { box-sizing:border-box; width:13em; min-width:13em; max-width:13em; }
+table.data .key0 { box-sizing:border-box; width:13em; min-width:13em; max-width:13em;
+                   overflow-wrap:anywhere; }
 table.data tr > .key1 { position:sticky; left:13em; z-index:1; background:#fff;
              box-shadow: 1px 0 0 var(--line); }
 table.data tr > th.key1 { background:#f1f3f7; }
@@ -204,7 +205,8 @@ def table_html(frame: pd.DataFrame, index: bool = True, digits: int = 4) -> str:
     rows = []
     for key, row in zip(frame.index, frame.itertuples(index=False), strict=True):
         keys = (key if isinstance(key, tuple) else (key,)) if index else ()
-        cells = "".join(f'<td{c}>{html.escape(str(k))}</td>'
+        # an element name may break before its subscripts: "Engagement<wbr>[Government]"
+        cells = "".join(f'<td{c}>{html.escape(str(k)).replace("[", "<wbr>[")}</td>'
                         for c, k in zip(key_cls, keys, strict=True))
         cells += "".join(cell(v, "td") for v in row)
         rows.append(f"<tr>{cells}</tr>")
