@@ -182,12 +182,14 @@ def _lever_card(lv: Lever, t0: float, t1: float, step_changes: bool, when: str =
 
 
 def _graph_style(nrows: int, ncols: int) -> dict[str, str]:
-    """The charts fill the window's height, but no taller than about 4:5 per chart: plotly's
-    row spacing is a share of the height, so a tall window opened wide gaps between rows."""
+    """The charts fill the window's height, but no taller than about 4:5 per chart (plotly's
+    row spacing is a share of the height, so a tall window opened wide gaps between rows) and
+    no shorter than about 190 px per row (the page scrolls instead)."""
     per_row = 0.8 / max(ncols, 1)  # row height per width of the chart area
     # the chart area is the window less the lever panel (350 px) and paddings (about 40 px)
     tallest = f"calc({nrows * per_row:.3f} * (100vw - 390px) + 100px)"
-    return {"height": "calc(100vh - 205px)", "maxHeight": tallest, "minHeight": "470px"}
+    # and no squeezing either: five rows of charts in a 768 px window were 110 px each
+    return {"height": "calc(100vh - 205px)", "maxHeight": tallest, "minHeight": f"{max(470, 100 + 190 * nrows)}px"}
 
 
 def _layout(ex: Explorer) -> Any:
