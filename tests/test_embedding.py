@@ -170,3 +170,14 @@ def test_wide_table_keeps_both_row_labels_in_view(tmp_path):
     assert pos["scrolled"] > 300 and pos["moved"] > 300  # the data columns did move
     assert abs(pos["k0"]["left"] - pos["wrap"]) < 1.5  # the variable stays at the left edge
     assert abs(pos["k1"]["left"] - pos["k0"]["right"]) < 1.5  # and the year right after it
+
+
+def test_row_labels_may_break_before_their_subscripts():
+    import pandas as pd
+
+    from pvsd.document import table_html
+
+    idx = pd.MultiIndex.from_tuples([("Engagement[Civil Society]", 2030)], names=["variable", "year"])
+    page = table_html(pd.DataFrame({"Baseline": [0.5]}, index=idx))
+    assert '<td class="text key0">Engagement<wbr>[Civil Society]</td>' in page
+

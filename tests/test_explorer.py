@@ -560,6 +560,7 @@ def test_charts_keep_their_shape_in_a_tall_window(app) -> None:
         assert gh >= 470 - 1, (w, gh)  # never squeezed below the minimum
         assert gh <= nrows * 0.8 / ncols * gw + 100 + 60, (w, gw, gh)  # about 4:5 per chart at most
     assert sizes[1920][1] < 1400 - 205 - 100  # the tall window no longer sets the height
+    assert sizes[1366][1] >= 100 + 190 * nrows - 1  # nor does a short one squeeze the rows
 
 
 def test_generated_slider_grid_holds_its_ends_and_default() -> None:

@@ -309,7 +309,14 @@ def test_cli_panel_writes_forecast_and_report(synthetic: tuple[Path, pd.DataFram
     assert (fc["lo"] <= fc["value"]).all() and (fc["value"] <= fc["hi"]).all()
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Forecast skill" in html and "last value" in html
+    import html as _html
     import re
+
+    verdicts = [ln.strip() for ln in (out / "report.txt").read_text().splitlines()
+                if " out of sample (MAPE " in ln]
+    assert verdicts
+    for s in verdicts:  # a loss is a warning box, a win plain text (every one was a box)
+        assert (f'<div class="notice">{_html.escape(s)}</div>' in html) == (" loses to " in s), s
 
     body = re.sub(r"<script.*?</script>", "", html, flags=re.S)
     ids = re.findall(r'id="([^"]+)"', body)
@@ -357,7 +364,13 @@ starts = 1
     actual = y[-3:]
     assert sk.loc["last value", "rmse"] == pytest.approx(np.sqrt(np.mean((actual - last) ** 2)))
     assert len(r.skill_verdict) == 3 and "[[Forecast skill" in r.report()
-    assert "Forecast skill" in r.html_report().render()
+    page = r.html_report().render()
+    assert "Forecast skill" in page
+    import html as _html
+
+    for s in r.skill_verdict:  # a loss is a warning box, a win plain text (every one was a box)
+        boxed = f'<div class="notice">{_html.escape(s)}</div>' in page
+        assert boxed == (" loses to " in s) and _html.escape(s) in page, s
 
 
 def test_input_outside_the_declared_range_names_file_line_and_unit(tmp_path: Path) -> None:
