@@ -36,8 +36,10 @@ class FigureMixin:
 
         nrows, ncols = self._grid()
         titles = [f"{o} ({self.units[o]})" if self.units.get(o) else o for o in self.outputs]
+        # the chart area grows about 190 px per row (app._graph_style): a share of its height
+        # that halves with twice the rows keeps the gap between rows near 60 px
         fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles,
-                            vertical_spacing=0.16 if nrows > 1 else 0.1, horizontal_spacing=0.07)
+                            vertical_spacing=min(0.16, 0.32 / nrows), horizontal_spacing=0.07)
         fig.update_layout(
             template="plotly_white",
             margin={"l": 50, "r": 15, "t": 60, "b": 30},
