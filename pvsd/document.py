@@ -117,7 +117,7 @@ svg { max-width:100%; height:auto; }
   .figure { max-width:100%; overflow:hidden; }
   .tablewrap { overflow:visible; }
   table.data tr > :first-child, table.data tr > .key1 { position:static; box-shadow:none; }
-  table.data .key0 { width:auto; min-width:0; max-width:none; }
+  table.data .key0 { width:auto; min-width:0; max-width:none; overflow-wrap:normal; }
   table.data { font-size:7.5pt; width:100%; table-layout:auto; }
   table.data th, table.data td { padding:.15rem .3rem; word-break:normal; overflow-wrap:break-word;
                                  min-width:0 !important; font-size:7.5pt !important; }
@@ -129,6 +129,34 @@ svg { max-width:100%; height:auto; }
   dl.prov { font-size:7.5pt; }
   a { color:inherit; text-decoration:none; }
 }
+"""
+
+# Plotly draws a chart for the window it is in, and printing does not redraw it: from a wide
+# window every chart was cut at the page's right edge, and a chart taller than a page lost its
+# bottom panels. Before printing, each is redrawn at the A4 text width (186 mm = 703 px) and
+# at most a page tall; after printing it gets its own size back.
+_PRINT_FIT = """
+<script>
+(function () {
+  var saved = [];
+  window.addEventListener('beforeprint', function () {
+    if (typeof Plotly === 'undefined') { return; }
+    saved = [];
+    document.querySelectorAll('.js-plotly-plot').forEach(function (gd) {
+      var l = gd.layout || {};
+      saved.push([gd, l.width, l.height]);
+      Plotly.relayout(gd, {width: 700, height: Math.min(gd.offsetHeight || 450, 940)});
+    });
+  });
+  window.addEventListener('afterprint', function () {
+    saved.forEach(function (s) {
+      Plotly.relayout(s[0], {width: s[1] === undefined ? null : s[1],
+                             height: s[2] === undefined ? null : s[2]});
+    });
+    saved = [];
+  });
+})();
+</script>
 """
 
 # Any script error in the page is shown to the reader (and to tests) instead of
@@ -436,7 +464,8 @@ class Report:
             f'<nav aria-label="Sections"><div class="wrap">{"".join(nav)}</div></nav>'
             f'<main>{missing}<div id="{self.element_id("js-errors")}" class="notice pvsd-js-errors" '
             f'role="alert"></div>{head}{"".join(body)}</main>'
-            f"<footer>Made with pvsd {html.escape(str(version))}.</footer>{check}</body></html>\n"
+            f"<footer>Made with pvsd {html.escape(str(version))}.</footer>{check}"
+            f"{_PRINT_FIT if needs else ''}</body></html>\n"
         )
 
     def write(self, folder: str | Path, force: bool = False, fragments: bool = False,

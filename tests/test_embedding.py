@@ -134,12 +134,17 @@ def test_a4_print_keeps_every_column_and_diagram(tmp_path, teacup):
                 if (r.right > W + 1 || e.scrollWidth > e.clientWidth + 1 && e.tagName === 'TABLE')
                     out.push(e.tagName + ' ' + (e.className.baseVal ?? e.className) + ' ' + Math.round(r.right));
             });
+            const labels = [...document.querySelectorAll('td.key0')].map(e => e.getBoundingClientRect().width);
             return {W, out, tables: document.querySelectorAll('table').length,
-                    svgs: document.querySelectorAll('.sd-figure svg').length};
+                    svgs: document.querySelectorAll('.sd-figure svg').length,
+                    narrowest_label: labels.length ? Math.min(...labels) : null};
         }""")
         pdf = page.pdf(format="A4")
     assert cut["out"] == [], cut
     assert cut["tables"] >= 4 and cut["svgs"] >= 1
+    # the variable column of the key results keeps whole words (a break-anywhere rule had
+    # squeezed it to "Te/ch/no/lo/gy" in print)
+    assert cut["narrowest_label"] is not None and cut["narrowest_label"] >= 60, cut
     assert pdf[:4] == b"%PDF"
 
 
@@ -167,9 +172,15 @@ def test_wide_table_keeps_both_row_labels_in_view(tmp_path):
             return {scrolled: w.scrollLeft, wrap: box(w).left, k0: box(row.children[0]),
                     k1: box(row.children[1]), moved: before - box(row.children[2]).left};
         }""")
+        # in print the table fits the page: the labels keep whole words (a break-anywhere rule
+        # had squeezed them to "Te/ch/no/lo/gy")
+        page.set_viewport_size({"width": 703, "height": 1000})
+        page.emulate_media(media="print")
+        label = page.evaluate("() => document.querySelector('td.key0').getBoundingClientRect().width")
     assert pos["scrolled"] > 300 and pos["moved"] > 300  # the data columns did move
     assert abs(pos["k0"]["left"] - pos["wrap"]) < 1.5  # the variable stays at the left edge
     assert abs(pos["k1"]["left"] - pos["k0"]["right"]) < 1.5  # and the year right after it
+    assert label >= 40, label  # 17 px with the break-anywhere rule
 
 
 def test_row_labels_may_break_before_their_subscripts():
@@ -181,3 +192,36 @@ def test_row_labels_may_break_before_their_subscripts():
     page = table_html(pd.DataFrame({"Baseline": [0.5]}, index=idx))
     assert '<td class="text key0">Engagement<wbr>[Civil Society]</td>' in page
 
+
+
+@pytest.mark.browser
+def test_printing_redraws_charts_to_fit_the_page_and_back(tmp_path, teacup):
+    """Printed from a wide window, charts kept the window's width and were cut at the page's edge
+    (and a chart taller than a page lost its bottom). Before printing each is redrawn at the A4
+    text width and at most a page tall; afterwards it gets its own size back."""
+    import plotly.graph_objects as go
+    from browser import browser_page
+
+    rep = Report("print")
+    rep.section("Charts")
+    rep.add_figure(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])).update_layout(height=1500), "tall")
+    rep.add_figure(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])), "wide")
+    path = rep.write(tmp_path / "rep")
+    with browser_page(width=1400, height=900) as (page, seen):
+        page.goto(path.as_uri())
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=15000)
+        size = """() => [...document.querySelectorAll('.js-plotly-plot > .plot-container > .svg-container')]
+                       .map(s => [Math.round(s.getBoundingClientRect().width),
+                                  Math.round(s.getBoundingClientRect().height)])"""
+        before = page.evaluate(size)
+        page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        page.wait_for_timeout(300)
+        printing = page.evaluate(size)
+        page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
+        page.wait_for_timeout(300)
+        after = page.evaluate(size)
+        assert page.pdf(format="A4")[:4] == b"%PDF"
+        assert seen["page_errors"] == []
+    assert len(before) == 2 and all(w > 900 for w, _ in before) and before[0][1] == 1500
+    assert all(w <= 703 for w, _ in printing) and all(h <= 940 for _, h in printing), printing
+    assert after == before
