@@ -146,8 +146,7 @@ def resolve_sets(model: Any, sets: Mapping[str, float]) -> dict[str, float]:
     out = {}
     for k, v in sets.items():
         name = model.resolve(k, where="--set")
-        if hasattr(model, "check_param"):
-            model.check_param(name, v, where="--set")
+        model.check_param(name, v, where="--set")
         out[name] = v
     return out
 

@@ -573,6 +573,10 @@ def test_generated_slider_grid_holds_its_ends_and_default() -> None:
         k = (v - lv.min) / lv.step
         assert abs(k - round(k)) < 1e-6, (v, lv.step)
     assert lv.fmt(lv.min) == "0.0001" and lv.fmt(lv.default) == "0.0010"
+    from pvsd.embed.levers import levers
+
+    live = next(x for x in levers(v2) if x.name == lv.name)  # the live page's slider: the same grid
+    assert live.step == lv.step
     assert grid_step(0, 1) == 0.01  # an easy range keeps its round step
     assert grid_step(0, 20) == 0.2
     assert grid_step(0, 1 / 3) == 5e-4  # no exact grid: at most about 1000 positions, no endless loop

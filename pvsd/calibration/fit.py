@@ -20,6 +20,7 @@ import pandas as pd
 
 from pvsd.calibration.problem import Problem
 from pvsd.calibration.search import _at_bounds, _search
+from pvsd.calibration.skill import is_loss
 from pvsd.calibration.spec import CalibrationSpec, load_spec
 from pvsd.calibration.stats import STAT_COLUMNS, fit_statistics
 from pvsd.calibration.uncertainty import _bands, _covariance, _laplace_draws, _mcmc, _plot_times, _profile
@@ -210,7 +211,7 @@ def calibrate(
     # ---- statistics and trajectory
     stats_df, fitted = _statistics(problem, theta)
     skill_df, skill_text = _skill(problem, fitted)
-    notes += [s for s in skill_text if " loses to " in s]
+    notes += [s for s in skill_text if is_loss(s)]
     times = _plot_times(problem)
     sims = problem.simulate(theta[None, :], times=times)
     trajectory = pd.DataFrame({v: sims[v][0] for v in problem.variables},

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pvsd.calibration.skill import is_loss
 from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def calibration_report(result: CalibrationResult) -> Report:
     if len(result.skill):
         rep.section("Forecast skill")
         for s in result.skill_verdict:  # a loss is a warning; a win is plain text
-            (rep.add_notice if " loses to " in s else rep.add_text)(s)
+            (rep.add_notice if is_loss(s) else rep.add_text)(s)
         rep.add_table(result.skill.set_index(["series", "method"]), name="skill",
                       caption="Held-out years only, on the indicator's own scale: MAPE (%), RMSE and "
                       "share within 5% of the observed value, for the model and for naive forecasts "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["NAIVE", "compare", "naive_forecasts", "verdict"]
+__all__ = ["NAIVE", "compare", "is_loss", "naive_forecasts", "verdict"]
 
 NAIVE = ("last value", "linear trend", "last + drift")
 WINDOW = 4
@@ -78,6 +78,11 @@ def compare(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 urows.append({"unit": u, "series": s, "method": m,
                               **_metrics((du[m] - du["actual"]).to_numpy(), du["actual"].to_numpy())})
     return pd.DataFrame(rows), pd.DataFrame(urows)
+
+
+def is_loss(sentence: str) -> bool:
+    """Whether a :func:`verdict` sentence says the model loses to that naive forecast."""
+    return " loses to " in sentence
 
 
 def verdict(overall: pd.DataFrame, n_units: int | None = None) -> list[str]:

@@ -46,15 +46,11 @@ class Lever:
 def _step(lo: float, hi: float, incr: Any) -> float:
     if isinstance(incr, (int, float)) and math.isfinite(incr) and incr > 0:
         return float(incr)
-    span = hi - lo
-    if span <= 0:
+    if hi - lo <= 0:
         return 1.0
-    raw = span / 100
-    mag = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 5, 10):
-        if raw <= m * mag:
-            return m * mag
-    return raw  # pragma: no cover
+    from pvsd.lever_tags import grid_step  # the explorer's grid, so both sliders reach their ends
+
+    return grid_step(lo, hi)
 
 
 def _derived_range(default: float, lo: float, hi: float) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pvsd.lever_tags import LEVER_COMMENT, policy_levers
+from pvsd.lever_tags import LEVER_COMMENT, grid_step, nice_step, policy_levers
 
 if TYPE_CHECKING:
     from pvsd.model import Model
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Lever", "discover_levers", "grid_step", "mdl_declarations", "nice_step"]
 
 _GROUP_HEAD = re.compile(r"^\s*\*{5,}\s*\.\s*(.+?)\s*\*{5,}\s*$", re.S)
-_LEVER_COMMENT = LEVER_COMMENT
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class Lever:
     @property
     def help(self) -> str:
         """The comment without a leading ``LEVER`` marker."""
-        text = _LEVER_COMMENT.sub("", self.comment).strip()
+        text = LEVER_COMMENT.sub("", self.comment).strip()
         return text[:1].upper() + text[1:] if text else ""
 
     def decimals(self) -> int:
@@ -87,36 +86,6 @@ class Lever:
     def fmt(self, value: float) -> str:
         """A value formatted to the slider's precision."""
         return f"{value:.{self.decimals()}f}"
-
-
-def nice_step(lo: float, hi: float, n: int = 100) -> float:
-    """A round step (1, 2 or 5 times a power of ten) giving about ``n`` positions."""
-    span = hi - lo
-    if not math.isfinite(span) or span <= 0:
-        return 1.0
-    raw = span / n
-    mag = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 5, 10):
-        if raw <= m * mag:
-            return float(f"{m * mag:.12g}")
-    return float(f"{10 * mag:.12g}")  # pragma: no cover - the loop always returns
-
-
-def grid_step(lo: float, hi: float, n: int = 100) -> float:
-    """:func:`nice_step`, made finer (down to about ``10 n`` positions) until the range's upper
-    end lies on the grid ``lo + k step``: on [0.0001, 0.1] a 0.001 grid from 0.0001 never
-    reaches 0.1. A default off the grid keeps the coarser step (arrow keys stay useful); the
-    slider's model-value mark and reset still reach it."""
-    step = nice_step(lo, hi, n)
-
-    def on_grid(v: float, st: float) -> bool:
-        k = (v - lo) / st
-        return abs(k - round(k)) < 1e-6
-
-    finest = (hi - lo) / (10 * n)
-    while step / 10 >= finest * (1 - 1e-9) and not on_grid(hi, step):
-        step = float(f"{step / 10:.12g}")
-    return step
 
 
 def mdl_declarations(model: Model) -> dict[str, dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pvsd.calibration.panel.result import _estimator
+from pvsd.calibration.skill import is_loss
 from pvsd.document import Report, kv_table
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ def panel_report(result: PanelResult) -> Report:
         rep.add_notice(w)
     rep.section("Forecast skill")
     for s in result.verdict:  # a loss is a warning; a win is plain text
-        (rep.add_notice if " loses to " in s else rep.add_text)(s)
+        (rep.add_notice if is_loss(s) else rep.add_text)(s)
     if len(result.skill):
         rep.add_table(result.skill.set_index(["series", "method"]), name="skill",
                       caption="Held-out observations only. MAPE (%), RMSE on the indicator's scale, "
