@@ -190,6 +190,10 @@ def main():
             ">= 0.3",
             m["corr(change)"] >= 0.3,
         )
+        t0 = out["table_osi_only"].loc["model"]
+        print(f"       forecast start state: {out['second_measure']}; started from the observed OSI alone: "
+              f"MAPE {t0['MAPE %']:.2f}%, within 5% {t0['within 5 %']:.1f}%, corr {t0['corr(change)']:.3f}",
+              flush=True)
         report(
             "panel parameters at a bound",
             f"{out['n_at_bound']} of {out['n_params']} ({100 * out['share_at_bound']:.1f}%)",

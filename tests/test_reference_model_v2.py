@@ -303,3 +303,147 @@ def test_panel_script_robust_residuals_give_scipys_loss(loss, monkeypatch):
     monkeypatch.setattr(panel, "ROBUST", "tukey")
     with pytest.raises(ValueError, match="huber"):
         panel._robust(r, f)
+
+
+def test_collocation_recovers_known_error_variances_and_the_best_linear_predictor():
+    """Three measurements with known scales and independent errors: triple collocation gives the
+    error variances, and its weights are the analytic best linear predictor of c from (y, z)."""
+    import egdi_panel_v2 as panel
+
+    rng = np.random.default_rng(11)
+    n = 400_000
+    c = rng.normal(0.5, 0.2, n)
+    sd = np.array([0.05, 0.08, 0.12])
+    x = 0.1 + 0.9 * c + rng.normal(0, sd[0], n)
+    y = c + rng.normal(0, sd[1], n)
+    z = -0.2 + 1.5 * c + rng.normal(0, sd[2], n)
+    got = panel.collocation(x, y, z)
+    assert got["valid"] and got["n"] == n
+    np.testing.assert_allclose(got["error_var"], sd**2, rtol=0.03)
+    np.testing.assert_allclose(got["scale"], [0.9, 1.0, 1.5], rtol=0.01)
+    np.testing.assert_allclose(got["var_c"], 0.04, rtol=0.01)
+    # analytic weights: cov([y, z])^-1 cov([y, z], c) with the true moments
+    cov = np.array([[0.04 + sd[1] ** 2, 1.5 * 0.04], [1.5 * 0.04, 1.5**2 * 0.04 + sd[2] ** 2]])
+    np.testing.assert_allclose(got["beta"], np.linalg.solve(cov, [0.04, 1.5 * 0.04]), rtol=0.02)
+    # a measurement that does not measure c (negative covariance): no estimate, and it says why
+    bad = panel.collocation(-x, y, z)
+    assert not bad["valid"] and "covariance" in bad["reason"] and "beta" not in bad
+    # errors shared by two measurements break the assumptions: an error variance goes negative
+    e = rng.normal(0, 0.3, n)
+    shared = panel.collocation(x, c + e, -0.2 + 1.5 * c + 3 * e)
+    assert not shared["valid"] and "negative" in shared["reason"]
+
+
+@pytest.mark.skipif(not (INDICATORS / "wb_govtech_gtmi_2020_2022.csv").exists(), reason="shared indicators absent")
+def test_gtmi_edition_is_never_later_than_the_last_fitted_wave(tmp_path):
+    import egdi_panel_v2 as panel
+
+    g20, note = panel.read_gtmi(INDICATORS, 2020)
+    raw = pd.read_csv(INDICATORS / "wb_govtech_gtmi_2020_2022.csv")
+    want = raw[raw["Year"] == 2020].set_index("Code")["GTMI"].astype(float)
+    assert "2020 edition" in note and math.isclose(g20["DNK"], want["DNK"])
+    assert panel.read_gtmi(INDICATORS, 2021)[1].startswith("GTMI 2020 edition")  # the year before
+    assert "2022 edition" in panel.read_gtmi(INDICATORS, 2022)[1]
+    none, why = panel.read_gtmi(INDICATORS, 2018)
+    assert none is None and "no GTMI edition of 2018 or 2017" in why
+    # a file given directly (--egdi-file) looks in its folder; a folder without GTMI says so
+    assert panel.read_gtmi(INDICATORS / "un_egdi_panel_2003_2022_long.csv", 2020)[0] is not None
+    assert panel.read_gtmi(tmp_path, 2020)[0] is None and "no GovTech" in panel.read_gtmi(tmp_path, 2020)[1]
+    dup = pd.concat([raw, raw[raw["Year"] == 2020].head(1)])
+    dup.to_csv(tmp_path / "wb_govtech_gtmi_2020_2022.csv", index=False)
+    with pytest.raises(SystemExit, match="duplicate economies"):
+        panel.read_gtmi(tmp_path, 2020)
+
+
+@pytest.mark.skipif(not (INDICATORS / "wb_govtech_gtmi_2020_2022.csv").exists(), reason="shared indicators absent")
+def test_forecast_start_state_combines_osi_and_gtmi_by_collocation(model):
+    import egdi_panel_v2 as panel
+
+    data = panel.load_panel(INDICATORS, 2020)
+    keep = list(range(0, len(data.units), 6))  # 32 countries, a fast ensemble
+    sub = panel.PanelData([data.units[i] for i in keep], data.years, data.osi[keep], data.hci[keep],
+                          data.tii[keep], data.egdi.iloc[keep], data.inputs.iloc[keep])
+    wf = panel.WaveFit(model, sub)
+    x = wf.x0()
+    gtmi, _ = panel.read_gtmi(INDICATORS, 2020)
+    gtmi = gtmi.drop(sub.units[0])  # one country without GTMI keeps its observed OSI
+    obs = sub.osi[np.arange(wf.n), wf.last_waves()]
+    start, info = wf.start_state(x, gtmi)
+    assert info["valid"] and info["used"] == wf.n - 1
+    assert start[0] == obs[0]
+    # the weights are collocation's on (model prediction of 2020, OSI 2020, GTMI 2020)
+    pred = wf.ends(x, wf.start_osi)[wf.last_pair]
+    ref = panel.collocation(pred[1:], obs[1:], gtmi.reindex(sub.units[1:]).to_numpy(float))
+    np.testing.assert_allclose(info["beta"], ref["beta"], rtol=1e-12)
+    m = ref["mean"]
+    np.testing.assert_allclose(start[1:], np.clip(m[1] + ref["beta"][0] * (obs[1:] - m[1])
+                                                  + ref["beta"][1] * (gtmi.reindex(sub.units[1:]).to_numpy() - m[2]),
+                                                  1e-3, 1), rtol=1e-12)
+    # without a second measurement the forecast starts from the observed OSI: at horizon 0 it is
+    # the UN's EGDI of 2020
+    same, none = wf.start_state(x, None)
+    assert none["used"] == 0 and np.array_equal(same, obs)
+    fc = wf.forecast(x, 2020.0, same)
+    np.testing.assert_allclose(fc["egdi"].to_numpy(), sub.egdi[2020].to_numpy(float), atol=2e-4)
+
+
+@pytest.mark.skipif(not (INDICATORS / "wb_govtech_gtmi_2020_2022.csv").exists(), reason="shared indicators absent")
+def test_start_state_bootstrap_sample_and_parameter_change_set_their_own_weights(model):
+    """A bootstrap sample sets the weights from its rows alone, and a new parameter vector gets its
+    own prediction of the last wave (the cached prediction is keyed on the whole vector)."""
+    import egdi_panel_v2 as panel
+
+    data = panel.load_panel(INDICATORS, 2020)
+    keep = list(range(0, len(data.units), 6))
+    sub = panel.PanelData([data.units[i] for i in keep], data.years, data.osi[keep], data.hci[keep],
+                          data.tii[keep], data.egdi.iloc[keep], data.inputs.iloc[keep])
+    wf = panel.WaveFit(model, sub)
+    x = wf.x0()
+    gtmi, _ = panel.read_gtmi(INDICATORS, 2020)
+    z = gtmi.reindex(sub.units).to_numpy(float)
+    obs = sub.osi[np.arange(wf.n), wf.last_waves()]
+    rows = np.random.default_rng(0).integers(0, wf.n, wf.n)
+    _, info_b = wf.start_state(x, gtmi, sample=rows)
+    pred = wf.ends(x, wf.start_osi)[wf.last_pair]
+    ref = panel.collocation(pred[rows], obs[rows], z[rows])
+    assert info_b["valid"] and ref["valid"]
+    np.testing.assert_allclose(info_b["beta"], ref["beta"], rtol=1e-12)
+    assert not np.allclose(info_b["beta"], wf.start_state(x, gtmi)[1]["beta"])
+    # a resample of 32 countries on which the collocation fails: every unit keeps its observed OSI
+    bad_rows = np.random.default_rng(1).integers(0, wf.n, wf.n)
+    assert not panel.collocation(pred[bad_rows], obs[bad_rows], z[bad_rows])["valid"]
+    start_bad, info_bad = wf.start_state(x, gtmi, sample=bad_rows)
+    assert info_bad["used"] == 0 and "negative" in info_bad["reason"] and np.array_equal(start_bad, obs)
+    x2 = x.copy()
+    x2[-1] *= 1.2
+    _, info2 = wf.start_state(x2, gtmi)
+    pred2 = wf.ends(x2, wf.start_osi)[wf.last_pair]
+    assert not np.allclose(pred2, pred)
+    np.testing.assert_allclose(info2["error_var"], panel.collocation(pred2, obs, z)["error_var"], rtol=1e-12)
+
+
+@pytest.mark.skipif(not (INDICATORS / "wb_govtech_gtmi_2020_2022.csv").exists(), reason="shared indicators absent")
+def test_panel_script_saves_each_csv_with_a_provenance_sidecar(tmp_path):
+    import argparse
+    import hashlib
+    import json
+
+    import egdi_panel_v2 as panel
+
+    a = argparse.Namespace(egdi_file=None, indicators=INDICATORS, no_second_measure=False, bootstrap=0, seed=1,
+                           max_nfev=100, save=tmp_path / "out")
+    table = pd.DataFrame({"MAPE %": [5.0, 5.3]}, index=["model", "last_value"])
+    out = {"last_fit": 2020, "target": 2022, "shared": {"Obsolescence Time": 6.9}, "table": table,
+           "state": {"used": 3, "beta": np.array([0.6, 0.36])}, "second_measure": "GTMI 2020 edition"}
+    est = pd.DataFrame({"iso3": ["DNK"], "egdi_forecast": [0.97]})
+    panel.save(a, out, est)
+    got = pd.read_csv(a.save / "egdi_panel_v2_fit2020_estimates.csv")
+    assert got["egdi_forecast"].tolist() == [0.97]
+    for name in ("estimates", "skill"):
+        rec = json.loads((a.save / f"egdi_panel_v2_fit2020_{name}.provenance.json").read_text())
+        assert rec["model_sha256"] == hashlib.sha256(panel.MODEL.read_bytes()).hexdigest()
+        gtmi = INDICATORS / "wb_govtech_gtmi_2020_2022.csv"
+        assert rec["data_files"][gtmi.name] == hashlib.sha256(gtmi.read_bytes()).hexdigest()
+        assert rec["start_weights"] == {"osi": 0.6, "gtmi": 0.36} and rec["parameters"] == {"Obsolescence Time": 6.9}
+        assert rec["seed"] is None  # no random draw without --bootstrap
+    assert not [p for p in a.save.iterdir() if p.name.startswith(".")]  # no staged file left behind
