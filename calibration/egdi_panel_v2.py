@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 import time
 from pathlib import Path
 
@@ -142,6 +143,7 @@ class WaveFit:
 
     def __init__(self, model, data: PanelData, time_step: float | None = None):
         self.model, self.data, self.time_step = model, data, time_step
+        self._last_pred: tuple[bytes, np.ndarray] | None = None  # (parameter vector, prediction)
         self.n = len(data.units)
         self.nu, self.ns = len(UNIT_PARAMS), len(SHARED_PARAMS)
         seg = []
@@ -362,8 +364,10 @@ class WaveFit:
         (:func:`collocation`); the model's own one-wave-ahead prediction of that wave, from the
         wave before, is the third measurement, used only to identify them (a start state that
         leans on the model's prediction forecasts worse in the backtests, calibration/README.md).
-        Units without the second measurement, or without a prediction for their last wave, start
-        from their observed OSI. ``sample``: unit indices (with repeats) that set the weights, for a
+        Units without the second measurement, or whose last assessed wave is not the newest one
+        (the second measurement is of that year), start from their observed OSI; a unit without
+        a prediction of its last wave takes no part in setting the weights but is weighted like
+        the others. ``sample``: unit indices (with repeats) that set the weights, for a
         bootstrap of them (default: every unit). Returns the start states and a dict describing
         the estimate.
         """
@@ -373,12 +377,7 @@ class WaveFit:
         if second is None:
             return obs, {"used": 0}
         z = second.reindex(d.units).to_numpy(float)
-        key = np.asarray(x, dtype=float).tobytes()  # the whole parameter vector: data are fixed per fit
-        if getattr(self, "_pred_key", None) != key:
-            raw = self.ends(x, self.start_osi)
-            self._pred = np.where(self.last_pair >= 0, raw[np.maximum(self.last_pair, 0)], np.nan)
-            self._pred_key = key
-        pred = self._pred
+        pred = self.last_wave_prediction(x)
         newest = d.years[last_j] == d.years.max()
         rows = np.arange(self.n) if sample is None else np.asarray(sample)
         info = collocation(np.where(newest, pred, np.nan)[rows], obs[rows], z[rows])
@@ -388,8 +387,18 @@ class WaveFit:
         start = obs.copy()
         my, mz = info["mean"][1], info["mean"][2]
         start[ok] = my + info["beta"][0] * (obs[ok] - my) + info["beta"][1] * (z[ok] - mz)
-        start = np.clip(start, 1e-3, 1.0)
-        return start, {**info, "used": int(ok.sum())}
+        clipped = int(((start < 1e-3) | (start > 1.0)).sum())
+        return np.clip(start, 1e-3, 1.0), {**info, "used": int(ok.sum()), "clipped": clipped}
+
+    def last_wave_prediction(self, x: np.ndarray) -> np.ndarray:
+        """The model's one-wave-ahead prediction of each unit's last fitted wave (NaN where that
+        wave ends no fitted pair). Kept for the last ``x`` (the whole vector is the key; the data
+        are fixed per ``WaveFit``), since a bootstrap of the start state asks for it many times."""
+        key = np.asarray(x, dtype=float).tobytes()
+        if self._last_pred is None or self._last_pred[0] != key:
+            raw = self.ends(x, self.start_osi)
+            self._last_pred = (key, np.where(self.last_pair >= 0, raw[np.maximum(self.last_pair, 0)], np.nan))
+        return self._last_pred[1]
 
     def forecast(self, x: np.ndarray, target: float, start: np.ndarray | None = None) -> pd.DataFrame:
         """EGDI and OSI at ``target`` from each unit's last fitted wave, inputs by their rules;
@@ -565,7 +574,8 @@ def run(
             print(f"  triple collocation over {state['n']} countries (model's prediction of {last_fit}, OSI, GTMI): "
                   f"error variances {e[0]:.4f}, {e[1]:.4f}, {e[2]:.4f} (each on its own scale; persistent OSI "
                   f"{state['var_c']:.4f}); "
-                  f"start = {b[0]:.3f} x OSI + {b[1]:.3f} x GTMI (centred) for {state['used']} countries")
+                  f"start = {b[0]:.3f} x OSI + {b[1]:.3f} x GTMI (centred) for {state['used']} countries"
+                  + (f"; {state['clipped']} clipped into [0.001, 1]" if state["clipped"] else ""))
         if table is not None:
             print(f"out of sample, EGDI {target} (fitted to {last_fit}); model worse than the last value "
                   f"in {worse} of {len(have)} countries:")
@@ -591,6 +601,7 @@ def main():
     ap.add_argument("--target", type=int, default=None, help="forecast wave (default: the newest in the data)")
     ap.add_argument("--max-nfev", type=int, default=100)
     ap.add_argument("--save", type=Path, default=None, help="folder for CSV results")
+    ap.add_argument("--force", action="store_true", help="replace results already in the --save folder")
     ap.add_argument("--no-second-measure", action="store_true",
                     help="start the forecast from the observed OSI alone (no GTMI in the start state)")
     ap.add_argument("--bootstrap", type=int, default=0, metavar="N",
@@ -600,6 +611,16 @@ def main():
     a = ap.parse_args()
     if a.bootstrap < 0:
         ap.error(f"--bootstrap {a.bootstrap} is negative; give a number of resamples >= 0 (0: no bootstrap).")
+    if a.save:  # before the fit, so a refused save costs nothing
+        from pvsd.errors import PvsdError
+        from pvsd.io import check_new
+
+        last_fit = a.last_fit if a.last_fit is not None else default_waves(a.egdi_file or a.indicators)[0]
+        try:
+            for p in save_paths(a.save, last_fit):
+                check_new(p, a.force)
+        except PvsdError as e:
+            ap.exit(2, f"egdi_panel_v2: {e}\n")
     out = run(a.egdi_file or a.indicators, a.last_fit, a.target, a.max_nfev,
               second_measure=not a.no_second_measure, bootstrap=a.bootstrap, seed=a.seed)
     if a.save:
@@ -638,13 +659,32 @@ def save(a: argparse.Namespace, out: dict, est: pd.DataFrame) -> None:
                        if state["used"] else None),
         max_nfev=a.max_nfev,
     )
-    files = {a.save / f"egdi_panel_v2_fit{out['last_fit']}_estimates.csv": est.to_csv(index=False)}
+    est_path, skill_path = save_paths(a.save, out["last_fit"])[::2]
+    files = {est_path: est.to_csv(index=False)}
     if out["table"] is not None:
-        files[a.save / f"egdi_panel_v2_fit{out['last_fit']}_skill.csv"] = out["table"].to_csv()
+        files[skill_path] = out["table"].to_csv()
     for p in list(files):
         files[provenance_path(p)] = json.dumps(rec, indent=2, sort_keys=True) + "\n"
-    write_texts(files, force=True)  # staged beside the targets, then moved in: never half written
+    write_texts(files, force=a.force)  # staged beside the targets, then moved in: never half written
+
+
+def save_paths(folder: Path, last_fit: int) -> list[Path]:
+    """Estimates CSV, its provenance sidecar, skill CSV, its sidecar."""
+    from pvsd.io import provenance_path
+
+    out = []
+    for name in ("estimates", "skill"):
+        p = Path(folder) / f"egdi_panel_v2_fit{last_fit}_{name}.csv"
+        out += [p, provenance_path(p)]
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as e:
+        if not isinstance(e.code, str):
+            raise
+        # the script's own bad-input errors: one paragraph on stderr and exit 2, as pvsd's CLI does
+        print(e.code, file=sys.stderr)
+        raise SystemExit(2) from None

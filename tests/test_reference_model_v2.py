@@ -431,7 +431,7 @@ def test_panel_script_saves_each_csv_with_a_provenance_sidecar(tmp_path):
     import egdi_panel_v2 as panel
 
     a = argparse.Namespace(egdi_file=None, indicators=INDICATORS, no_second_measure=False, bootstrap=0, seed=1,
-                           max_nfev=100, save=tmp_path / "out")
+                           max_nfev=100, save=tmp_path / "out", force=False)
     table = pd.DataFrame({"MAPE %": [5.0, 5.3]}, index=["model", "last_value"])
     out = {"last_fit": 2020, "target": 2022, "shared": {"Obsolescence Time": 6.9}, "table": table,
            "state": {"used": 3, "beta": np.array([0.6, 0.36])}, "second_measure": "GTMI 2020 edition"}
@@ -447,3 +447,30 @@ def test_panel_script_saves_each_csv_with_a_provenance_sidecar(tmp_path):
         assert rec["start_weights"] == {"osi": 0.6, "gtmi": 0.36} and rec["parameters"] == {"Obsolescence Time": 6.9}
         assert rec["seed"] is None  # no random draw without --bootstrap
     assert not [p for p in a.save.iterdir() if p.name.startswith(".")]  # no staged file left behind
+    # results already there are kept unless --force
+    from pvsd.errors import OutputExistsError
+
+    with pytest.raises(OutputExistsError, match="--force"):
+        panel.save(a, out, est.assign(egdi_forecast=[0.5]))
+    assert pd.read_csv(a.save / "egdi_panel_v2_fit2020_estimates.csv")["egdi_forecast"].tolist() == [0.97]
+    a.force = True
+    panel.save(a, out, est.assign(egdi_forecast=[0.5]))
+    assert pd.read_csv(a.save / "egdi_panel_v2_fit2020_estimates.csv")["egdi_forecast"].tolist() == [0.5]
+
+
+def test_panel_script_refuses_to_replace_saved_results_before_fitting(tmp_path):
+    """``--save`` into a folder that has this fit's results stops at once, exit 2, one paragraph."""
+    import subprocess
+
+    (tmp_path / "egdi_panel_v2_fit2018_skill.csv").write_text("kept\n")
+    script = Path(__file__).resolve().parents[1] / "calibration" / "egdi_panel_v2.py"
+    r = subprocess.run([sys.executable, str(script), "--indicators", str(INDICATORS), "--last-fit", "2018",
+                        "--target", "2020", "--save", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "egdi_panel_v2_fit2018_skill.csv" in r.stderr and "--force" in r.stderr
+    assert r.stdout == ""  # nothing fitted
+    assert (tmp_path / "egdi_panel_v2_fit2018_skill.csv").read_text() == "kept\n"
+    # the script's other bad-input errors exit the same way
+    r = subprocess.run([sys.executable, str(script), "--indicators", str(tmp_path / "no such folder")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no EGDI panel file" in r.stderr and "Traceback" not in r.stderr
